@@ -1,0 +1,258 @@
+//! The `ganlab` command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::Mnist;
+use crate::run::Manifest;
+use crate::spec::Spec;
+
+#[derive(Parser)]
+#[command(name = "ganlab", version, about = "Reproduce classic GAN articles on MNIST side by side, and measure them")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+pub struct SpecArgs {
+    /// Experiment spec (YAML), e.g. experiments/vanilla_mlp_keras.yaml
+    pub spec: PathBuf,
+    /// Apply a named profile of the spec (e.g. quick)
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Override a key, e.g. --set train.epochs=3 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// MNIST directory (overrides GANLAB_DATA and the spec's data.dir)
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download MNIST
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Train a spec into a new run directory (printed as the last line)
+    Run {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Output directory for runs
+        #[arg(long, default_value = "runs")]
+        out: PathBuf,
+        /// Compute threads (default: the spec's `threads`, else all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print only errors and the run directory
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Generate a grid of samples from a run's final generator
+    Sample {
+        /// Run directory
+        run: PathBuf,
+        /// Number of images (laid out in a near-square grid)
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Noise seed
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG
+        #[arg(short, long, default_value = "grid.png")]
+        output: PathBuf,
+    },
+    /// Print each network's layers, parameter counts and training semantics
+    Inspect {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Median time of one training iteration per spec
+    Bench {
+        /// Specs to measure
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Timed iterations per spec
+        #[arg(long, default_value_t = 30)]
+        iters: usize,
+        /// Untimed warm-up iterations
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        #[arg(long)]
+        threads: Option<usize>,
+        /// One JSON object per spec per line
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// MNIST data: fetch or verify
+    Data {
+        #[command(subcommand)]
+        cmd: DataCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DataCmd {
+    /// Download the four MNIST files from a public mirror and verify them
+    Fetch {
+        /// Target directory (default: GANLAB_DATA, else data/mnist)
+        dir: Option<PathBuf>,
+    },
+    /// Verify the MNIST files (magic, counts, SHA-256)
+    Check {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Set the compute threads for rayon and candle (they read the same variable).
+pub fn set_threads(n: Option<usize>) -> usize {
+    let n = n.filter(|&n| n > 0).unwrap_or_else(|| {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    });
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    n
+}
+
+fn load_spec(a: &SpecArgs) -> Result<Spec> {
+    Ok(Spec::load(&a.spec, a.profile.as_deref(), &a.sets)?)
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run { spec, data, out, threads, quiet } => {
+            let s = load_spec(&spec)?;
+            let threads = set_threads(threads.or(s.threads));
+            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let opts = crate::train::RunOptions {
+                out,
+                spec_file: spec.spec.display().to_string(),
+                threads,
+                device: Device::Cpu,
+                quiet,
+            };
+            let dir = crate::train::train(&s, &mnist, &opts)?;
+            println!("{}", dir.display());
+        }
+        Cmd::Sample { run, n, seed, output } => sample(&run, n, seed, &output)?,
+        Cmd::Inspect { spec } => inspect(&load_spec(&spec)?)?,
+        Cmd::Bench { specs, iters, warmup, threads, json, data } => {
+            if iters == 0 {
+                bail!("--iters must be at least 1");
+            }
+            let loaded = specs.iter().map(|p| Ok(Spec::load(p, None, &[])?)).collect::<Result<Vec<_>>>()?;
+            let threads = set_threads(threads);
+            let mnist = Mnist::open(data.data_dir.as_deref(), loaded[0].data.dir.as_deref(), data.offline)?;
+            let dev = Device::Cpu;
+            let peak = crate::bench::peak_gflops(&dev)?;
+            if !json {
+                println!("GEMM peak (2048^3 f32, {threads} threads): {peak:.0} GFLOP/s");
+                println!("{:<22} {:>6} {:>11} {:>9} {:>9} {:>10} {:>8} {:>8}", "spec", "batch", "median ms", "min ms", "max ms", "GFLOP/it", "GFLOP/s", "% peak");
+            }
+            for s in &loaded {
+                let r = crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev)?;
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!(
+                        "{:<22} {:>6} {:>11.2} {:>9.2} {:>9.2} {:>10.2} {:>8.0} {:>7.1}%",
+                        r.spec, r.batch_size, r.median_ms, r.min_ms, r.max_ms, r.gflop_per_iter, r.gflops, r.pct_of_peak
+                    );
+                }
+            }
+        }
+        Cmd::Data { cmd } => match cmd {
+            DataCmd::Fetch { dir } => {
+                let dir = dir.unwrap_or_else(|| crate::data::resolve_dir(None, None).0);
+                crate::data::fetch(&dir)?;
+                println!("{}", dir.display());
+            }
+            DataCmd::Check { data_dir } => {
+                let (dir, how) = crate::data::resolve_dir(data_dir.as_deref(), None);
+                let m = Mnist::load(&dir).with_context(|| format!("MNIST in {} (chosen by {how})", dir.display()))?;
+                println!(
+                    "{}: {} train and {} test images, all four files verified (SHA-256)",
+                    dir.display(),
+                    m.train.len(),
+                    m.test.len()
+                );
+            }
+        },
+    }
+    Ok(())
+}
+
+fn inspect(s: &Spec) -> Result<()> {
+    let model = crate::models::build(s, &Device::Cpu)?;
+    println!("{} ({}): {}", s.name, s.model.variant, s.source.title);
+    println!("{:<4} {:<16} {:<34} {:<12} {:>12}", "net", "layer", "kind", "output", "params");
+    for l in model.layers() {
+        println!("{:<4} {:<16} {:<34} {:<12} {:>12}", l.network, l.name, l.kind, l.output, l.params);
+    }
+    println!("G parameters: {}", group(model.generator().count()));
+    println!("D parameters: {}", group(model.discriminator().count()));
+    println!("loss.bce: {}", s.loss.bce);
+    for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
+        println!(
+            "optim.{}: {:?} lr={} beta1={} beta2={} eps={:e}",
+            n.to_lowercase(),
+            o.kind,
+            o.lr,
+            o.beta1,
+            o.beta2,
+            o.eps
+        );
+    }
+    println!("noise: {:?} {}-d; batch {}; sampling {:?}", s.noise.dist, s.noise.dim, s.train.batch_size, s.train.sampling);
+    Ok(())
+}
+
+/// `1486352` -> `1,486,352`.
+pub fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
+    if n == 0 {
+        bail!("--n must be at least 1");
+    }
+    let _ = Manifest::read(run)?;
+    let cfg = run.join("config.yaml");
+    let spec = Spec::load(&cfg, None, &[])?;
+    let dev = Device::Cpu;
+    let model = crate::models::build(&spec, &dev)?;
+    let ck = run.join("checkpoints").join("g_final.safetensors");
+    if !ck.is_file() {
+        bail!("{} has no final generator checkpoint ({}); did the run finish?", run.display(), ck.display());
+    }
+    model.generator().load(&ck)?;
+    let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
+    let z = crate::rng::noise(&spec.noise, n, &mut r, &dev)?;
+    let imgs = model.generate(&z)?.flatten_all()?.to_vec1::<f32>()?;
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    crate::plot::sample_grid(&imgs, rows, cols, spec.data.scale, spec.samples.style, output)?;
+    println!("{}", output.display());
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! ganlab: reproduce classic GAN articles on MNIST side by side, in candle, and
+//! measure them. See README.md for use and ARCHITECTURE.md for the layout.
+
+pub mod bench;
+pub mod cli;
+pub mod data;
+pub mod log;
+pub mod models;
+pub mod nn;
+pub mod ops;
+pub mod optim;
+pub mod plot;
+pub mod rng;
+pub mod run;
+pub mod spec;
+pub mod train;

@@ -1,0 +1,105 @@
+//! Article 000, "Keras vanilla GAN on MNIST" (LiMeng, 2021): `build_generator()`,
+//! `build_discriminator()` with Dropout(0.3), `build_GAN()` with D frozen, and
+//! `train_GAN(epochs=400, batch_size=128)`.
+//!
+//! One iteration of its loop, kept as written:
+//! ```text
+//! noise = np.random.normal(0, 1, (batch_size, 100))
+//! fake_images = generator.predict(noise)
+//! real_images = X_train[np.random.randint(0, X_train.shape[0], batch_size)]
+//! X = concatenate([fake_images, real_images]); y = [0]*128 + [1]*128
+//! discriminator.train_on_batch(X, y)          # one batch of 256
+//! GAN.train_on_batch(noise, label_real)       # the SAME noise; D frozen, Dropout active
+//! ```
+//! The real batch (drawn with replacement) comes from the trainer's sampler; an
+//! "epoch" of the article is `range(batch_size)` = 128 iterations (spec).
+
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::mlp::{stack_macs, MlpDiscriminator, MlpGenerator};
+use super::{Batch, Gan, LayerInfo, StepStats};
+use crate::nn::{bce, mean_prob, Grad, Params};
+use crate::optim::Adam;
+use crate::rng::StepRngs;
+use crate::spec::{BceSemantics, Spec};
+
+pub struct VanillaGan {
+    pub g: MlpGenerator,
+    pub d: MlpDiscriminator,
+    /// `discriminator.compile(optimizer=Adam(0.0002, 0.5))`.
+    pub d_opt: Adam,
+    /// `GAN.compile(optimizer=Adam(0.0002, 0.5))`: updates G's weights only.
+    pub g_opt: Adam,
+    pub bce: BceSemantics,
+    pub batch: usize,
+    dev: Device,
+}
+
+impl VanillaGan {
+    pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let g = MlpGenerator::new(&spec.model, spec.noise.dim, rng, dev)?;
+        let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
+        let d_opt = Adam::new(&spec.optim.d, &d.params);
+        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        Ok(VanillaGan { g, d, d_opt, g_opt, bce: spec.loss.bce, batch: spec.train.batch_size, dev: dev.clone() })
+    }
+}
+
+impl Gan for VanillaGan {
+    fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
+        let n = real.images.dim(0)?;
+        let noise = rngs.noise(n, &self.dev)?; // [n, 100]
+        // generator.predict(noise): inference, no gradient.
+        let fake = self.g.forward(&noise, Grad::Frozen)?.detach(); // [n, 784]
+
+        // discriminator.train_on_batch([fake, real], [0, 1]): one batch of 2n, Dropout on.
+        let x = Tensor::cat(&[&fake, &real.images], 0)?; // [2n, 784]
+        let y = Tensor::cat(&[Tensor::zeros((n, 1), candle_core::DType::F32, &self.dev)?, Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?], 0)?;
+        let logits = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?; // [2n, 1]
+        let d_loss = bce(&logits, &y, self.bce)?;
+        let grads = d_loss.backward()?;
+        self.d_opt.step(&self.d.params, &grads)?;
+        let d_fake = mean_prob(&logits.narrow(0, 0, n)?)?;
+        let d_real = mean_prob(&logits.narrow(0, n, n)?)?;
+
+        // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
+        let fake = self.g.forward(&noise, Grad::Train)?; // [n, 784]
+        let logits = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
+        let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
+        let g_loss = bce(&logits, &ones, self.bce)?;
+        let grads = g_loss.backward()?;
+        self.g_opt.step(&self.g.params, &grads)?;
+
+        Ok(StepStats {
+            d_loss: d_loss.to_scalar::<f32>()?,
+            g_loss: g_loss.to_scalar::<f32>()?,
+            d_real,
+            d_fake,
+        })
+    }
+
+    fn generate(&self, z: &Tensor) -> Result<Tensor> {
+        self.g.forward(z, Grad::Frozen)
+    }
+    fn generator(&self) -> &Params {
+        &self.g.params
+    }
+    fn discriminator(&self) -> &Params {
+        &self.d.params
+    }
+    fn layers(&self) -> Vec<LayerInfo> {
+        let mut v = self.g.layers();
+        v.extend(self.d.layers());
+        v
+    }
+    fn flops_per_iter(&self) -> f64 {
+        let n = self.batch;
+        let g = |k| stack_macs(&self.g.hidden, &self.g.out, k);
+        let d = |k| stack_macs(&self.d.hidden, &self.d.out, k);
+        // D step: G forward (n), D forward+backward (2n); G step: G forward+backward (n),
+        // D forward + input gradient (n). 2 FLOPs per multiply-add.
+        2.0 * (g(n) + 3.0 * d(2 * n) + 3.0 * g(n) + 2.0 * d(n))
+    }
+}

@@ -1,0 +1,96 @@
+//! Article 002, "GAN详解与PyTorch MINIST手写数字生成实战" (2021): `class generate`,
+//! `class discrimination` (no dropout), `nn.BCELoss`, and its loop:
+//! ```text
+//! for input_real_batch, _ in train_data:                 # shuffled DataLoader
+//!     fake = generator(noise(n)).detach()
+//!     d_loss = BCE(D(real), 1) + BCE(D(fake), 0)          # two backward()s, one step
+//!     fake = generator(noise(n))                          # NEW noise
+//!     g_loss = BCE(D(fake), 1)
+//! ```
+//! The text leaves `batch_sz`, `num_epoch`, the optimisers and `noise()` unstated;
+//! the spec takes them from the tutorial it follows (see its description).
+
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::mlp::{stack_macs, MlpDiscriminator, MlpGenerator};
+use super::{Batch, Gan, LayerInfo, StepStats};
+use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
+use crate::optim::Adam;
+use crate::rng::StepRngs;
+use crate::spec::{BceSemantics, Spec};
+
+pub struct TorchMlpGan {
+    pub g: MlpGenerator,
+    pub d: MlpDiscriminator,
+    pub d_optimizer: Adam,
+    pub g_optimizer: Adam,
+    pub loss_fn: BceSemantics,
+    pub batch: usize,
+    dev: Device,
+}
+
+impl TorchMlpGan {
+    pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let g = MlpGenerator::new(&spec.model, spec.noise.dim, rng, dev)?;
+        let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
+        let d_optimizer = Adam::new(&spec.optim.d, &d.params);
+        let g_optimizer = Adam::new(&spec.optim.g, &g.params);
+        Ok(TorchMlpGan { g, d, d_optimizer, g_optimizer, loss_fn: spec.loss.bce, batch: spec.train.batch_size, dev: dev.clone() })
+    }
+}
+
+impl Gan for TorchMlpGan {
+    fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
+        let n = real.images.dim(0)?; // the last batch of an epoch may be smaller
+        // generated_fake_data = generator(noise(real_data.size(0))).detach()
+        let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?.detach(); // [n, 784]
+
+        // train_discriminator: loss_real.backward(); loss_fake.backward(); optimizer.step()
+        let real_out = self.d.forward(&real.images, Grad::Train, None)?; // [n, 1]
+        let loss_real = bce(&real_out, &full_targets(n, 1.0, &self.dev)?, self.loss_fn)?;
+        let fake_out = self.d.forward(&fake, Grad::Train, None)?; // [n, 1]
+        let loss_fake = bce(&fake_out, &full_targets(n, 0.0, &self.dev)?, self.loss_fn)?;
+        let d_loss = (&loss_real + &loss_fake)?; // the article logs the sum of the two means
+        let grads = d_loss.backward()?; // = the two accumulated backward()s
+        self.d_optimizer.step(&self.d.params, &grads)?;
+
+        // train_generator on a NEW fake batch; only G's optimizer steps.
+        let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Train)?; // [n, 784]
+        let out = self.d.forward(&fake, Grad::Frozen, None)?; // [n, 1]
+        let g_loss = bce(&out, &full_targets(n, 1.0, &self.dev)?, self.loss_fn)?;
+        let grads = g_loss.backward()?;
+        self.g_optimizer.step(&self.g.params, &grads)?;
+
+        Ok(StepStats {
+            d_loss: d_loss.to_scalar::<f32>()?,
+            g_loss: g_loss.to_scalar::<f32>()?,
+            d_real: mean_prob(&real_out)?,
+            d_fake: mean_prob(&fake_out)?,
+        })
+    }
+
+    fn generate(&self, z: &Tensor) -> Result<Tensor> {
+        self.g.forward(z, Grad::Frozen)
+    }
+    fn generator(&self) -> &Params {
+        &self.g.params
+    }
+    fn discriminator(&self) -> &Params {
+        &self.d.params
+    }
+    fn layers(&self) -> Vec<LayerInfo> {
+        let mut v = self.g.layers();
+        v.extend(self.d.layers());
+        v
+    }
+    fn flops_per_iter(&self) -> f64 {
+        let n = self.batch;
+        let g = |k| stack_macs(&self.g.hidden, &self.g.out, k);
+        let d = |k| stack_macs(&self.d.hidden, &self.d.out, k);
+        // D step: G forward (n), D forward+backward on real and fake (2n);
+        // G step: G forward+backward (n), D forward + input gradient (n).
+        2.0 * (g(n) + 3.0 * d(2 * n) + 3.0 * g(n) + 2.0 * d(n))
+    }
+}

@@ -1,0 +1,192 @@
+//! Layers shared by the variants: named parameter sets, Dense, activations, dropout,
+//! and binary cross-entropy in each framework's semantics.
+//!
+//! All initial values and random masks come from the run's seeded generators
+//! (candle's CPU generator cannot be seeded), so runs are reproducible.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor, Var};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::ops;
+use crate::spec::{BceSemantics, Init};
+
+/// An ordered set of named trainable tensors (one network's weights).
+#[derive(Default)]
+pub struct Params {
+    pub names: Vec<String>,
+    pub vars: Vec<Var>,
+}
+
+impl Params {
+    pub fn push(&mut self, name: String, var: Var) {
+        self.names.push(name);
+        self.vars.push(var);
+    }
+    pub fn count(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+    pub fn to_map(&self) -> HashMap<String, Tensor> {
+        self.names.iter().cloned().zip(self.vars.iter().map(|v| v.as_tensor().clone())).collect()
+    }
+    /// Save as safetensors, atomically (write a temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension("safetensors.tmp");
+        candle_core::safetensors::save(&self.to_map(), &tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+    /// Load weights saved by [`Params::save`]; names, shapes and dtypes must match.
+    pub fn load(&self, path: &Path) -> Result<()> {
+        let map = candle_core::safetensors::load(path, &Device::Cpu).with_context(|| {
+            format!("{} is not a readable safetensors checkpoint (corrupt or truncated)", path.display())
+        })?;
+        for (name, var) in self.names.iter().zip(&self.vars) {
+            let t = map.get(name).with_context(|| {
+                format!(
+                    "{} has no tensor `{name}`: it was saved by another variant or layout",
+                    path.display()
+                )
+            })?;
+            if t.dims() != var.dims() || t.dtype() != var.dtype() {
+                bail!(
+                    "{}: tensor `{name}` is {:?} {:?}, this model needs {:?} {:?} (checkpoint from another spec?)",
+                    path.display(),
+                    t.dtype(),
+                    t.dims(),
+                    var.dtype(),
+                    var.dims()
+                );
+            }
+            var.set(&t.to_device(var.device())?)?;
+        }
+        if map.len() != self.names.len() {
+            bail!(
+                "{} holds {} tensors, this model has {}: saved by another variant",
+                path.display(),
+                map.len(),
+                self.names.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether a layer's weights take gradients in this pass. A frozen pass reads the
+/// weights as constants, so backprop skips their weight gradients (Keras's
+/// `trainable = False` on D inside the combined model).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Grad {
+    Train,
+    Frozen,
+}
+
+fn uniform(rng: &mut ChaCha8Rng, n: usize, limit: f64) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-limit..limit) as f32).collect()
+}
+
+/// A fully connected layer, weight stored as `[in, out]` (Keras's kernel layout).
+pub struct Dense {
+    pub w: Var,
+    pub b: Var,
+    pub fan_in: usize,
+    pub fan_out: usize,
+}
+
+impl Dense {
+    /// Build with the framework's default initialiser, registering `name.weight`, `name.bias`.
+    pub fn new(
+        params: &mut Params,
+        name: &str,
+        fan_in: usize,
+        fan_out: usize,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<Dense> {
+        let (w, b) = match init {
+            Init::GlorotUniform => {
+                let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
+                (uniform(rng, fan_in * fan_out, limit), vec![0f32; fan_out])
+            }
+            Init::TorchDefault => {
+                // kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
+                // = 1 / sqrt(fan_in); the bias uses the same bound.
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                (uniform(rng, fan_in * fan_out, bound), uniform(rng, fan_out, bound))
+            }
+        };
+        let w = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), dev)?)?;
+        let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, dev)?)?;
+        params.push(format!("{name}.weight"), w.clone());
+        params.push(format!("{name}.bias"), b.clone());
+        Ok(Dense { w, b, fan_in, fan_out })
+    }
+
+    /// `x @ W + b`: `[n, in] -> [n, out]`.
+    pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        let (w, b) = match grad {
+            Grad::Train => (self.w.as_tensor().clone(), self.b.as_tensor().clone()),
+            Grad::Frozen => (self.w.as_tensor().detach(), self.b.as_tensor().detach()),
+        };
+        Ok(x.matmul(&w)?.broadcast_add(&b)?)
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.fan_in * self.fan_out + self.fan_out
+    }
+
+    /// Multiply-adds of one forward pass over `n` rows.
+    pub fn macs(&self, n: usize) -> f64 {
+        (n * self.fan_in * self.fan_out) as f64
+    }
+}
+
+/// LeakyReLU(alpha): fused kernel on CPU, candle's composition elsewhere.
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        Ok(x.apply_op1(ops::LeakyRelu { slope: slope as f32 })?)
+    } else {
+        Ok(candle_nn::ops::leaky_relu(x, slope)?)
+    }
+}
+
+/// Inverted dropout (Keras and PyTorch): zero with probability `rate`, scale the rest
+/// by `1 / (1 - rate)`. The mask comes from the run's dropout generator.
+pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    if rate <= 0.0 {
+        return Ok(x.clone());
+    }
+    let scale = (1.0 / (1.0 - rate)) as f32;
+    let r = rate as f32;
+    let mask: Vec<f32> =
+        (0..x.elem_count()).map(|_| if rng.random::<f32>() >= r { scale } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+    Ok(x.mul(&mask)?)
+}
+
+/// Mean binary cross-entropy of `sigmoid(logits)` against `targets` (same shape),
+/// in the article framework's semantics (see [`BceSemantics`]).
+pub fn bce(logits: &Tensor, targets: &Tensor, sem: BceSemantics) -> Result<Tensor> {
+    let per = if logits.device().is_cpu() {
+        logits.apply_op2(targets, ops::Bce { sem })?
+    } else {
+        ops::bce_reference(logits, targets, sem)?
+    };
+    Ok(per.mean_all()?)
+}
+
+/// Targets of `n` rows all equal to `v`, shaped `[n, 1]`.
+pub fn full_targets(n: usize, v: f32, dev: &Device) -> Result<Tensor> {
+    Ok(Tensor::full(v, (n, 1), dev)?)
+}
+
+/// Mean of sigmoid(logits) (the D(x) or D(G(z)) statistic).
+pub fn mean_prob(logits: &Tensor) -> Result<f32> {
+    Ok(candle_nn::ops::sigmoid(&logits.detach())?.mean_all()?.to_scalar::<f32>()?)
+}

@@ -1,0 +1,309 @@
+//! CPU kernels where candle's composition of small ops costs time: fused LeakyReLU,
+//! binary cross-entropy in three semantics, and in-place Adam updates.
+//! Each has a parity test against candle's own ops or hand-computed values.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use candle_core::{
+    backend::BackendStorage, bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp2, Layout, Result,
+    Shape, Tensor,
+};
+use rayon::prelude::*;
+
+use crate::spec::BceSemantics;
+
+/// Elements per parallel chunk for elementwise work.
+const CHUNK: usize = 1 << 14;
+
+fn f32_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
+    let v = match s {
+        CpuStorage::F32(v) => v,
+        _ => bail!("ganlab kernel: expected f32, got {:?}", s.dtype()),
+    };
+    Ok(match l.contiguous_offsets() {
+        Some((a, b)) => Cow::Borrowed(&v[a..b]),
+        None => Cow::Owned(gather(v, l)),
+    })
+}
+
+/// Copy a strided view into a contiguous vector.
+fn gather(v: &[f32], l: &Layout) -> Vec<f32> {
+    let (dims, stride) = (l.dims(), l.stride());
+    let n = l.shape().elem_count();
+    let mut idx = vec![0usize; dims.len()];
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let off: usize = idx.iter().zip(stride).map(|(i, s)| i * s).sum();
+        out.push(v[l.start_offset() + off]);
+        for d in (0..dims.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    });
+    out
+}
+
+fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; a.len()];
+    out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(
+        |(o, (a, b))| {
+            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                *o = f(a, b);
+            }
+        },
+    );
+    out
+}
+
+/// LeakyReLU: `x` if `x > 0`, else `slope * x` (Keras `LeakyReLU(alpha)`, torch `nn.LeakyReLU`).
+pub struct LeakyRelu {
+    pub slope: f32,
+}
+
+impl CustomOp1 for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "ganlab-leaky-relu"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        let a = self.slope;
+        Ok((CpuStorage::F32(map1(&x, |v| if v > 0.0 { v } else { a * v })), l.shape().clone()))
+    }
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?))
+    }
+}
+
+struct LeakyReluGrad {
+    slope: f32,
+}
+
+impl CustomOp2 for LeakyReluGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-leaky-relu-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s1, l1)?;
+        let g = f32_view(s2, l2)?;
+        let a = self.slope;
+        Ok((CpuStorage::F32(map2(&x, &g, |x, g| if x > 0.0 { g } else { a * g })), l1.shape().clone()))
+    }
+}
+
+const KERAS_EPS: f32 = 1e-7;
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Stable sigmoid cross-entropy from a logit (TF's `sigmoid_cross_entropy_with_logits`).
+#[inline]
+fn sce(z: f32, y: f32) -> f32 {
+    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+}
+
+/// Per-element loss and d(loss)/d(logit) for one semantics.
+#[inline]
+pub fn bce_point(x: f32, y: f32, sem: BceSemantics) -> (f32, f32) {
+    match sem {
+        BceSemantics::Logits => (sce(x, y), sigmoid(x) - y),
+        BceSemantics::Clip => {
+            // Keras 2.0 TF backend: clip p, back to a logit, sigmoid cross-entropy.
+            let p = sigmoid(x);
+            let pc = p.clamp(KERAS_EPS, 1.0 - KERAS_EPS);
+            let z = (pc / (1.0 - pc)).ln();
+            let inside = !(p < KERAS_EPS || p > 1.0 - KERAS_EPS);
+            let g = if inside { (sigmoid(z) - y) / (pc * (1.0 - pc)) * (p * (1.0 - p)) } else { 0.0 };
+            (sce(z, y), g)
+        }
+        BceSemantics::Torch => {
+            // nn.BCELoss on p = sigmoid(x): log terms clamped at -100; its backward is
+            // (p - y) / max(p (1 - p), 1e-12), times the sigmoid's p (1 - p).
+            let p = sigmoid(x);
+            let l = -(y * p.ln().max(-100.0) + (1.0 - y) * (1.0 - p).ln().max(-100.0));
+            let s = p * (1.0 - p);
+            (l, (p - y) / s.max(1e-12) * s)
+        }
+    }
+}
+
+/// Per-element binary cross-entropy of `sigmoid(logits)` against targets.
+pub struct Bce {
+    pub sem: BceSemantics,
+}
+
+impl CustomOp2 for Bce {
+    fn name(&self) -> &'static str {
+        "ganlab-bce"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s1, l1)?;
+        let y = f32_view(s2, l2)?;
+        if x.len() != y.len() {
+            bail!("bce: {} logits but {} targets", x.len(), y.len());
+        }
+        let sem = self.sem;
+        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).0).collect();
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let d = x.apply_op2_no_bwd(y, &BceGrad { sem: self.sem })?;
+        Ok((Some(d.mul(grad)?), None))
+    }
+}
+
+struct BceGrad {
+    sem: BceSemantics,
+}
+
+impl CustomOp2 for BceGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-bce-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s1, l1)?;
+        let y = f32_view(s2, l2)?;
+        let sem = self.sem;
+        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).1).collect();
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// The same losses from candle's own ops (for non-CPU devices and parity tests).
+/// `torch` here differentiates through the clamp, so its gradient matches
+/// PyTorch's only where p is not exactly 0 or 1.
+pub fn bce_reference(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
+    let sce = |z: &Tensor| -> Result<Tensor> {
+        z.relu()? - z.mul(y)? + z.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?
+    };
+    match sem {
+        BceSemantics::Logits => sce(x),
+        BceSemantics::Clip => {
+            let eps = KERAS_EPS as f64;
+            let p = candle_nn::ops::sigmoid(x)?.clamp(eps, 1.0 - eps)?;
+            let z = (p.log()? - p.affine(-1.0, 1.0)?.log()?)?;
+            sce(&z)
+        }
+        BceSemantics::Torch => {
+            let p = candle_nn::ops::sigmoid(x)?;
+            let lp = p.log()?.maximum(-100f64)?;
+            let l1p = p.affine(-1.0, 1.0)?.log()?.maximum(-100f64)?;
+            (y.mul(&lp)? + y.affine(-1.0, 1.0)?.mul(&l1p)?)?.neg()
+        }
+    }
+}
+
+/// Which Adam: Keras 2's or PyTorch's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdamForm {
+    /// `lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)`, `p -= lr_t m / (sqrt(v) + eps)`.
+    Keras,
+    /// `p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
+    Torch,
+}
+
+/// One in-place Adam update of a parameter from its gradient; `m`, `v` are the
+/// optimiser's moment buffers for this parameter.
+pub struct AdamStep<'a> {
+    pub form: AdamForm,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// 1-based step count.
+    pub t: u64,
+    pub m: RefCell<&'a mut [f32]>,
+    pub v: RefCell<&'a mut [f32]>,
+}
+
+impl AdamStep<'_> {
+    /// Apply to plain slices (the kernel itself).
+    pub fn apply(&self, p: &mut [f32], g: &[f32]) {
+        let mut m = self.m.borrow_mut();
+        let mut v = self.v.borrow_mut();
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        match self.form {
+            AdamForm::Keras => {
+                // Keras 2 computes these in float32.
+                let t = self.t as f32;
+                let lr_t = self.lr as f32 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+                let eps = self.eps as f32;
+                p.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+                    .for_each(|((p, g), (m, v))| {
+                        for i in 0..p.len() {
+                            let gi = g[i];
+                            let mi = b1 * m[i] + (1.0 - b1) * gi;
+                            let vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+                            m[i] = mi;
+                            v[i] = vi;
+                            p[i] -= lr_t * mi / (vi.sqrt() + eps);
+                        }
+                    });
+            }
+            AdamForm::Torch => {
+                // torch.optim.Adam (single-tensor): bias corrections in float64 on the host.
+                let t = self.t as i32;
+                let bc1 = 1.0 - self.beta1.powi(t);
+                let bc2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+                let step = (self.lr / bc1) as f32;
+                let bc2_sqrt = bc2_sqrt as f32;
+                let eps = self.eps as f32;
+                // torch passes 1 - beta as Python floats (float64), cast once to float32.
+                let (w1, w2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
+                p.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+                    .for_each(|((p, g), (m, v))| {
+                        for i in 0..p.len() {
+                            let gi = g[i];
+                            let mi = m[i] + (gi - m[i]) * w1; // exp_avg.lerp_(grad, 1 - beta1)
+                            let vi = v[i] * b2 + w2 * gi * gi; // mul_(beta2).addcmul_(g, g, 1 - beta2)
+                            m[i] = mi;
+                            v[i] = vi;
+                            let denom = vi.sqrt() / bc2_sqrt + eps;
+                            p[i] -= step * (mi / denom);
+                        }
+                    });
+            }
+        }
+    }
+}
+
+impl InplaceOp2 for AdamStep<'_> {
+    fn name(&self) -> &'static str {
+        "ganlab-adam"
+    }
+    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
+        let g = f32_view(s2, l2)?;
+        let (a, b) = match l1.contiguous_offsets() {
+            Some(o) => o,
+            None => bail!("adam: parameter is not contiguous"),
+        };
+        let p = match s1 {
+            CpuStorage::F32(v) => &mut v[a..b],
+            _ => bail!("adam: parameter must be f32"),
+        };
+        if p.len() != g.len() || p.len() != self.m.borrow().len() {
+            bail!("adam: parameter, gradient and state sizes differ");
+        }
+        self.apply(p, &g);
+        Ok(())
+    }
+}

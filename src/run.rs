@@ -1,0 +1,102 @@
+//! Run directories: `OUT/<spec name>/<run id>/` with `config.yaml`, `manifest.json`,
+//! `metrics.parquet`, `samples/`, `plots/` and `checkpoints/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::Spec;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    Completed,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub ganlab_version: String,
+    pub git_commit: Option<String>,
+    pub spec: String,
+    pub spec_file: String,
+    pub spec_hash: String,
+    pub profile: Option<String>,
+    pub variant: String,
+    pub seed: u64,
+    pub threads: usize,
+    pub device: String,
+    pub data_dir: String,
+    pub started: String,
+    pub ended: Option<String>,
+    pub status: Status,
+    pub epochs_done: usize,
+    pub steps_done: u64,
+    pub error: Option<String>,
+}
+
+impl Manifest {
+    pub fn read(run: &Path) -> Result<Manifest> {
+        let p = run.join("manifest.json");
+        let t = std::fs::read_to_string(&p)
+            .with_context(|| format!("{} is not a ganlab run (no manifest.json)", run.display()))?;
+        serde_json::from_str(&t).with_context(|| format!("{} is not a valid manifest", p.display()))
+    }
+
+    /// Write atomically.
+    pub fn write(&self, run: &Path) -> Result<()> {
+        let p = run.join("manifest.json");
+        let tmp = run.join(".manifest.json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &p)?;
+        Ok(())
+    }
+}
+
+/// The git commit of the working directory, when there is one.
+pub fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    Some(if dirty { format!("{s}-dirty") } else { s })
+}
+
+pub fn now() -> String {
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// Create a fresh run directory. Never reuses an existing one: the leaf is created
+/// with `create_dir`, which fails if it exists, and a suffix is tried instead.
+pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {
+    let parent = out.join(&spec.name);
+    std::fs::create_dir_all(&parent).with_context(|| {
+        format!("cannot create the output directory {} (choose another with --out)", parent.display())
+    })?;
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    for k in 0..1000 {
+        let id = if k == 0 { format!("{stamp}-s{}", spec.seed) } else { format!("{stamp}-s{}-{k}", spec.seed) };
+        let dir = parent.join(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                for sub in ["samples", "checkpoints", "plots"] {
+                    std::fs::create_dir(dir.join(sub))?;
+                }
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => bail!("cannot create a run directory in {}: {e} (choose another with --out)", parent.display()),
+        }
+    }
+    bail!("could not find a free run directory name in {}", parent.display())
+}

@@ -1,0 +1,638 @@
+//! Experiment specs: one YAML file per article under `experiments/`.
+//!
+//! A spec is parsed in two passes. The file itself is deserialised straight into
+//! [`Spec`], so that unknown keys, wrong types and out-of-range values are reported
+//! with the file, line and column. Then the chosen profile and the `--set`
+//! overrides are applied to a YAML tree and the result is deserialised again,
+//! with errors naming the profile or the override. Profiles may only change the
+//! budget (`train.epochs`, `train.iters_per_epoch`, `samples.*`, `checkpoint.*`,
+//! `log.*`), never the model, so a `quick` run trains the article's own networks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::Deserializer;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+/// Key paths a profile may override: the budget, never the model.
+pub const PROFILE_ALLOWED_PREFIXES: &[&str] =
+    &["train.epochs", "train.iters_per_epoch", "samples.", "checkpoint.", "log."];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Short name; runs go to `OUT/<name>/<run id>/`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: Source,
+    pub seed: u64,
+    pub data: DataSpec,
+    pub model: ModelSpec,
+    pub loss: LossSpec,
+    pub optim: OptimPair,
+    pub noise: NoiseSpec,
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub samples: SamplesSpec,
+    #[serde(default)]
+    pub checkpoint: CheckpointSpec,
+    #[serde(default)]
+    pub log: LogSpec,
+    /// Compute threads; `null` uses all cores (or `--threads`).
+    #[serde(default, deserialize_with = "de_opt_pos_usize")]
+    pub threads: Option<usize>,
+    /// Named overrides of budget keys, e.g. `quick: { train.epochs: 2 }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The profile this resolved spec was built with (set by ganlab, not by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The article's title.
+    pub title: String,
+    /// Where its text and code are (file under `../shared/articles/` or a URL).
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    #[serde(default = "default_dataset")]
+    pub dataset: Dataset,
+    /// MNIST directory; overridden by `GANLAB_DATA` and `--data-dir`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    pub scale: Scale,
+}
+
+fn default_dataset() -> Dataset {
+    Dataset::Mnist
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    Mnist,
+}
+
+/// How u8 pixels become network inputs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Keras articles: `(x - 127.5) / 127.5`, in [-1, 1].
+    Keras127,
+    /// torchvision `ToTensor()` then `Normalize((0.5,), (0.5,))`: `(x / 255 - 0.5) / 0.5`.
+    TorchNormalizeHalf,
+    /// `x / 255`, in [0, 1].
+    Unit,
+}
+
+impl Scale {
+    pub fn apply(self, px: u8) -> f32 {
+        let x = px as f32;
+        match self {
+            Scale::Keras127 => (x - 127.5) / 127.5,
+            Scale::TorchNormalizeHalf => (x / 255.0 - 0.5) / 0.5,
+            Scale::Unit => x / 255.0,
+        }
+    }
+    /// Inverse map to a grey level for pictures.
+    pub fn to_u8(self, v: f32) -> u8 {
+        let x = match self {
+            Scale::Keras127 | Scale::TorchNormalizeHalf => v * 127.5 + 127.5,
+            Scale::Unit => v * 255.0,
+        };
+        x.round().clamp(0.0, 255.0) as u8
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub variant: Variant,
+    /// Widths of the generator's hidden Dense layers.
+    #[serde(default)]
+    pub g_hidden: Vec<usize>,
+    /// Widths of the discriminator's hidden Dense layers.
+    #[serde(default)]
+    pub d_hidden: Vec<usize>,
+    #[serde(default = "default_slope", deserialize_with = "de_unit_f64")]
+    pub leaky_slope: f64,
+    /// Dropout rate after each hidden D layer (0 = none).
+    #[serde(default, deserialize_with = "de_rate")]
+    pub dropout: f64,
+    pub init: Init,
+}
+
+fn default_slope() -> f64 {
+    0.2
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// Article 000: Keras vanilla MLP GAN.
+    MlpKeras,
+    /// Article 002: PyTorch MLP GAN.
+    MlpPytorch,
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Variant::MlpKeras => "mlp_keras",
+            Variant::MlpPytorch => "mlp_pytorch",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Weight initialisation scheme of the article's framework.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Keras default: glorot_uniform kernels, zero biases.
+    GlorotUniform,
+    /// PyTorch `nn.Linear` default: kaiming_uniform(a = sqrt(5)) weights,
+    /// uniform(+-1/sqrt(fan_in)) biases.
+    TorchDefault,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LossSpec {
+    pub bce: BceSemantics,
+}
+
+/// How binary cross-entropy treats a saturated discriminator (see README, Fidelity).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BceSemantics {
+    /// Standalone Keras 2.0-2.2 (TF backend): p clipped to [1e-7, 1 - 1e-7], no gradient outside.
+    Clip,
+    /// tf.keras / tf_keras: computed from the sigmoid's logits, never saturates.
+    Logits,
+    /// PyTorch `nn.BCELoss`: log terms clamped at -100.
+    Torch,
+}
+
+impl fmt::Display for BceSemantics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BceSemantics::Clip => "clip",
+            BceSemantics::Logits => "logits",
+            BceSemantics::Torch => "torch",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimPair {
+    pub g: OptimSpec,
+    pub d: OptimSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimSpec {
+    pub kind: OptimKind,
+    #[serde(deserialize_with = "de_lr")]
+    pub lr: f64,
+    #[serde(default = "default_beta1", deserialize_with = "de_beta")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2", deserialize_with = "de_beta")]
+    pub beta2: f64,
+    #[serde(deserialize_with = "de_eps")]
+    pub eps: f64,
+}
+
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimKind {
+    /// Keras 2 Adam: eps added after the square root of the uncorrected v.
+    AdamKeras,
+    /// PyTorch Adam: eps added to the bias-corrected sqrt(v).
+    AdamTorch,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    pub dist: NoiseDist,
+    #[serde(deserialize_with = "de_pos_usize")]
+    pub dim: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseDist {
+    /// N(0, 1).
+    Normal,
+    /// U[-1, 1].
+    Uniform,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    #[serde(deserialize_with = "de_pos_usize")]
+    pub batch_size: usize,
+    #[serde(deserialize_with = "de_pos_usize")]
+    pub epochs: usize,
+    /// Iterations per epoch where the article fixes it (or a profile shortens it);
+    /// `null` means one pass over the data.
+    #[serde(default, deserialize_with = "de_opt_pos_usize")]
+    pub iters_per_epoch: Option<usize>,
+    pub sampling: Sampling,
+    /// With `shuffle`: drop the last partial batch (PyTorch `drop_last`).
+    #[serde(default)]
+    pub drop_last: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// Random indices drawn with replacement for every batch (`np.random.randint`).
+    WithReplacement,
+    /// A shuffled pass over the data each epoch (`DataLoader(shuffle=True)`).
+    Shuffle,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SamplesSpec {
+    /// Epochs that always get a grid (the Keras article draws after epoch 1).
+    #[serde(default)]
+    pub at: Vec<usize>,
+    /// And every this many epochs (0 = never); the last epoch always gets one.
+    #[serde(default)]
+    pub every: usize,
+    #[serde(default = "default_grid", deserialize_with = "de_pos_usize")]
+    pub rows: usize,
+    #[serde(default = "default_grid", deserialize_with = "de_pos_usize")]
+    pub cols: usize,
+    #[serde(default)]
+    pub style: GridStyle,
+}
+
+fn default_grid() -> usize {
+    8
+}
+
+impl Default for SamplesSpec {
+    fn default() -> Self {
+        SamplesSpec { at: vec![], every: 0, rows: 8, cols: 8, style: GridStyle::WhiteOnBlack }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GridStyle {
+    /// Light digits on black (MNIST as stored).
+    #[default]
+    WhiteOnBlack,
+    /// Dark digits on white (matplotlib `cmap='Greys'`).
+    BlackOnWhite,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Save G and D every this many epochs (0 = only the final one).
+    #[serde(default)]
+    pub every: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// Log one metrics row every this many iterations.
+    #[serde(default = "one", deserialize_with = "de_pos_usize")]
+    pub every: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec { every: 1 }
+    }
+}
+
+// ---- range-checked fields ----
+// The check runs inside a serde Visitor, so serde_yaml reports the value's own
+// key path, line and column.
+
+struct Num {
+    integer: bool,
+    check: fn(f64) -> Option<String>,
+}
+
+impl serde::de::Visitor<'_> for Num {
+    type Value = f64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(if self.integer { "a whole number" } else { "a number" })
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+        if self.integer && v.fract() != 0.0 {
+            return Err(E::invalid_type(serde::de::Unexpected::Float(v), &self));
+        }
+        match (self.check)(v) {
+            Some(m) => Err(E::custom(m)),
+            None => Ok(v),
+        }
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+}
+
+struct OptNum(Num);
+
+impl<'de> serde::de::Visitor<'de> for OptNum {
+    type Value = Option<f64>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(" or null")
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self.0).map(Some)
+    }
+}
+
+fn pos_int(v: f64) -> Option<String> {
+    (v < 1.0).then(|| format!("must be a whole number >= 1, got {v}"))
+}
+
+fn de_pos_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    Ok(d.deserialize_any(Num { integer: true, check: pos_int })? as usize)
+}
+
+fn de_opt_pos_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    Ok(d.deserialize_option(OptNum(Num { integer: true, check: pos_int }))?.map(|v| v as usize))
+}
+
+fn de_lr<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_any(Num {
+        integer: false,
+        check: |v| (!(v > 0.0 && v < 10.0)).then(|| format!("lr must be in the open range (0, 10), got {v}")),
+    })
+}
+fn de_beta<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_any(Num {
+        integer: false,
+        check: |v| (!(0.0..1.0).contains(&v)).then(|| format!("beta must be in [0, 1), got {v}")),
+    })
+}
+fn de_eps<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_any(Num {
+        integer: false,
+        check: |v| (!(v > 0.0 && v < 1.0)).then(|| format!("eps must be in the open range (0, 1), got {v}")),
+    })
+}
+fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_any(Num {
+        integer: false,
+        check: |v| (!(0.0..=1.0).contains(&v)).then(|| format!("must be in [0, 1], got {v}")),
+    })
+}
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_any(Num {
+        integer: false,
+        check: |v| (!(0.0..1.0).contains(&v)).then(|| format!("dropout rate must be in [0, 1), got {v}")),
+    })
+}
+
+/// A spec error: what is wrong, where, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct SpecError {
+    pub origin: String,
+    pub message: String,
+}
+
+fn spec_err(origin: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError { origin: origin.into(), message: message.into() }
+}
+
+/// Turn a serde_yaml message into one that also suggests the nearest valid key or value.
+fn explain(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    for marker in ["unknown field `", "unknown variant `"] {
+        let Some(rest) = msg.split(marker).nth(1) else { continue };
+        let bad = rest.split('`').next().unwrap_or("");
+        // "..., expected one of `a`, `b`" or "..., expected `a` or `b`"
+        let Some(list) = rest.split("expected ").nth(1) else { continue };
+        let best = list
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|v| (strsim::levenshtein(bad, v), v))
+            .filter(|(d, _)| *d <= 3)
+            .min();
+        if let Some((_, v)) = best {
+            return format!("{msg} (did you mean `{v}`?)");
+        }
+    }
+    msg
+}
+
+/// Parse a `--set` value as a YAML scalar or flow value (`3`, `0.5`, `[1, 2]`, `clip`).
+fn parse_value(raw: &str) -> Value {
+    serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+/// Set a dotted key path in a YAML tree, creating maps where the path is new.
+/// Unknown paths are caught by the typed deserialisation that follows.
+fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("`{path}` is not a key path (use dots, e.g. train.epochs)"));
+    }
+    let mut cur = root;
+    for (i, part) in parts.iter().enumerate() {
+        let map = match cur {
+            Value::Mapping(m) => m,
+            Value::Null => {
+                *cur = Value::Mapping(Default::default());
+                match cur {
+                    Value::Mapping(m) => m,
+                    _ => unreachable!(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "`{}` is a value, not a section, so `{path}` does not exist",
+                    parts[..i].join(".")
+                ))
+            }
+        };
+        let key = Value::String((*part).to_string());
+        if i + 1 == parts.len() {
+            map.insert(key, value);
+            return Ok(());
+        }
+        cur = map.entry(key).or_insert(Value::Null);
+    }
+    Ok(())
+}
+
+impl Spec {
+    /// Parse a spec file, apply a profile and `--set KEY=VALUE` overrides, validate.
+    pub fn load(path: &Path, profile: Option<&str>, sets: &[String]) -> Result<Spec, SpecError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            spec_err(&origin, format!("cannot read the spec ({e}); the specs are in experiments/"))
+        })?;
+        Self::from_str_with(&text, &origin, profile, sets)
+    }
+
+    /// As [`Spec::load`], from text; `origin` names the text in errors.
+    pub fn from_str_with(
+        text: &str,
+        origin: &str,
+        profile: Option<&str>,
+        sets: &[String],
+    ) -> Result<Spec, SpecError> {
+        // Pass 1: the file as written, with line and column on every error.
+        let base: Spec = serde_yaml::from_str(text).map_err(|e| spec_err(origin, explain(&e)))?;
+        base.validate().map_err(|m| spec_err(origin, m))?;
+        for (pname, keys) in &base.profiles {
+            for key in keys.keys() {
+                if !PROFILE_ALLOWED_PREFIXES.iter().any(|p| key == p || key.starts_with(p)) {
+                    return Err(spec_err(
+                        origin,
+                        format!(
+                            "profile `{pname}` sets `{key}`, but profiles may only change the budget: {}",
+                            PROFILE_ALLOWED_PREFIXES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if profile.is_none() && sets.is_empty() {
+            return Ok(base);
+        }
+        // Pass 2: overrides on the YAML tree, then the same typed checks.
+        let mut tree: Value = serde_yaml::from_str(text).map_err(|e| spec_err(origin, e.to_string()))?;
+        let mut what = Vec::new();
+        if let Some(p) = profile {
+            let keys = base.profiles.get(p).ok_or_else(|| {
+                let known: Vec<&str> = base.profiles.keys().map(|s| s.as_str()).collect();
+                spec_err(
+                    origin,
+                    format!(
+                        "unknown profile `{p}`; this spec has: {}",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })?;
+            for (k, v) in keys {
+                set_path(&mut tree, k, v.clone()).map_err(|m| spec_err(origin, format!("profile `{p}`: {m}")))?;
+            }
+            set_path(&mut tree, "profile", Value::String(p.to_string())).map_err(|m| spec_err(origin, m))?;
+            what.push(format!("profile `{p}`"));
+        }
+        for s in sets {
+            let (k, v) = s.split_once('=').ok_or_else(|| {
+                spec_err(origin, format!("--set `{s}` must look like KEY=VALUE, e.g. --set train.epochs=3"))
+            })?;
+            set_path(&mut tree, k.trim(), parse_value(v.trim()))
+                .map_err(|m| spec_err(origin, format!("--set {s}: {m}")))?;
+            what.push(format!("--set {s}"));
+        }
+        let spec: Spec = serde_yaml::from_value(tree)
+            .map_err(|e| spec_err(format!("{origin} with {}", what.join(", ")), explain(&e)))?;
+        spec.validate().map_err(|m| spec_err(format!("{origin} with {}", what.join(", ")), m))?;
+        Ok(spec)
+    }
+
+    /// Checks that span several fields.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty()
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!("name `{}` must be non-empty and use only letters, digits, _ and -", self.name));
+        }
+        let n = crate::data::MNIST_TRAIN;
+        if self.train.batch_size > n {
+            return Err(format!(
+                "train.batch_size {} is larger than the dataset ({n} images); use at most {n}",
+                self.train.batch_size
+            ));
+        }
+        if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none() {
+            return Err("train.iters_per_epoch is required with train.sampling: with_replacement".into());
+        }
+        match self.model.variant {
+            Variant::MlpKeras | Variant::MlpPytorch => {
+                if self.model.g_hidden.is_empty() || self.model.d_hidden.is_empty() {
+                    return Err(format!(
+                        "model.g_hidden and model.d_hidden must list the hidden widths for variant {}",
+                        self.model.variant
+                    ));
+                }
+                if self.model.g_hidden.iter().chain(&self.model.d_hidden).any(|&w| w == 0) {
+                    return Err("model.g_hidden and model.d_hidden widths must be >= 1".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterations in one epoch of this spec.
+    pub fn iters_per_epoch(&self, dataset_len: usize) -> usize {
+        let full = match (self.train.sampling, self.train.drop_last) {
+            (Sampling::Shuffle, true) => dataset_len / self.train.batch_size,
+            _ => dataset_len.div_ceil(self.train.batch_size),
+        };
+        self.train.iters_per_epoch.unwrap_or(full)
+    }
+
+    /// Does epoch `e` (1-based) get a sample grid?
+    pub fn grid_at(&self, e: usize) -> bool {
+        self.samples.at.contains(&e)
+            || (self.samples.every > 0 && e % self.samples.every == 0)
+            || e == self.train.epochs
+    }
+
+    /// The resolved spec as YAML (what goes into a run's `config.yaml`).
+    pub fn to_yaml(&self) -> String {
+        let mut s = self.clone();
+        s.profiles.clear();
+        serde_yaml::to_string(&s).unwrap_or_default()
+    }
+
+    /// A short stable hash of the resolved spec (for provenance).
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(self.to_yaml().as_bytes());
+        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}

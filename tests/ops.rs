@@ -1,0 +1,164 @@
+//! Kernels against candle's own ops and against hand-computed values.
+
+use std::cell::RefCell;
+
+use candle_core::{Device, Tensor, Var};
+use ganlab::nn::{bce, leaky_relu};
+use ganlab::ops::{bce_point, bce_reference, AdamForm, AdamStep};
+use ganlab::spec::BceSemantics;
+
+fn close(a: f32, b: f32, tol: f32) -> bool {
+    (a - b).abs() <= tol * (1.0 + b.abs())
+}
+
+fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| r.random_range(-3.0..3.0)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn leaky_relu_matches_candle_forward_and_backward() {
+    for (shape, seed) in [((7, 13), 1), ((33, 1029), 2), ((1, 1), 3)] {
+        let x = Var::from_tensor(&rand_tensor(shape, seed)).unwrap();
+        let w = rand_tensor(shape, seed + 100);
+        let ours = leaky_relu(x.as_tensor(), 0.2).unwrap();
+        let theirs = candle_nn::ops::leaky_relu(x.as_tensor(), 0.2).unwrap();
+        let d = (&ours - &theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-6, "forward differs by {d}");
+        let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+        let (a, b) = (g1.get(&x).unwrap(), g2.get(&x).unwrap());
+        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-6, "gradient differs by {d}");
+    }
+}
+
+#[test]
+fn leaky_relu_finite_difference() {
+    let x0 = vec![-1.3f32, -0.2, 0.4, 2.0];
+    let f = |v: &[f32]| v.iter().map(|&x| if x > 0.0 { x } else { 0.2 * x } * x).sum::<f32>();
+    let x = Var::from_tensor(&Tensor::new(x0.as_slice(), &Device::Cpu).unwrap()).unwrap();
+    let y = leaky_relu(x.as_tensor(), 0.2).unwrap().mul(x.as_tensor()).unwrap().sum_all().unwrap();
+    let g = y.backward().unwrap().get(&x).unwrap().to_vec1::<f32>().unwrap();
+    // d/dx (lrelu(x) * x) through both paths; finite difference on the whole.
+    for i in 0..4 {
+        let h = 1e-3;
+        let mut p = x0.clone();
+        p[i] += h;
+        let mut m = x0.clone();
+        m[i] -= h;
+        let fd = (f(&p) - f(&m)) / (2.0 * h);
+        assert!(close(g[i], fd, 1e-2), "{i}: {} vs {fd}", g[i]);
+    }
+}
+
+/// Logit of probability p.
+fn logit(p: f64) -> f32 {
+    (p / (1.0 - p)).ln() as f32
+}
+
+#[test]
+fn bce_semantics_match_hand_values() {
+    use BceSemantics::*;
+    let ln2 = std::f32::consts::LN_2;
+    // p = 0.5: every semantics gives ln 2 and gradient p - y.
+    for sem in [Clip, Logits, Torch] {
+        let (l, g) = bce_point(0.0, 1.0, sem);
+        assert!(close(l, ln2, 1e-6) && close(g, -0.5, 1e-6), "{sem}: {l} {g}");
+        let (l, g) = bce_point(0.0, 0.0, sem);
+        assert!(close(l, ln2, 1e-6) && close(g, 0.5, 1e-6), "{sem}: {l} {g}");
+    }
+    // p = 1e-9 with label 1 (a fake D rejects, seen from G).
+    let x = logit(1e-9);
+    let (l, g) = bce_point(x, 1.0, Logits);
+    assert!(close(l, 20.723267, 1e-5) && close(g, -1.0, 1e-6), "logits {l} {g}");
+    let (l, g) = bce_point(x, 1.0, Clip);
+    assert!(close(l, 16.118095, 1e-5) && g == 0.0, "clip {l} {g}"); // -ln 1e-7, no gradient
+    let (l, g) = bce_point(x, 1.0, Torch);
+    assert!(close(l, 20.723267, 1e-4) && close(g, -1.0, 1e-6), "torch {l} {g}");
+    // p = 1e-9 with label 0: nearly no loss.
+    let (l, _) = bce_point(x, 0.0, Clip);
+    assert!(l > 0.9e-7 && l < 1.1e-7, "clip {l}");
+    // p = 1 - 1e-9 (1.0 in float32) with label 0 (a fake D accepts).
+    let x = -logit(1e-9);
+    let (l, g) = bce_point(x, 0.0, Logits);
+    assert!(close(l, 20.723267, 1e-5) && close(g, 1.0, 1e-6), "logits {l} {g}");
+    let (l, g) = bce_point(x, 0.0, Clip);
+    assert!(close(l, 15.942385, 1e-3) && g == 0.0, "clip {l} {g}"); // -ln(1 - (1 - 1e-7 in f32))
+    let (l, g) = bce_point(x, 0.0, Torch);
+    assert!(l == 100.0 && g == 0.0, "torch {l} {g}"); // log(0) clamped at -100; p(1-p) = 0
+    // ... and with label 1: no loss either way.
+    let (l, g) = bce_point(x, 1.0, Torch);
+    assert!(l == 0.0 && g == 0.0, "torch {l} {g}");
+}
+
+#[test]
+fn bce_kernel_matches_candle_composition_away_from_saturation() {
+    let x = Var::from_tensor(&rand_tensor((37, 1), 7)).unwrap();
+    let y = Tensor::from_vec((0..37).map(|i| (i % 2) as f32).collect::<Vec<_>>(), (37, 1), &Device::Cpu).unwrap();
+    for sem in [BceSemantics::Clip, BceSemantics::Logits, BceSemantics::Torch] {
+        let a = bce(x.as_tensor(), &y, sem).unwrap();
+        let b = bce_reference(x.as_tensor(), &y, sem).unwrap().mean_all().unwrap();
+        let (av, bv) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
+        assert!(close(av, bv, 1e-5), "{sem}: {av} vs {bv}");
+        let ga = a.backward().unwrap().get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let gb = b.backward().unwrap().get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (p, q) in ga.iter().zip(&gb) {
+            assert!(close(*p, *q, 1e-4), "{sem}: grad {p} vs {q}");
+        }
+    }
+}
+
+fn run_adam(form: AdamForm, lr: f64, b1: f64, b2: f64, eps: f64, grads: &[f32]) -> Vec<f32> {
+    let mut p = vec![1.0f32];
+    let (mut m, mut v) = (vec![0f32], vec![0f32]);
+    for (t, &g) in grads.iter().enumerate() {
+        let op = AdamStep { form, lr, beta1: b1, beta2: b2, eps, t: t as u64 + 1, m: RefCell::new(&mut m), v: RefCell::new(&mut v) };
+        op.apply(&mut p, &[g]);
+    }
+    p
+}
+
+#[test]
+fn keras_adam_three_steps_by_hand() {
+    // lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t m / (sqrt(v) + eps), eps after the sqrt
+    // of the UNcorrected v. Hand values in float64 for g = 0.5, -1.0, 2.0 from p = 1.
+    let (lr, b1, b2, eps) = (0.0002, 0.5, 0.999, 1e-7);
+    let gs = [0.5f64, -1.0, 2.0];
+    let (mut p, mut m, mut v) = (1.0f64, 0.0f64, 0.0f64);
+    for (i, g) in gs.iter().enumerate() {
+        let t = (i + 1) as f64;
+        m = b1 * m + (1.0 - b1) * g;
+        v = b2 * v + (1.0 - b2) * g * g;
+        let lr_t = lr * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+        p -= lr_t * m / (v.sqrt() + eps);
+    }
+    // Written out: after step 1 p = 1 - 0.0002 * 1 (Adam's first step is lr * sign(g)).
+    let after1 = run_adam(AdamForm::Keras, lr, b1, b2, eps, &[0.5])[0];
+    assert!(close(after1, 0.9998, 1e-6), "{after1}");
+    let ours = run_adam(AdamForm::Keras, lr, b1, b2, eps, &[0.5, -1.0, 2.0])[0];
+    assert!(((ours as f64) - p).abs() < 1e-6, "{ours} vs {p}");
+}
+
+#[test]
+fn torch_adam_differs_from_keras_where_eps_matters() {
+    // Tiny gradients make eps visible: torch adds eps to sqrt(v_hat), Keras to sqrt(v).
+    let (lr, b1, b2) = (0.1, 0.9, 0.999);
+    let g = [1e-6f32, 1e-6, 1e-6];
+    let (mut p, mut m, mut v) = (1.0f64, 0.0f64, 0.0f64);
+    for (i, &gi) in g.iter().enumerate() {
+        let t = (i + 1) as i32;
+        let gi = gi as f64;
+        m = b1 * m + (1.0 - b1) * gi;
+        v = b2 * v + (1.0 - b2) * gi * gi;
+        let mh = m / (1.0 - b1.powi(t));
+        let vh = v / (1.0 - b2.powi(t));
+        p -= lr * mh / (vh.sqrt() + 1e-8);
+    }
+    let torch = run_adam(AdamForm::Torch, lr, b1, b2, 1e-8, &g)[0];
+    assert!(((torch as f64) - p).abs() < 1e-6, "{torch} vs {p}");
+    let keras = run_adam(AdamForm::Keras, lr, b1, b2, 1e-8, &g)[0];
+    assert!((keras - torch).abs() > 1e-4, "the two forms should differ here: {keras} {torch}");
+}

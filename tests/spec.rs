@@ -1,0 +1,121 @@
+//! Spec parsing, profiles, overrides and every class of validation error.
+
+mod common;
+
+use ganlab::spec::{BceSemantics, Sampling, Spec, Variant};
+
+const BASE: &str = include_str!("../experiments/vanilla_mlp_keras.yaml");
+
+fn err(text: &str, profile: Option<&str>, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    match Spec::from_str_with(text, "test.yaml", profile, &sets) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn both_article_specs_parse_with_their_semantics() {
+    let k = Spec::load(&common::spec_path("vanilla_mlp_keras"), None, &[]).unwrap();
+    assert_eq!(k.model.variant, Variant::MlpKeras);
+    assert_eq!(k.loss.bce, BceSemantics::Logits);
+    assert_eq!(k.train.iters_per_epoch, Some(128));
+    assert_eq!(k.train.epochs, 400);
+    assert_eq!(k.train.sampling, Sampling::WithReplacement);
+    let p = Spec::load(&common::spec_path("mlp_pytorch"), None, &[]).unwrap();
+    assert_eq!(p.model.variant, Variant::MlpPytorch);
+    assert_eq!(p.loss.bce, BceSemantics::Torch);
+    assert_eq!(p.iters_per_epoch(60_000), 600);
+    assert_eq!(p.optim.d.eps, 1e-8);
+}
+
+#[test]
+fn profile_and_set_override_the_budget() {
+    let s = Spec::from_str_with(BASE, "t", Some("quick"), &["train.epochs=3".into(), "loss.bce=clip".into()]).unwrap();
+    assert_eq!(s.train.epochs, 3);
+    assert_eq!(s.profile.as_deref(), Some("quick"));
+    assert_eq!(s.loss.bce, BceSemantics::Clip);
+    // The model is untouched by the profile.
+    let base = Spec::from_str_with(BASE, "t", None, &[]).unwrap();
+    assert_eq!(s.model, base.model);
+    // The resolved spec round-trips through config.yaml.
+    let again = Spec::from_str_with(&s.to_yaml(), "config.yaml", None, &[]).unwrap();
+    assert_eq!(again.train.epochs, 3);
+    assert_eq!(again.hash(), s.hash());
+}
+
+#[test]
+fn malformed_yaml_names_line() {
+    let e = err("name: x\nseed: [1, 2\n", None, &[]);
+    assert!(e.starts_with("test.yaml:"), "{e}");
+    assert!(e.contains("line"), "{e}");
+}
+
+#[test]
+fn unknown_key_suggests_nearest() {
+    let text = BASE.replace("  batch_size: 128", "  bach_size: 128");
+    let e = err(&text, None, &[]);
+    assert!(e.contains("unknown field `bach_size`"), "{e}");
+    assert!(e.contains("did you mean `batch_size`"), "{e}");
+    assert!(e.contains("line"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_rejected_with_position() {
+    let text = BASE.replace("  epochs: 400", "  epochs: many");
+    let e = err(&text, None, &[]);
+    assert!(e.contains("train.epochs"), "{e}");
+    assert!(e.contains("line"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_are_rejected() {
+    let cases = [
+        ("lr: 0.0002, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:", "lr: 0, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:", "lr must be"),
+        ("  batch_size: 128", "  batch_size: 0", ">= 1"),
+        ("  epochs: 400", "  epochs: -3", ">= 1"),
+        ("  batch_size: 128", "  batch_size: 70000", "larger than the dataset"),
+        ("  dropout: 0.3", "  dropout: 1.5", "dropout rate"),
+    ];
+    for (from, to, want) in cases {
+        assert!(BASE.contains(from), "fixture lost {from}");
+        let e = err(&BASE.replacen(from, to, 1), None, &[]);
+        assert!(e.contains(want), "{to}: {e}");
+    }
+}
+
+#[test]
+fn unknown_variant_and_profile() {
+    let e = err(&BASE.replace("variant: mlp_keras", "variant: mlp_kears"), None, &[]);
+    assert!(e.contains("unknown variant"), "{e}");
+    assert!(e.contains("did you mean `mlp_keras`"), "{e}");
+    let e = err(BASE, Some("slow"), &[]);
+    assert!(e.contains("unknown profile `slow`") && e.contains("quick"), "{e}");
+}
+
+#[test]
+fn bad_set_path_and_value() {
+    let e = err(BASE, None, &["train.epocs=3"]);
+    assert!(e.contains("--set train.epocs=3") && e.contains("did you mean `epochs`"), "{e}");
+    let e = err(BASE, None, &["train.epochs=abc"]);
+    assert!(e.contains("train.epochs"), "{e}");
+    let e = err(BASE, None, &["train.epochs"]);
+    assert!(e.contains("KEY=VALUE"), "{e}");
+    let e = err(BASE, None, &["seed.x=1"]);
+    assert!(e.contains("not a section"), "{e}");
+    let e = err(BASE, None, &["loss.bce=clipped"]);
+    assert!(e.contains("unknown variant `clipped`"), "{e}");
+}
+
+#[test]
+fn profiles_cannot_change_the_model() {
+    let text = BASE.replace("    train.epochs: 5", "    train.epochs: 5\n    model.dropout: 0.0");
+    let e = err(&text, None, &[]);
+    assert!(e.contains("profiles may only change the budget"), "{e}");
+}
+
+#[test]
+fn replacement_sampling_needs_iters_per_epoch() {
+    let e = err(&BASE.replace("  iters_per_epoch: 128\n", ""), None, &[]);
+    assert!(e.contains("iters_per_epoch is required"), "{e}");
+}
