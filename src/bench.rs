@@ -63,16 +63,26 @@ pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
 
 /// Time `iters` training iterations of `spec` after `warmup` untimed ones.
-pub fn bench_spec(spec: &Spec, data: &Mnist, iters: usize, warmup: usize, threads: usize, peak: f64, dev: &Device) -> Result<BenchResult> {
+pub fn bench_spec(
+    spec: &Spec,
+    data: &Mnist,
+    iters: usize,
+    warmup: usize,
+    threads: usize,
+    peak: f64,
+    dev: &Device,
+) -> Result<BenchResult> {
     let mut model = models::build(spec, dev)?;
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
     let mut sampler = Sampler::new(spec, data.train.len());

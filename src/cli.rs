@@ -11,7 +11,11 @@ use crate::run::Manifest;
 use crate::spec::Spec;
 
 #[derive(Parser)]
-#[command(name = "ganlab", version, about = "Reproduce classic GAN articles on MNIST side by side, and measure them")]
+#[command(
+    name = "ganlab",
+    version,
+    about = "Reproduce classic GAN articles on MNIST side by side, and measure them"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -119,10 +123,14 @@ pub enum DataCmd {
 /// Set the compute threads for rayon and candle (they read the same variable).
 pub fn set_threads(n: Option<usize>) -> usize {
     let n = n.filter(|&n| n > 0).unwrap_or_else(|| {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     });
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
     n
 }
 
@@ -133,10 +141,20 @@ fn load_spec(a: &SpecArgs) -> Result<Spec> {
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { spec, data, out, threads, quiet } => {
+        Cmd::Run {
+            spec,
+            data,
+            out,
+            threads,
+            quiet,
+        } => {
             let s = load_spec(&spec)?;
             let threads = set_threads(threads.or(s.threads));
-            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let mnist = Mnist::open(
+                data.data_dir.as_deref(),
+                s.data.dir.as_deref(),
+                data.offline,
+            )?;
             let opts = crate::train::RunOptions {
                 out,
                 spec_file: spec.spec.display().to_string(),
@@ -147,29 +165,67 @@ pub fn main() -> Result<()> {
             let dir = crate::train::train(&s, &mnist, &opts)?;
             println!("{}", dir.display());
         }
-        Cmd::Sample { run, n, seed, output } => sample(&run, n, seed, &output)?,
+        Cmd::Sample {
+            run,
+            n,
+            seed,
+            output,
+        } => sample(&run, n, seed, &output)?,
         Cmd::Inspect { spec } => inspect(&load_spec(&spec)?)?,
-        Cmd::Bench { specs, iters, warmup, threads, json, data } => {
+        Cmd::Bench {
+            specs,
+            iters,
+            warmup,
+            threads,
+            json,
+            data,
+        } => {
             if iters == 0 {
                 bail!("--iters must be at least 1");
             }
-            let loaded = specs.iter().map(|p| Ok(Spec::load(p, None, &[])?)).collect::<Result<Vec<_>>>()?;
+            let loaded = specs
+                .iter()
+                .map(|p| Ok(Spec::load(p, None, &[])?))
+                .collect::<Result<Vec<_>>>()?;
             let threads = set_threads(threads);
-            let mnist = Mnist::open(data.data_dir.as_deref(), loaded[0].data.dir.as_deref(), data.offline)?;
+            let mnist = Mnist::open(
+                data.data_dir.as_deref(),
+                loaded[0].data.dir.as_deref(),
+                data.offline,
+            )?;
             let dev = Device::Cpu;
             let peak = crate::bench::peak_gflops(&dev)?;
             if !json {
                 println!("GEMM peak (2048^3 f32, {threads} threads): {peak:.0} GFLOP/s");
-                println!("{:<22} {:>6} {:>11} {:>9} {:>9} {:>10} {:>8} {:>8}", "spec", "batch", "median ms", "min ms", "max ms", "GFLOP/it", "GFLOP/s", "% peak");
+                println!(
+                    "{:<22} {:>6} {:>11} {:>9} {:>9} {:>10} {:>8} {:>8}",
+                    "spec",
+                    "batch",
+                    "median ms",
+                    "min ms",
+                    "max ms",
+                    "GFLOP/it",
+                    "GFLOP/s",
+                    "% peak"
+                );
             }
             for s in &loaded {
-                let r = crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev)?;
+                let r = crate::train::on_pool(|| {
+                    crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev)
+                })?;
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
                     println!(
                         "{:<22} {:>6} {:>11.2} {:>9.2} {:>9.2} {:>10.2} {:>8.0} {:>7.1}%",
-                        r.spec, r.batch_size, r.median_ms, r.min_ms, r.max_ms, r.gflop_per_iter, r.gflops, r.pct_of_peak
+                        r.spec,
+                        r.batch_size,
+                        r.median_ms,
+                        r.min_ms,
+                        r.max_ms,
+                        r.gflop_per_iter,
+                        r.gflops,
+                        r.pct_of_peak
                     );
                 }
             }
@@ -182,7 +238,8 @@ pub fn main() -> Result<()> {
             }
             DataCmd::Check { data_dir } => {
                 let (dir, how) = crate::data::resolve_dir(data_dir.as_deref(), None);
-                let m = Mnist::load(&dir).with_context(|| format!("MNIST in {} (chosen by {how})", dir.display()))?;
+                let m = Mnist::load(&dir)
+                    .with_context(|| format!("MNIST in {} (chosen by {how})", dir.display()))?;
                 println!(
                     "{}: {} train and {} test images, all four files verified (SHA-256)",
                     dir.display(),
@@ -198,9 +255,15 @@ pub fn main() -> Result<()> {
 fn inspect(s: &Spec) -> Result<()> {
     let model = crate::models::build(s, &Device::Cpu)?;
     println!("{} ({}): {}", s.name, s.model.variant, s.source.title);
-    println!("{:<4} {:<16} {:<34} {:<12} {:>12}", "net", "layer", "kind", "output", "params");
+    println!(
+        "{:<4} {:<16} {:<34} {:<12} {:>12}",
+        "net", "layer", "kind", "output", "params"
+    );
     for l in model.layers() {
-        println!("{:<4} {:<16} {:<34} {:<12} {:>12}", l.network, l.name, l.kind, l.output, l.params);
+        println!(
+            "{:<4} {:<16} {:<34} {:<12} {:>12}",
+            l.network, l.name, l.kind, l.output, l.params
+        );
     }
     println!("G parameters: {}", group(model.generator().count()));
     println!("D parameters: {}", group(model.discriminator().count()));
@@ -216,7 +279,10 @@ fn inspect(s: &Spec) -> Result<()> {
             o.eps
         );
     }
-    println!("noise: {:?} {}-d; batch {}; sampling {:?}", s.noise.dist, s.noise.dim, s.train.batch_size, s.train.sampling);
+    println!(
+        "noise: {:?} {}-d; batch {}; sampling {:?}",
+        s.noise.dist, s.noise.dim, s.train.batch_size, s.train.sampling
+    );
     Ok(())
 }
 
@@ -244,7 +310,11 @@ fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
     let model = crate::models::build(&spec, &dev)?;
     let ck = run.join("checkpoints").join("g_final.safetensors");
     if !ck.is_file() {
-        bail!("{} has no final generator checkpoint ({}); did the run finish?", run.display(), ck.display());
+        bail!(
+            "{} has no final generator checkpoint ({}); did the run finish?",
+            run.display(),
+            ck.display()
+        );
     }
     model.generator().load(&ck)?;
     let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
@@ -252,7 +322,14 @@ fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
     let imgs = model.generate(&z)?.flatten_all()?.to_vec1::<f32>()?;
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
-    crate::plot::sample_grid(&imgs, rows, cols, spec.data.scale, spec.samples.style, output)?;
+    crate::plot::sample_grid(
+        &imgs,
+        rows,
+        cols,
+        spec.data.scale,
+        spec.samples.style,
+        output,
+    )?;
     println!("{}", output.display());
     Ok(())
 }

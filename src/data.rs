@@ -100,7 +100,9 @@ pub fn resolve_dir(flag: Option<&Path>, spec_dir: Option<&Path>) -> (PathBuf, &'
 
 /// The path of one file in `dir`, compressed or not, if present.
 pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
-    [dir.join(format!("{name}.gz")), dir.join(name)].into_iter().find(|p| p.is_file())
+    [dir.join(format!("{name}.gz")), dir.join(name)]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 /// Read a file, gunzipping when it starts with the gzip magic.
@@ -121,7 +123,10 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 /// Returns the payload (after the header).
 pub fn parse_idx<'a>(bytes: &'a [u8], spec: &IdxFile, origin: &str) -> Result<&'a [u8]> {
     if bytes.len() < 8 {
-        bail!("{origin}: file is only {} bytes, too short for an IDX header (truncated?)", bytes.len());
+        bail!(
+            "{origin}: file is only {} bytes, too short for an IDX header (truncated?)",
+            bytes.len()
+        );
     }
     let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     if magic != spec.magic {
@@ -146,7 +151,11 @@ pub fn parse_idx<'a>(bytes: &'a [u8], spec: &IdxFile, origin: &str) -> Result<&'
         bail!("{origin}: holds {} items, expected {}", dims[0], spec.count);
     }
     if ndim == 3 && (dims[1], dims[2]) != (28, 28) {
-        bail!("{origin}: images are {}x{}, expected 28x28", dims[1], dims[2]);
+        bail!(
+            "{origin}: images are {}x{}, expected 28x28",
+            dims[1],
+            dims[2]
+        );
     }
     let expect: usize = dims.iter().product();
     let payload = &bytes[header..];
@@ -160,7 +169,10 @@ pub fn parse_idx<'a>(bytes: &'a [u8], spec: &IdxFile, origin: &str) -> Result<&'
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Load, verify and parse one IDX file from `dir`.
@@ -207,19 +219,29 @@ impl Mnist {
         let test_images = parts.pop().unwrap_or_default();
         let train_labels = parts.pop().unwrap_or_default();
         let train_images = parts.pop().unwrap_or_default();
-        for (imgs, labels, what) in
-            [(&train_images, &train_labels, "train"), (&test_images, &test_labels, "test")]
-        {
+        for (imgs, labels, what) in [
+            (&train_images, &train_labels, "train"),
+            (&test_images, &test_labels, "test"),
+        ] {
             if imgs.len() != labels.len() * PIXELS {
-                bail!("{what} split in {}: image and label counts disagree", dir.display());
+                bail!(
+                    "{what} split in {}: image and label counts disagree",
+                    dir.display()
+                );
             }
             if let Some(bad) = labels.iter().find(|&&l| l > 9) {
                 bail!("{what} labels in {} hold {bad}, not a digit", dir.display());
             }
         }
         Ok(Mnist {
-            train: Split { images: train_images, labels: train_labels },
-            test: Split { images: test_images, labels: test_labels },
+            train: Split {
+                images: train_images,
+                labels: train_labels,
+            },
+            test: Split {
+                images: test_images,
+                labels: test_labels,
+            },
             dir: dir.to_path_buf(),
         })
     }
@@ -230,7 +252,10 @@ impl Mnist {
         let any_present = FILES.iter().any(|f| find_file(&dir, f.name).is_some());
         if !any_present {
             if how == "the default" && !offline {
-                eprintln!("MNIST not found in {}; fetching it (use --offline to stop this)", dir.display());
+                eprintln!(
+                    "MNIST not found in {}; fetching it (use --offline to stop this)",
+                    dir.display()
+                );
                 fetch(&dir).with_context(|| no_data_help(&dir, how))?;
             } else {
                 bail!(no_data_help(&dir, how));
@@ -258,7 +283,8 @@ pub fn fetch(dir: &Path) -> Result<()> {
                 Ok(bytes) => {
                     let tmp = dir.join(format!(".{}.gz.part", f.name));
                     let dst = dir.join(format!("{}.gz", f.name));
-                    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+                    std::fs::write(&tmp, &bytes)
+                        .with_context(|| format!("cannot write {}", tmp.display()))?;
                     std::fs::rename(&tmp, &dst)?;
                     match load_idx(dir, f) {
                         Ok(_) => {
@@ -290,19 +316,25 @@ pub fn fetch(dir: &Path) -> Result<()> {
 }
 
 fn download(url: &str) -> Result<Vec<u8>> {
-    let resp = ureq::get(url).timeout(std::time::Duration::from_secs(30)).call()?;
+    let resp = ureq::get(url)
+        .timeout(std::time::Duration::from_secs(30))
+        .call()?;
     let len: Option<u64> = resp.header("Content-Length").and_then(|s| s.parse().ok());
     let pb = match len {
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::new_spinner(),
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
     let mut out = Vec::new();
-    pb.wrap_read(resp.into_reader()).take(100 << 20).read_to_end(&mut out)?;
+    pb.wrap_read(resp.into_reader())
+        .take(100 << 20)
+        .read_to_end(&mut out)?;
     pb.finish_and_clear();
     Ok(out)
 }

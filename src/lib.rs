@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod dense;
 pub mod log;
 pub mod models;
 pub mod nn;

@@ -9,8 +9,17 @@ use polars::prelude::*;
 
 /// Columns of `metrics.parquet`, in order. `seconds` and `images_per_s` are
 /// wall-clock columns; all others are deterministic for a seed and thread count.
-pub const COLUMNS: &[&str] =
-    &["step", "epoch", "iter", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "images_per_s"];
+pub const COLUMNS: &[&str] = &[
+    "step",
+    "epoch",
+    "iter",
+    "d_loss",
+    "g_loss",
+    "d_real",
+    "d_fake",
+    "seconds",
+    "images_per_s",
+];
 
 /// Wall-clock columns, excluded from determinism comparisons.
 pub const WALL_CLOCK: &[&str] = &["seconds", "images_per_s"];
@@ -58,21 +67,39 @@ impl MetricsLog {
     pub fn flush(&self, path: &Path) -> Result<()> {
         let mut df = self.to_frame()?;
         let tmp = path.with_extension("parquet.tmp");
-        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        ParquetWriter::new(f).finish(&mut df).map_err(anyhow::Error::from).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        let f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        ParquetWriter::new(f)
+            .finish(&mut df)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
         Ok(())
     }
 
     /// Read a metrics file back.
     pub fn read(path: &Path) -> Result<MetricsLog> {
         let df = read_frame(path)?;
-        let u64c = |n: &str| -> Result<Vec<u64>> { Ok(df.column(n)?.u64()?.into_no_null_iter().collect()) };
-        let u32c = |n: &str| -> Result<Vec<u32>> { Ok(df.column(n)?.u32()?.into_no_null_iter().collect()) };
-        let f32c = |n: &str| -> Result<Vec<f32>> { Ok(df.column(n)?.f32()?.into_no_null_iter().collect()) };
-        let f64c = |n: &str| -> Result<Vec<f64>> { Ok(df.column(n)?.f64()?.into_no_null_iter().collect()) };
+        let u64c = |n: &str| -> Result<Vec<u64>> {
+            Ok(df.column(n)?.u64()?.into_no_null_iter().collect())
+        };
+        let u32c = |n: &str| -> Result<Vec<u32>> {
+            Ok(df.column(n)?.u32()?.into_no_null_iter().collect())
+        };
+        let f32c = |n: &str| -> Result<Vec<f32>> {
+            Ok(df.column(n)?.f32()?.into_no_null_iter().collect())
+        };
+        let f64c = |n: &str| -> Result<Vec<f64>> {
+            Ok(df.column(n)?.f64()?.into_no_null_iter().collect())
+        };
         let (step, epoch, iter) = (u64c("step")?, u32c("epoch")?, u32c("iter")?);
-        let (dl, gl, dr, dfk) = (f32c("d_loss")?, f32c("g_loss")?, f32c("d_real")?, f32c("d_fake")?);
+        let (dl, gl, dr, dfk) = (
+            f32c("d_loss")?,
+            f32c("g_loss")?,
+            f32c("d_real")?,
+            f32c("d_fake")?,
+        );
         let (sec, ips) = (f64c("seconds")?, f64c("images_per_s")?);
         let rows = (0..step.len())
             .map(|i| Row {
@@ -94,5 +121,8 @@ impl MetricsLog {
 /// Read any Parquet file as a polars frame.
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(f).finish().map_err(anyhow::Error::from).with_context(|| format!("{} is not a readable Parquet file", path.display()))
+    ParquetReader::new(f)
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))
 }

@@ -31,7 +31,11 @@ impl Params {
         self.vars.iter().map(|v| v.elem_count()).sum()
     }
     pub fn to_map(&self) -> HashMap<String, Tensor> {
-        self.names.iter().cloned().zip(self.vars.iter().map(|v| v.as_tensor().clone())).collect()
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.vars.iter().map(|v| v.as_tensor().clone()))
+            .collect()
     }
     /// Save as safetensors, atomically (write a temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -44,7 +48,10 @@ impl Params {
     /// Load weights saved by [`Params::save`]; names, shapes and dtypes must match.
     pub fn load(&self, path: &Path) -> Result<()> {
         let map = candle_core::safetensors::load(path, &Device::Cpu).with_context(|| {
-            format!("{} is not a readable safetensors checkpoint (corrupt or truncated)", path.display())
+            format!(
+                "{} is not a readable safetensors checkpoint (corrupt or truncated)",
+                path.display()
+            )
         })?;
         for (name, var) in self.names.iter().zip(&self.vars) {
             let t = map.get(name).with_context(|| {
@@ -87,7 +94,9 @@ pub enum Grad {
 }
 
 fn uniform(rng: &mut ChaCha8Rng, n: usize, limit: f64) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-limit..limit) as f32).collect()
+    (0..n)
+        .map(|_| rng.random_range(-limit..limit) as f32)
+        .collect()
 }
 
 /// A fully connected layer, weight stored as `[in, out]` (Keras's kernel layout).
@@ -118,14 +127,22 @@ impl Dense {
                 // kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
                 // = 1 / sqrt(fan_in); the bias uses the same bound.
                 let bound = 1.0 / (fan_in as f64).sqrt();
-                (uniform(rng, fan_in * fan_out, bound), uniform(rng, fan_out, bound))
+                (
+                    uniform(rng, fan_in * fan_out, bound),
+                    uniform(rng, fan_out, bound),
+                )
             }
         };
         let w = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), dev)?)?;
         let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, dev)?)?;
         params.push(format!("{name}.weight"), w.clone());
         params.push(format!("{name}.bias"), b.clone());
-        Ok(Dense { w, b, fan_in, fan_out })
+        Ok(Dense {
+            w,
+            b,
+            fan_in,
+            fan_out,
+        })
     }
 
     /// `x @ W + b`: `[n, in] -> [n, out]`.
@@ -134,7 +151,7 @@ impl Dense {
             Grad::Train => (self.w.as_tensor().clone(), self.b.as_tensor().clone()),
             Grad::Frozen => (self.w.as_tensor().detach(), self.b.as_tensor().detach()),
         };
-        Ok(x.matmul(&w)?.broadcast_add(&b)?)
+        Ok(crate::dense::dense(x, &w, &b)?)
     }
 
     pub fn param_count(&self) -> usize {
@@ -150,9 +167,20 @@ impl Dense {
 /// LeakyReLU(alpha): fused kernel on CPU, candle's composition elsewhere.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
-        Ok(x.apply_op1(ops::LeakyRelu { slope: slope as f32 })?)
+        Ok(x.apply_op1(ops::LeakyRelu {
+            slope: slope as f32,
+        })?)
     } else {
         Ok(candle_nn::ops::leaky_relu(x, slope)?)
+    }
+}
+
+/// tanh: fused kernel on CPU, candle's op elsewhere.
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        Ok(x.apply_op1(ops::Tanh)?)
+    } else {
+        Ok(x.tanh()?)
     }
 }
 
@@ -163,9 +191,14 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let scale = (1.0 / (1.0 - rate)) as f32;
-    let r = rate as f32;
-    let mask: Vec<f32> =
-        (0..x.elem_count()).map(|_| if rng.random::<f32>() >= r { scale } else { 0.0 }).collect();
+    // Keep where a uniform draw in [0, 1) is >= rate, compared as 32-bit integers.
+    let threshold = (rate * 4_294_967_296.0).min(u32::MAX as f64) as u32;
+    let mut bits = vec![0u32; x.elem_count()];
+    rng.fill(&mut bits[..]);
+    let mask: Vec<f32> = bits
+        .iter()
+        .map(|&b| if b >= threshold { scale } else { 0.0 })
+        .collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
     Ok(x.mul(&mask)?)
 }
@@ -188,5 +221,7 @@ pub fn full_targets(n: usize, v: f32, dev: &Device) -> Result<Tensor> {
 
 /// Mean of sigmoid(logits) (the D(x) or D(G(z)) statistic).
 pub fn mean_prob(logits: &Tensor) -> Result<f32> {
-    Ok(candle_nn::ops::sigmoid(&logits.detach())?.mean_all()?.to_scalar::<f32>()?)
+    Ok(candle_nn::ops::sigmoid(&logits.detach())?
+        .mean_all()?
+        .to_scalar::<f32>()?)
 }

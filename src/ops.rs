@@ -16,7 +16,7 @@ use crate::spec::BceSemantics;
 /// Elements per parallel chunk for elementwise work.
 const CHUNK: usize = 1 << 14;
 
-fn f32_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
+pub fn f32_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
     let v = match s {
         CpuStorage::F32(v) => v,
         _ => bail!("ganlab kernel: expected f32, got {:?}", s.dtype()),
@@ -49,23 +49,25 @@ fn gather(v: &[f32], l: &Layout) -> Vec<f32> {
 
 fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
-        for (o, &x) in o.iter_mut().zip(x) {
-            *o = f(x);
-        }
-    });
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(o, x)| {
+            for (o, &x) in o.iter_mut().zip(x) {
+                *o = f(x);
+            }
+        });
     out
 }
 
 fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0f32; a.len()];
-    out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(
-        |(o, (a, b))| {
+    out.par_chunks_mut(CHUNK)
+        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+        .for_each(|(o, (a, b))| {
             for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
                 *o = f(a, b);
             }
-        },
-    );
+        });
     out
 }
 
@@ -81,10 +83,16 @@ impl CustomOp1 for LeakyRelu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s, l)?;
         let a = self.slope;
-        Ok((CpuStorage::F32(map1(&x, |v| if v > 0.0 { v } else { a * v })), l.shape().clone()))
+        Ok((
+            CpuStorage::F32(map1(&x, |v| if v > 0.0 { v } else { a * v })),
+            l.shape().clone(),
+        ))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?))
+        Ok(Some(arg.apply_op2_no_bwd(
+            grad,
+            &LeakyReluGrad { slope: self.slope },
+        )?))
     }
 }
 
@@ -96,11 +104,58 @@ impl CustomOp2 for LeakyReluGrad {
     fn name(&self) -> &'static str {
         "ganlab-leaky-relu-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let g = f32_view(s2, l2)?;
         let a = self.slope;
-        Ok((CpuStorage::F32(map2(&x, &g, |x, g| if x > 0.0 { g } else { a * g })), l1.shape().clone()))
+        Ok((
+            CpuStorage::F32(map2(&x, &g, |x, g| if x > 0.0 { g } else { a * g })),
+            l1.shape().clone(),
+        ))
+    }
+}
+
+/// tanh with its backward from the output: `dy * (1 - y^2)`.
+pub struct Tanh;
+
+impl CustomOp1 for Tanh {
+    fn name(&self) -> &'static str {
+        "ganlab-tanh"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        Ok((CpuStorage::F32(map1(&x, f32::tanh)), l.shape().clone()))
+    }
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(res.apply_op2_no_bwd(grad, &TanhGrad)?))
+    }
+}
+
+struct TanhGrad;
+
+impl CustomOp2 for TanhGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-tanh-grad"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let y = f32_view(s1, l1)?;
+        let g = f32_view(s2, l2)?;
+        Ok((
+            CpuStorage::F32(map2(&y, &g, |y, g| g * (1.0 - y * y))),
+            l1.shape().clone(),
+        ))
     }
 }
 
@@ -128,7 +183,11 @@ pub fn bce_point(x: f32, y: f32, sem: BceSemantics) -> (f32, f32) {
             let pc = p.clamp(KERAS_EPS, 1.0 - KERAS_EPS);
             let z = (pc / (1.0 - pc)).ln();
             let inside = !(p < KERAS_EPS || p > 1.0 - KERAS_EPS);
-            let g = if inside { (sigmoid(z) - y) / (pc * (1.0 - pc)) * (p * (1.0 - p)) } else { 0.0 };
+            let g = if inside {
+                (sigmoid(z) - y) / (pc * (1.0 - pc)) * (p * (1.0 - p))
+            } else {
+                0.0
+            };
             (sce(z, y), g)
         }
         BceSemantics::Torch => {
@@ -151,17 +210,33 @@ impl CustomOp2 for Bce {
     fn name(&self) -> &'static str {
         "ganlab-bce"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         if x.len() != y.len() {
             bail!("bce: {} logits but {} targets", x.len(), y.len());
         }
         let sem = self.sem;
-        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).0).collect();
+        let out = x
+            .iter()
+            .zip(y.iter())
+            .map(|(&x, &y)| bce_point(x, y, sem).0)
+            .collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
-    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let d = x.apply_op2_no_bwd(y, &BceGrad { sem: self.sem })?;
         Ok((Some(d.mul(grad)?), None))
     }
@@ -175,11 +250,21 @@ impl CustomOp2 for BceGrad {
     fn name(&self) -> &'static str {
         "ganlab-bce-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         let sem = self.sem;
-        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).1).collect();
+        let out = x
+            .iter()
+            .zip(y.iter())
+            .map(|(&x, &y)| bce_point(x, y, sem).1)
+            .collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -290,7 +375,13 @@ impl InplaceOp2 for AdamStep<'_> {
     fn name(&self) -> &'static str {
         "ganlab-adam"
     }
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
         let g = f32_view(s2, l2)?;
         let (a, b) = match l1.contiguous_offsets() {
             Some(o) => o,

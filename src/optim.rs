@@ -26,15 +26,29 @@ impl Adam {
             OptimKind::AdamKeras => AdamForm::Keras,
             OptimKind::AdamTorch => AdamForm::Torch,
         };
-        let zeros = || params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect();
-        Adam { spec: spec.clone(), form, t: 0, m: zeros(), v: zeros() }
+        let zeros = || {
+            params
+                .vars
+                .iter()
+                .map(|v| vec![0f32; v.elem_count()])
+                .collect()
+        };
+        Adam {
+            spec: spec.clone(),
+            form,
+            t: 0,
+            m: zeros(),
+            v: zeros(),
+        }
     }
 
     /// One update of every parameter in `params` from `grads`.
     pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
         self.t += 1;
         for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
-            let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
+            let g = grads
+                .get(var)
+                .with_context(|| format!("no gradient for {name}"))?;
             let op = AdamStep {
                 form: self.form,
                 lr: self.spec.lr,

@@ -38,17 +38,29 @@ pub fn smooth(v: &[f32], alpha: f32) -> Vec<f32> {
 
 type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
-fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, y_label: &str, series: &[Series]) -> Result<()>
+fn draw_lines<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
     let xs = series.iter().flat_map(|s| s.2.iter().map(|p| p.0));
-    let ys = series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).filter(|y| y.is_finite());
+    let ys = series
+        .iter()
+        .flat_map(|s| s.2.iter().map(|p| p.1))
+        .filter(|y| y.is_finite());
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
     let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0) };
-    let (y0, y1) = if y0 < y1 { (y0, y1) } else { (y0.min(0.0) - 0.5, y1.max(0.0) + 0.5) };
+    let (y0, y1) = if y0 < y1 {
+        (y0, y1)
+    } else {
+        (y0.min(0.0) - 0.5, y1.max(0.0) + 0.5)
+    };
     let pad = (y1 - y0) * 0.05;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -67,7 +79,10 @@ where
     for (name, color, pts) in series {
         let c = *color;
         chart
-            .draw_series(LineSeries::new(pts.iter().copied().filter(|p| p.1.is_finite()), c))
+            .draw_series(LineSeries::new(
+                pts.iter().copied().filter(|p| p.1.is_finite()),
+                c,
+            ))
             .map_err(|e| anyhow!("plot: {e}"))?
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
@@ -87,10 +102,20 @@ fn write_both(stem: &Path, title: &str, y_label: &str, series: &[Series]) -> Res
     register_font();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
-    draw_lines(BitMapBackend::new(&png, (960, 540)).into_drawing_area(), title, y_label, series)
-        .with_context(|| format!("cannot draw {}", png.display()))?;
-    draw_lines(SVGBackend::new(&svg, (960, 540)).into_drawing_area(), title, y_label, series)
-        .with_context(|| format!("cannot draw {}", svg.display()))?;
+    draw_lines(
+        BitMapBackend::new(&png, (960, 540)).into_drawing_area(),
+        title,
+        y_label,
+        series,
+    )
+    .with_context(|| format!("cannot draw {}", png.display()))?;
+    draw_lines(
+        SVGBackend::new(&svg, (960, 540)).into_drawing_area(),
+        title,
+        y_label,
+        series,
+    )
+    .with_context(|| format!("cannot draw {}", svg.display()))?;
     Ok(())
 }
 
@@ -101,10 +126,21 @@ pub fn training_curves(rows: &[Row], dir: &Path, title: &str) -> Result<()> {
         return Ok(());
     }
     let x: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
-    let pts = |v: &[f32]| x.iter().zip(v).map(|(&a, &b)| (a, b as f64)).collect::<Vec<_>>();
+    let pts = |v: &[f32]| {
+        x.iter()
+            .zip(v)
+            .map(|(&a, &b)| (a, b as f64))
+            .collect::<Vec<_>>()
+    };
     let col = |f: fn(&Row) -> f32| rows.iter().map(f).collect::<Vec<f32>>();
     let (d, g) = (col(|r| r.d_loss), col(|r| r.g_loss));
-    let light = |c: RGBColor| RGBColor(((c.0 as u16 + 2 * 255) / 3) as u8, ((c.1 as u16 + 2 * 255) / 3) as u8, ((c.2 as u16 + 2 * 255) / 3) as u8);
+    let light = |c: RGBColor| {
+        RGBColor(
+            ((c.0 as u16 + 2 * 255) / 3) as u8,
+            ((c.1 as u16 + 2 * 255) / 3) as u8,
+            ((c.2 as u16 + 2 * 255) / 3) as u8,
+        )
+    };
     let (cd, cg) = (RGBColor(31, 119, 180), RGBColor(214, 39, 40));
     write_both(
         &dir.join("losses"),
@@ -125,8 +161,16 @@ pub fn training_curves(rows: &[Row], dir: &Path, title: &str) -> Result<()> {
         &[
             ("D(x)", light(RGBColor(44, 160, 44)), pts(&dr)),
             ("D(G(z))", light(RGBColor(148, 103, 189)), pts(&df)),
-            ("D(x) (EMA 0.02)", RGBColor(44, 160, 44), pts(&smooth(&dr, 0.02))),
-            ("D(G(z)) (EMA 0.02)", RGBColor(148, 103, 189), pts(&smooth(&df, 0.02))),
+            (
+                "D(x) (EMA 0.02)",
+                RGBColor(44, 160, 44),
+                pts(&smooth(&dr, 0.02)),
+            ),
+            (
+                "D(G(z)) (EMA 0.02)",
+                RGBColor(148, 103, 189),
+                pts(&smooth(&df, 0.02)),
+            ),
         ],
     )?;
     Ok(())
@@ -134,7 +178,14 @@ pub fn training_curves(rows: &[Row], dir: &Path, title: &str) -> Result<()> {
 
 /// Lay out `images` (`n` rows of 784 values in the data's scale) as a `rows x cols`
 /// grid with a 2-pixel border and save it as PNG.
-pub fn sample_grid(images: &[f32], rows: usize, cols: usize, scale: Scale, style: GridStyle, path: &Path) -> Result<()> {
+pub fn sample_grid(
+    images: &[f32],
+    rows: usize,
+    cols: usize,
+    scale: Scale,
+    style: GridStyle,
+    path: &Path,
+) -> Result<()> {
     const S: usize = 28;
     const PAD: usize = 2;
     let (w, h) = (cols * (S + PAD) + PAD, rows * (S + PAD) + PAD);
@@ -159,9 +210,15 @@ pub fn sample_grid(images: &[f32], rows: usize, cols: usize, scale: Scale, style
     }
     let img = image::GrayImage::from_raw(w as u32, h as u32, buf).context("grid buffer size")?;
     // Scale up 3x (nearest) so the digits are visible on a screen.
-    let img = image::imageops::resize(&img, w as u32 * 3, h as u32 * 3, image::imageops::FilterType::Nearest);
+    let img = image::imageops::resize(
+        &img,
+        w as u32 * 3,
+        h as u32 * 3,
+        image::imageops::FilterType::Nearest,
+    );
     let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png).with_context(|| format!("cannot write {}", path.display()))?;
+    img.save_with_format(&tmp, image::ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

@@ -59,7 +59,10 @@ impl Manifest {
 
 /// The git commit of the working directory, when there is one.
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -73,7 +76,9 @@ pub fn git_commit() -> Option<String> {
 }
 
 pub fn now() -> String {
-    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// Create a fresh run directory. Never reuses an existing one: the leaf is created
@@ -81,11 +86,18 @@ pub fn now() -> String {
 pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {
     let parent = out.join(&spec.name);
     std::fs::create_dir_all(&parent).with_context(|| {
-        format!("cannot create the output directory {} (choose another with --out)", parent.display())
+        format!(
+            "cannot create the output directory {} (choose another with --out)",
+            parent.display()
+        )
     })?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     for k in 0..1000 {
-        let id = if k == 0 { format!("{stamp}-s{}", spec.seed) } else { format!("{stamp}-s{}-{k}", spec.seed) };
+        let id = if k == 0 {
+            format!("{stamp}-s{}", spec.seed)
+        } else {
+            format!("{stamp}-s{}-{k}", spec.seed)
+        };
         let dir = parent.join(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {
@@ -95,8 +107,14 @@ pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => bail!("cannot create a run directory in {}: {e} (choose another with --out)", parent.display()),
+            Err(e) => bail!(
+                "cannot create a run directory in {}: {e} (choose another with --out)",
+                parent.display()
+            ),
         }
     }
-    bail!("could not find a free run directory name in {}", parent.display())
+    bail!(
+        "could not find a free run directory name in {}",
+        parent.display()
+    )
 }

@@ -17,8 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 /// Key paths a profile may override: the budget, never the model.
-pub const PROFILE_ALLOWED_PREFIXES: &[&str] =
-    &["train.epochs", "train.iters_per_epoch", "samples.", "checkpoint.", "log."];
+pub const PROFILE_ALLOWED_PREFIXES: &[&str] = &[
+    "train.epochs",
+    "train.iters_per_epoch",
+    "samples.",
+    "checkpoint.",
+    "log.",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -296,7 +301,13 @@ fn default_grid() -> usize {
 
 impl Default for SamplesSpec {
     fn default() -> Self {
-        SamplesSpec { at: vec![], every: 0, rows: 8, cols: 8, style: GridStyle::WhiteOnBlack }
+        SamplesSpec {
+            at: vec![],
+            every: 0,
+            rows: 8,
+            cols: 8,
+            style: GridStyle::WhiteOnBlack,
+        }
     }
 }
 
@@ -348,7 +359,11 @@ struct Num {
 impl serde::de::Visitor<'_> for Num {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(if self.integer { "a whole number" } else { "a number" })
+        f.write_str(if self.integer {
+            "a whole number"
+        } else {
+            "a number"
+        })
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
         if self.integer && v.fract() != 0.0 {
@@ -391,17 +406,27 @@ fn pos_int(v: f64) -> Option<String> {
 }
 
 fn de_pos_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    Ok(d.deserialize_any(Num { integer: true, check: pos_int })? as usize)
+    Ok(d.deserialize_any(Num {
+        integer: true,
+        check: pos_int,
+    })? as usize)
 }
 
 fn de_opt_pos_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    Ok(d.deserialize_option(OptNum(Num { integer: true, check: pos_int }))?.map(|v| v as usize))
+    Ok(d.deserialize_option(OptNum(Num {
+        integer: true,
+        check: pos_int,
+    }))?
+    .map(|v| v as usize))
 }
 
 fn de_lr<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| (!(v > 0.0 && v < 10.0)).then(|| format!("lr must be in the open range (0, 10), got {v}")),
+        check: |v| {
+            (!(v > 0.0 && v < 10.0))
+                .then(|| format!("lr must be in the open range (0, 10), got {v}"))
+        },
     })
 }
 fn de_beta<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -413,7 +438,10 @@ fn de_beta<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 fn de_eps<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| (!(v > 0.0 && v < 1.0)).then(|| format!("eps must be in the open range (0, 1), got {v}")),
+        check: |v| {
+            (!(v > 0.0 && v < 1.0))
+                .then(|| format!("eps must be in the open range (0, 1), got {v}"))
+        },
     })
 }
 fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -425,7 +453,9 @@ fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| (!(0.0..1.0).contains(&v)).then(|| format!("dropout rate must be in [0, 1), got {v}")),
+        check: |v| {
+            (!(0.0..1.0).contains(&v)).then(|| format!("dropout rate must be in [0, 1), got {v}"))
+        },
     })
 }
 
@@ -438,17 +468,24 @@ pub struct SpecError {
 }
 
 fn spec_err(origin: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError { origin: origin.into(), message: message.into() }
+    SpecError {
+        origin: origin.into(),
+        message: message.into(),
+    }
 }
 
 /// Turn a serde_yaml message into one that also suggests the nearest valid key or value.
 fn explain(e: &serde_yaml::Error) -> String {
     let msg = e.to_string();
     for marker in ["unknown field `", "unknown variant `"] {
-        let Some(rest) = msg.split(marker).nth(1) else { continue };
+        let Some(rest) = msg.split(marker).nth(1) else {
+            continue;
+        };
         let bad = rest.split('`').next().unwrap_or("");
         // "..., expected one of `a`, `b`" or "..., expected `a` or `b`"
-        let Some(list) = rest.split("expected ").nth(1) else { continue };
+        let Some(list) = rest.split("expected ").nth(1) else {
+            continue;
+        };
         let best = list
             .split('`')
             .skip(1)
@@ -473,7 +510,9 @@ fn parse_value(raw: &str) -> Value {
 fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("`{path}` is not a key path (use dots, e.g. train.epochs)"));
+        return Err(format!(
+            "`{path}` is not a key path (use dots, e.g. train.epochs)"
+        ));
     }
     let mut cur = root;
     for (i, part) in parts.iter().enumerate() {
@@ -508,7 +547,10 @@ impl Spec {
     pub fn load(path: &Path, profile: Option<&str>, sets: &[String]) -> Result<Spec, SpecError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            spec_err(&origin, format!("cannot read the spec ({e}); the specs are in experiments/"))
+            spec_err(
+                &origin,
+                format!("cannot read the spec ({e}); the specs are in experiments/"),
+            )
         })?;
         Self::from_str_with(&text, &origin, profile, sets)
     }
@@ -525,7 +567,10 @@ impl Spec {
         base.validate().map_err(|m| spec_err(origin, m))?;
         for (pname, keys) in &base.profiles {
             for key in keys.keys() {
-                if !PROFILE_ALLOWED_PREFIXES.iter().any(|p| key == p || key.starts_with(p)) {
+                if !PROFILE_ALLOWED_PREFIXES
+                    .iter()
+                    .any(|p| key == p || key.starts_with(p))
+                {
                     return Err(spec_err(
                         origin,
                         format!(
@@ -540,7 +585,8 @@ impl Spec {
             return Ok(base);
         }
         // Pass 2: overrides on the YAML tree, then the same typed checks.
-        let mut tree: Value = serde_yaml::from_str(text).map_err(|e| spec_err(origin, e.to_string()))?;
+        let mut tree: Value =
+            serde_yaml::from_str(text).map_err(|e| spec_err(origin, e.to_string()))?;
         let mut what = Vec::new();
         if let Some(p) = profile {
             let keys = base.profiles.get(p).ok_or_else(|| {
@@ -549,19 +595,28 @@ impl Spec {
                     origin,
                     format!(
                         "unknown profile `{p}`; this spec has: {}",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 )
             })?;
             for (k, v) in keys {
-                set_path(&mut tree, k, v.clone()).map_err(|m| spec_err(origin, format!("profile `{p}`: {m}")))?;
+                set_path(&mut tree, k, v.clone())
+                    .map_err(|m| spec_err(origin, format!("profile `{p}`: {m}")))?;
             }
-            set_path(&mut tree, "profile", Value::String(p.to_string())).map_err(|m| spec_err(origin, m))?;
+            set_path(&mut tree, "profile", Value::String(p.to_string()))
+                .map_err(|m| spec_err(origin, m))?;
             what.push(format!("profile `{p}`"));
         }
         for s in sets {
             let (k, v) = s.split_once('=').ok_or_else(|| {
-                spec_err(origin, format!("--set `{s}` must look like KEY=VALUE, e.g. --set train.epochs=3"))
+                spec_err(
+                    origin,
+                    format!("--set `{s}` must look like KEY=VALUE, e.g. --set train.epochs=3"),
+                )
             })?;
             set_path(&mut tree, k.trim(), parse_value(v.trim()))
                 .map_err(|m| spec_err(origin, format!("--set {s}: {m}")))?;
@@ -569,16 +624,23 @@ impl Spec {
         }
         let spec: Spec = serde_yaml::from_value(tree)
             .map_err(|e| spec_err(format!("{origin} with {}", what.join(", ")), explain(&e)))?;
-        spec.validate().map_err(|m| spec_err(format!("{origin} with {}", what.join(", ")), m))?;
+        spec.validate()
+            .map_err(|m| spec_err(format!("{origin} with {}", what.join(", ")), m))?;
         Ok(spec)
     }
 
     /// Checks that span several fields.
     pub fn validate(&self) -> Result<(), String> {
         if self.name.is_empty()
-            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!("name `{}` must be non-empty and use only letters, digits, _ and -", self.name));
+            return Err(format!(
+                "name `{}` must be non-empty and use only letters, digits, _ and -",
+                self.name
+            ));
         }
         let n = crate::data::MNIST_TRAIN;
         if self.train.batch_size > n {
@@ -587,8 +649,11 @@ impl Spec {
                 self.train.batch_size
             ));
         }
-        if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none() {
-            return Err("train.iters_per_epoch is required with train.sampling: with_replacement".into());
+        if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none()
+        {
+            return Err(
+                "train.iters_per_epoch is required with train.sampling: with_replacement".into(),
+            );
         }
         match self.model.variant {
             Variant::MlpKeras | Variant::MlpPytorch => {
@@ -598,7 +663,13 @@ impl Spec {
                         self.model.variant
                     ));
                 }
-                if self.model.g_hidden.iter().chain(&self.model.d_hidden).any(|&w| w == 0) {
+                if self
+                    .model
+                    .g_hidden
+                    .iter()
+                    .chain(&self.model.d_hidden)
+                    .any(|&w| w == 0)
+                {
                     return Err("model.g_hidden and model.d_hidden widths must be >= 1".into());
                 }
             }

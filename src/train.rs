@@ -54,7 +54,9 @@ impl Sampler {
     pub fn next_indices(&mut self) -> Vec<usize> {
         match self.sampling {
             // X_train[np.random.randint(0, X_train.shape[0], batch_size)]
-            Sampling::WithReplacement => (0..self.batch).map(|_| self.rng.random_range(0..self.n)).collect(),
+            Sampling::WithReplacement => (0..self.batch)
+                .map(|_| self.rng.random_range(0..self.n))
+                .collect(),
             Sampling::Shuffle => {
                 let left = self.n - self.pos;
                 if left == 0 || (self.drop_last && left < self.batch) {
@@ -76,7 +78,16 @@ pub fn make_batch(split: &Split, idx: &[usize], scale: Scale, dev: &Device) -> R
         v.extend(split.image(i).iter().map(|&p| scale.apply(p)));
     }
     let labels = idx.iter().map(|&i| split.labels[i]).collect();
-    Ok(Batch { images: Tensor::from_vec(v, (idx.len(), PIXELS), dev)?, labels })
+    Ok(Batch {
+        images: Tensor::from_vec(v, (idx.len(), PIXELS), dev)?,
+        labels,
+    })
+}
+
+/// Run `f` on a thread of the global rayon pool, so that the training thread is one
+/// of the compute threads instead of a third thread competing for two cores.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// Where and how a run is carried out (everything that is not the spec).
@@ -93,13 +104,24 @@ pub struct RunOptions {
 fn save_grid(model: &dyn Gan, spec: &Spec, z: &Tensor, dir: &Path, epoch: usize) -> Result<()> {
     let imgs = model.generate(z)?.flatten_all()?.to_vec1::<f32>()?;
     let p = dir.join("samples").join(format!("epoch_{epoch:04}.png"));
-    crate::plot::sample_grid(&imgs, spec.samples.rows, spec.samples.cols, spec.data.scale, spec.samples.style, &p)
+    crate::plot::sample_grid(
+        &imgs,
+        spec.samples.rows,
+        spec.samples.cols,
+        spec.data.scale,
+        spec.samples.style,
+        &p,
+    )
 }
 
 fn save_checkpoint(model: &dyn Gan, dir: &Path, tag: &str) -> Result<()> {
     let c = dir.join("checkpoints");
-    model.generator().save(&c.join(format!("g_{tag}.safetensors")))?;
-    model.discriminator().save(&c.join(format!("d_{tag}.safetensors")))
+    model
+        .generator()
+        .save(&c.join(format!("g_{tag}.safetensors")))?;
+    model
+        .discriminator()
+        .save(&c.join(format!("d_{tag}.safetensors")))
 }
 
 /// Train `spec` on `data` into a new run directory; returns its path.
@@ -130,7 +152,7 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
     };
     manifest.write(&dir)?;
     let mut log = MetricsLog::default();
-    let result = train_loop(spec, data, opts, &dir, &mut log, &mut manifest);
+    let result = on_pool(|| train_loop(spec, data, opts, &dir, &mut log, &mut manifest));
     let metrics = dir.join("metrics.parquet");
     let flushed = log.flush(&metrics);
     let plotted = crate::plot::training_curves(&log.rows, &dir.join("plots"), &spec.name);
@@ -143,13 +165,21 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
         }
     }
     manifest.write(&dir)?;
-    result.with_context(|| format!("run {} failed; its metrics so far are in it", dir.display()))?;
+    result
+        .with_context(|| format!("run {} failed; its metrics so far are in it", dir.display()))?;
     flushed?;
     plotted?;
     Ok(dir)
 }
 
-fn train_loop(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path, log: &mut MetricsLog, manifest: &mut Manifest) -> Result<()> {
+fn train_loop(
+    spec: &Spec,
+    data: &Mnist,
+    opts: &RunOptions,
+    dir: &Path,
+    log: &mut MetricsLog,
+    manifest: &mut Manifest,
+) -> Result<()> {
     let dev = &opts.device;
     let mut model = models::build(spec, dev)?;
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
@@ -162,7 +192,11 @@ fn train_loop(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path, log: &mu
     )?;
     let ipe = spec.iters_per_epoch(data.train.len());
     let total = (ipe * spec.train.epochs) as u64;
-    let pb = if opts.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
+    let pb = if opts.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
     pb.set_style(
         indicatif::ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",

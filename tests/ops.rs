@@ -14,7 +14,9 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
     use rand::{Rng, SeedableRng};
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| r.random_range(-3.0..3.0)).collect();
+    let v: Vec<f32> = (0..shape.0 * shape.1)
+        .map(|_| r.random_range(-3.0..3.0))
+        .collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
@@ -25,23 +27,92 @@ fn leaky_relu_matches_candle_forward_and_backward() {
         let w = rand_tensor(shape, seed + 100);
         let ours = leaky_relu(x.as_tensor(), 0.2).unwrap();
         let theirs = candle_nn::ops::leaky_relu(x.as_tensor(), 0.2).unwrap();
-        let d = (&ours - &theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (&ours - &theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(d < 1e-6, "forward differs by {d}");
         let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = theirs
+            .mul(&w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let (a, b) = (g1.get(&x).unwrap(), g2.get(&x).unwrap());
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(d < 1e-6, "gradient differs by {d}");
     }
 }
 
 #[test]
+fn tanh_matches_candle_forward_and_backward() {
+    let x = Var::from_tensor(&rand_tensor((17, 131), 9)).unwrap();
+    let w = rand_tensor((17, 131), 10);
+    let ours = ganlab::nn::tanh(x.as_tensor()).unwrap();
+    let theirs = x.as_tensor().tanh().unwrap();
+    let d = (&ours - &theirs)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d < 1e-6, "forward differs by {d}");
+    let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = theirs
+        .mul(&w)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let d = (g1.get(&x).unwrap() - g2.get(&x).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d < 1e-5, "gradient differs by {d}");
+}
+
+#[test]
 fn leaky_relu_finite_difference() {
     let x0 = vec![-1.3f32, -0.2, 0.4, 2.0];
-    let f = |v: &[f32]| v.iter().map(|&x| if x > 0.0 { x } else { 0.2 * x } * x).sum::<f32>();
+    let f = |v: &[f32]| {
+        v.iter()
+            .map(|&x| if x > 0.0 { x } else { 0.2 * x } * x)
+            .sum::<f32>()
+    };
     let x = Var::from_tensor(&Tensor::new(x0.as_slice(), &Device::Cpu).unwrap()).unwrap();
-    let y = leaky_relu(x.as_tensor(), 0.2).unwrap().mul(x.as_tensor()).unwrap().sum_all().unwrap();
-    let g = y.backward().unwrap().get(&x).unwrap().to_vec1::<f32>().unwrap();
+    let y = leaky_relu(x.as_tensor(), 0.2)
+        .unwrap()
+        .mul(x.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let g = y
+        .backward()
+        .unwrap()
+        .get(&x)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     // d/dx (lrelu(x) * x) through both paths; finite difference on the whole.
     for i in 0..4 {
         let h = 1e-3;
@@ -66,30 +137,42 @@ fn bce_semantics_match_hand_values() {
     // p = 0.5: every semantics gives ln 2 and gradient p - y.
     for sem in [Clip, Logits, Torch] {
         let (l, g) = bce_point(0.0, 1.0, sem);
-        assert!(close(l, ln2, 1e-6) && close(g, -0.5, 1e-6), "{sem}: {l} {g}");
+        assert!(
+            close(l, ln2, 1e-6) && close(g, -0.5, 1e-6),
+            "{sem}: {l} {g}"
+        );
         let (l, g) = bce_point(0.0, 0.0, sem);
         assert!(close(l, ln2, 1e-6) && close(g, 0.5, 1e-6), "{sem}: {l} {g}");
     }
     // p = 1e-9 with label 1 (a fake D rejects, seen from G).
     let x = logit(1e-9);
     let (l, g) = bce_point(x, 1.0, Logits);
-    assert!(close(l, 20.723267, 1e-5) && close(g, -1.0, 1e-6), "logits {l} {g}");
+    assert!(
+        close(l, 20.723267, 1e-5) && close(g, -1.0, 1e-6),
+        "logits {l} {g}"
+    );
     let (l, g) = bce_point(x, 1.0, Clip);
     assert!(close(l, 16.118095, 1e-5) && g == 0.0, "clip {l} {g}"); // -ln 1e-7, no gradient
     let (l, g) = bce_point(x, 1.0, Torch);
-    assert!(close(l, 20.723267, 1e-4) && close(g, -1.0, 1e-6), "torch {l} {g}");
+    assert!(
+        close(l, 20.723267, 1e-4) && close(g, -1.0, 1e-6),
+        "torch {l} {g}"
+    );
     // p = 1e-9 with label 0: nearly no loss.
     let (l, _) = bce_point(x, 0.0, Clip);
     assert!(l > 0.9e-7 && l < 1.1e-7, "clip {l}");
     // p = 1 - 1e-9 (1.0 in float32) with label 0 (a fake D accepts).
     let x = -logit(1e-9);
     let (l, g) = bce_point(x, 0.0, Logits);
-    assert!(close(l, 20.723267, 1e-5) && close(g, 1.0, 1e-6), "logits {l} {g}");
+    assert!(
+        close(l, 20.723267, 1e-5) && close(g, 1.0, 1e-6),
+        "logits {l} {g}"
+    );
     let (l, g) = bce_point(x, 0.0, Clip);
     assert!(close(l, 15.942385, 1e-3) && g == 0.0, "clip {l} {g}"); // -ln(1 - (1 - 1e-7 in f32))
     let (l, g) = bce_point(x, 0.0, Torch);
     assert!(l == 100.0 && g == 0.0, "torch {l} {g}"); // log(0) clamped at -100; p(1-p) = 0
-    // ... and with label 1: no loss either way.
+                                                      // ... and with label 1: no loss either way.
     let (l, g) = bce_point(x, 1.0, Torch);
     assert!(l == 0.0 && g == 0.0, "torch {l} {g}");
 }
@@ -97,14 +180,42 @@ fn bce_semantics_match_hand_values() {
 #[test]
 fn bce_kernel_matches_candle_composition_away_from_saturation() {
     let x = Var::from_tensor(&rand_tensor((37, 1), 7)).unwrap();
-    let y = Tensor::from_vec((0..37).map(|i| (i % 2) as f32).collect::<Vec<_>>(), (37, 1), &Device::Cpu).unwrap();
-    for sem in [BceSemantics::Clip, BceSemantics::Logits, BceSemantics::Torch] {
+    let y = Tensor::from_vec(
+        (0..37).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
+        (37, 1),
+        &Device::Cpu,
+    )
+    .unwrap();
+    for sem in [
+        BceSemantics::Clip,
+        BceSemantics::Logits,
+        BceSemantics::Torch,
+    ] {
         let a = bce(x.as_tensor(), &y, sem).unwrap();
-        let b = bce_reference(x.as_tensor(), &y, sem).unwrap().mean_all().unwrap();
+        let b = bce_reference(x.as_tensor(), &y, sem)
+            .unwrap()
+            .mean_all()
+            .unwrap();
         let (av, bv) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
         assert!(close(av, bv, 1e-5), "{sem}: {av} vs {bv}");
-        let ga = a.backward().unwrap().get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let gb = b.backward().unwrap().get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let ga = a
+            .backward()
+            .unwrap()
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let gb = b
+            .backward()
+            .unwrap()
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         for (p, q) in ga.iter().zip(&gb) {
             assert!(close(*p, *q, 1e-4), "{sem}: grad {p} vs {q}");
         }
@@ -115,7 +226,16 @@ fn run_adam(form: AdamForm, lr: f64, b1: f64, b2: f64, eps: f64, grads: &[f32]) 
     let mut p = vec![1.0f32];
     let (mut m, mut v) = (vec![0f32], vec![0f32]);
     for (t, &g) in grads.iter().enumerate() {
-        let op = AdamStep { form, lr, beta1: b1, beta2: b2, eps, t: t as u64 + 1, m: RefCell::new(&mut m), v: RefCell::new(&mut v) };
+        let op = AdamStep {
+            form,
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            t: t as u64 + 1,
+            m: RefCell::new(&mut m),
+            v: RefCell::new(&mut v),
+        };
         op.apply(&mut p, &[g]);
     }
     p
@@ -160,5 +280,136 @@ fn torch_adam_differs_from_keras_where_eps_matters() {
     let torch = run_adam(AdamForm::Torch, lr, b1, b2, 1e-8, &g)[0];
     assert!(((torch as f64) - p).abs() < 1e-6, "{torch} vs {p}");
     let keras = run_adam(AdamForm::Keras, lr, b1, b2, 1e-8, &g)[0];
-    assert!((keras - torch).abs() > 1e-4, "the two forms should differ here: {keras} {torch}");
+    assert!(
+        (keras - torch).abs() > 1e-4,
+        "the two forms should differ here: {keras} {torch}"
+    );
+}
+
+fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn dense_op_matches_candle_matmul_forward_and_all_gradients() {
+    use ganlab::dense::dense;
+    for (n, i, o, seed) in [
+        (3usize, 5usize, 7usize, 11u64),
+        (37, 129, 67, 12),
+        (256, 784, 1024, 13),
+        (1, 1, 1, 14),
+    ] {
+        let x = Var::from_tensor(&rand_tensor((n, i), seed)).unwrap();
+        let w = Var::from_tensor(&rand_tensor((i, o), seed + 1)).unwrap();
+        let b = Var::from_tensor(&rand_tensor((1, o), seed + 2).flatten_all().unwrap()).unwrap();
+        let probe = rand_tensor((n, o), seed + 3);
+        let ours = dense(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+        let theirs = x
+            .as_tensor()
+            .matmul(w.as_tensor())
+            .unwrap()
+            .broadcast_add(b.as_tensor())
+            .unwrap();
+        assert!(max_rel(&ours, &theirs) < 1e-4, "forward {n}x{i}x{o}");
+        let g1 = ours
+            .mul(&probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = theirs
+            .mul(&probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (v, name) in [(&x, "x"), (&w, "W"), (&b, "b")] {
+            let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(e < 1e-4, "d{name} {n}x{i}x{o}: {e}");
+        }
+    }
+}
+
+#[test]
+fn dense_op_skips_gradients_of_frozen_weights_and_data() {
+    let x = rand_tensor((4, 3), 1); // data: no gradient
+    let w = Var::from_tensor(&rand_tensor((3, 2), 2)).unwrap();
+    let b = Var::from_tensor(&Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap())
+        .unwrap();
+    let y = ganlab::dense::dense(&x, &w.as_tensor().detach(), b.as_tensor()).unwrap();
+    let g = y.sum_all().unwrap().backward().unwrap();
+    assert!(g.get(&w).is_none(), "a frozen weight got a gradient");
+    assert!(g.get(&x).is_none(), "the data got a gradient");
+    assert_eq!(g.get(&b).unwrap().to_vec1::<f32>().unwrap(), vec![4.0, 4.0]);
+}
+
+#[test]
+fn dense_op_finite_difference() {
+    // f(W) = sum(probe * (x W + b)); df/dW[a][c] = sum_r x[r][a] probe[r][c].
+    let x = rand_tensor((3, 4), 21);
+    let probe = rand_tensor((3, 2), 22);
+    let w0 = rand_tensor((4, 2), 23)
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+    let f = |w: &[f32]| -> f32 {
+        let w = Tensor::from_vec(w.to_vec(), (4, 2), &Device::Cpu).unwrap();
+        ganlab::dense::dense(&x, &w, &b)
+            .unwrap()
+            .mul(&probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let wv =
+        Var::from_tensor(&Tensor::from_vec(w0.clone(), (4, 2), &Device::Cpu).unwrap()).unwrap();
+    let g = ganlab::dense::dense(&x, wv.as_tensor(), &b)
+        .unwrap()
+        .mul(&probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = g
+        .get(&wv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    for k in 0..8 {
+        let h = 1e-2;
+        let (mut p, mut m) = (w0.clone(), w0.clone());
+        p[k] += h;
+        m[k] -= h;
+        let fd = (f(&p) - f(&m)) / (2.0 * h);
+        assert!(close(g[k], fd, 1e-2), "{k}: {} vs {fd}", g[k]);
+    }
+}
+
+#[test]
+fn blocked_transpose_is_a_transpose() {
+    for (r, c) in [(1usize, 1usize), (33, 65), (100, 7)] {
+        let src: Vec<f32> = (0..r * c).map(|v| v as f32).collect();
+        let t = ganlab::dense::transpose(&src, r, c);
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(t[j * r + i], src[i * c + j]);
+            }
+        }
+    }
 }

@@ -31,7 +31,13 @@ fn both_article_specs_parse_with_their_semantics() {
 
 #[test]
 fn profile_and_set_override_the_budget() {
-    let s = Spec::from_str_with(BASE, "t", Some("quick"), &["train.epochs=3".into(), "loss.bce=clip".into()]).unwrap();
+    let s = Spec::from_str_with(
+        BASE,
+        "t",
+        Some("quick"),
+        &["train.epochs=3".into(), "loss.bce=clip".into()],
+    )
+    .unwrap();
     assert_eq!(s.train.epochs, 3);
     assert_eq!(s.profile.as_deref(), Some("quick"));
     assert_eq!(s.loss.bce, BceSemantics::Clip);
@@ -71,10 +77,18 @@ fn wrong_type_is_rejected_with_position() {
 #[test]
 fn out_of_range_values_are_rejected() {
     let cases = [
-        ("lr: 0.0002, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:", "lr: 0, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:", "lr must be"),
+        (
+            "lr: 0.0002, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:",
+            "lr: 0, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:",
+            "lr must be",
+        ),
         ("  batch_size: 128", "  batch_size: 0", ">= 1"),
         ("  epochs: 400", "  epochs: -3", ">= 1"),
-        ("  batch_size: 128", "  batch_size: 70000", "larger than the dataset"),
+        (
+            "  batch_size: 128",
+            "  batch_size: 70000",
+            "larger than the dataset",
+        ),
         ("  dropout: 0.3", "  dropout: 1.5", "dropout rate"),
     ];
     for (from, to, want) in cases {
@@ -86,17 +100,27 @@ fn out_of_range_values_are_rejected() {
 
 #[test]
 fn unknown_variant_and_profile() {
-    let e = err(&BASE.replace("variant: mlp_keras", "variant: mlp_kears"), None, &[]);
+    let e = err(
+        &BASE.replace("variant: mlp_keras", "variant: mlp_kears"),
+        None,
+        &[],
+    );
     assert!(e.contains("unknown variant"), "{e}");
     assert!(e.contains("did you mean `mlp_keras`"), "{e}");
     let e = err(BASE, Some("slow"), &[]);
-    assert!(e.contains("unknown profile `slow`") && e.contains("quick"), "{e}");
+    assert!(
+        e.contains("unknown profile `slow`") && e.contains("quick"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_set_path_and_value() {
     let e = err(BASE, None, &["train.epocs=3"]);
-    assert!(e.contains("--set train.epocs=3") && e.contains("did you mean `epochs`"), "{e}");
+    assert!(
+        e.contains("--set train.epocs=3") && e.contains("did you mean `epochs`"),
+        "{e}"
+    );
     let e = err(BASE, None, &["train.epochs=abc"]);
     assert!(e.contains("train.epochs"), "{e}");
     let e = err(BASE, None, &["train.epochs"]);
@@ -109,7 +133,10 @@ fn bad_set_path_and_value() {
 
 #[test]
 fn profiles_cannot_change_the_model() {
-    let text = BASE.replace("    train.epochs: 5", "    train.epochs: 5\n    model.dropout: 0.0");
+    let text = BASE.replace(
+        "    train.epochs: 5",
+        "    train.epochs: 5\n    model.dropout: 0.0",
+    );
     let e = err(&text, None, &[]);
     assert!(e.contains("profiles may only change the budget"), "{e}");
 }

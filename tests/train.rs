@@ -19,7 +19,13 @@ fn spec(name: &str, sets: &[&str]) -> Spec {
 
 fn run(s: &Spec, out: &Path) -> PathBuf {
     ganlab::cli::set_threads(Some(2));
-    let opts = RunOptions { out: out.to_path_buf(), spec_file: "test".into(), threads: 2, device: Device::Cpu, quiet: true };
+    let opts = RunOptions {
+        out: out.to_path_buf(),
+        spec_file: "test".into(),
+        threads: 2,
+        device: Device::Cpu,
+        quiet: true,
+    };
     train(s, common::mnist(), &opts).unwrap()
 }
 
@@ -41,10 +47,25 @@ fn mean_after(v: &[f32], skip: usize) -> f32 {
 #[test]
 fn keras_quick_run_learns_and_leaves_a_complete_run_directory() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec("vanilla_mlp_keras", &["train.epochs=2", "train.iters_per_epoch=100"]);
+    let s = spec(
+        "vanilla_mlp_keras",
+        &["train.epochs=2", "train.iters_per_epoch=100"],
+    );
     let dir = run(&s, out.path());
     assert!(dir.starts_with(out.path().join("vanilla_mlp_keras")));
-    for f in ["config.yaml", "manifest.json", "metrics.parquet", "plots/losses.png", "plots/losses.svg", "plots/d_outputs.png", "plots/d_outputs.svg", "samples/epoch_0001.png", "samples/epoch_0002.png", "checkpoints/g_final.safetensors", "checkpoints/d_final.safetensors"] {
+    for f in [
+        "config.yaml",
+        "manifest.json",
+        "metrics.parquet",
+        "plots/losses.png",
+        "plots/losses.svg",
+        "plots/d_outputs.png",
+        "plots/d_outputs.svg",
+        "samples/epoch_0001.png",
+        "samples/epoch_0002.png",
+        "checkpoints/g_final.safetensors",
+        "checkpoints/d_final.safetensors",
+    ] {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
     let m = Manifest::read(&dir).unwrap();
@@ -56,19 +77,37 @@ fn keras_quick_run_learns_and_leaves_a_complete_run_directory() {
     let dr: Vec<f32> = log.rows.iter().map(|r| r.d_real).collect();
     let df: Vec<f32> = log.rows.iter().map(|r| r.d_fake).collect();
     // At the start D knows nothing: both near 0.5. Then D separates them.
-    assert!((dr[0] - 0.5).abs() < 0.1 && (df[0] - 0.5).abs() < 0.1, "{} {}", dr[0], df[0]);
+    assert!(
+        (dr[0] - 0.5).abs() < 0.1 && (df[0] - 0.5).abs() < 0.1,
+        "{} {}",
+        dr[0],
+        df[0]
+    );
     let (r, f) = (mean_after(&dr, 20), mean_after(&df, 20));
-    assert!(r > 0.55 && r - f > 0.1, "D(x) {r} D(G(z)) {f} did not move apart");
-    assert!(log.rows.iter().all(|r| r.g_loss.is_finite() && r.d_loss.is_finite()));
+    assert!(
+        r > 0.55 && r - f > 0.1,
+        "D(x) {r} D(G(z)) {f} did not move apart"
+    );
+    assert!(log
+        .rows
+        .iter()
+        .all(|r| r.g_loss.is_finite() && r.d_loss.is_finite()));
     // The resolved config reloads as a spec.
     let back = Spec::load(&dir.join("config.yaml"), None, &[]).unwrap();
-    assert_eq!(back, { let mut t = s.clone(); t.profiles.clear(); t });
+    assert_eq!(back, {
+        let mut t = s.clone();
+        t.profiles.clear();
+        t
+    });
 }
 
 #[test]
 fn pytorch_quick_run_learns() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec("mlp_pytorch", &["train.epochs=1", "train.iters_per_epoch=300"]);
+    let s = spec(
+        "mlp_pytorch",
+        &["train.epochs=1", "train.iters_per_epoch=300"],
+    );
     let dir = run(&s, out.path());
     let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(log.rows.len(), 300);
@@ -77,36 +116,69 @@ fn pytorch_quick_run_learns() {
     // This setup oscillates (betas 0.9); over the run D still separates the two.
     let (r, f) = (mean_after(&dr, 20), mean_after(&df, 20));
     assert!(log.rows.iter().all(|r| r.g_loss.is_finite()));
-    assert!(r > 0.55 && r - f > 0.1, "D(x) {r} D(G(z)) {f} did not move apart");
+    assert!(
+        r > 0.55 && r - f > 0.1,
+        "D(x) {r} D(G(z)) {f} did not move apart"
+    );
     // d_loss is the article's sum of two means: about 2 ln 2 at the start.
-    assert!((log.rows[0].d_loss - 2.0 * std::f32::consts::LN_2).abs() < 0.2, "{}", log.rows[0].d_loss);
+    assert!(
+        (log.rows[0].d_loss - 2.0 * std::f32::consts::LN_2).abs() < 0.2,
+        "{}",
+        log.rows[0].d_loss
+    );
 }
 
 #[test]
 fn same_seed_same_metrics_and_schema() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec("vanilla_mlp_keras", &["train.epochs=2", "train.iters_per_epoch=15"]);
+    let s = spec(
+        "vanilla_mlp_keras",
+        &["train.epochs=2", "train.iters_per_epoch=15"],
+    );
     let a = run(&s, out.path());
     let b = run(&s, out.path());
     assert_ne!(a, b, "two runs must never share a directory");
     let fa = read_frame(&a.join("metrics.parquet")).unwrap();
     let fb = read_frame(&b.join("metrics.parquet")).unwrap();
-    let names: Vec<String> = fa.get_column_names().iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = fa
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(names, COLUMNS);
     use polars::prelude::DataType;
     assert_eq!(fa.column("step").unwrap().dtype(), &DataType::UInt64);
     assert_eq!(fa.column("d_loss").unwrap().dtype(), &DataType::Float32);
     assert_eq!(fa.height(), 30);
     let det = |f: &polars::prelude::DataFrame| f.drop_many(ganlab::log::WALL_CLOCK.iter().copied());
-    assert!(det(&fa).equals(&det(&fb)), "metrics differ between identical runs");
+    assert!(
+        det(&fa).equals(&det(&fb)),
+        "metrics differ between identical runs"
+    );
     // A different seed gives different numbers.
-    let c = run(&spec("vanilla_mlp_keras", &["train.epochs=2", "train.iters_per_epoch=15", "seed=7"]), out.path());
+    let c = run(
+        &spec(
+            "vanilla_mlp_keras",
+            &["train.epochs=2", "train.iters_per_epoch=15", "seed=7"],
+        ),
+        out.path(),
+    );
     let fc = read_frame(&c.join("metrics.parquet")).unwrap();
     assert!(!det(&fa).equals(&det(&fc)));
     // Checkpoints hold the final weights: sampling twice with one seed is identical.
     let bin = env!("CARGO_BIN_EXE_ganlab");
     let png = out.path().join("g.png");
-    let o = Command::new(bin).args(["sample", a.to_str().unwrap(), "--n", "16", "-o", png.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(bin)
+        .args([
+            "sample",
+            a.to_str().unwrap(),
+            "--n",
+            "16",
+            "-o",
+            png.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(png.is_file());
 }
@@ -114,11 +186,24 @@ fn same_seed_same_metrics_and_schema() {
 #[test]
 fn checkpoint_from_another_variant_is_refused() {
     let out = tempfile::tempdir().unwrap();
-    let a = run(&spec("vanilla_mlp_keras", &["train.epochs=1", "train.iters_per_epoch=2"]), out.path());
+    let a = run(
+        &spec(
+            "vanilla_mlp_keras",
+            &["train.epochs=1", "train.iters_per_epoch=2"],
+        ),
+        out.path(),
+    );
     let m = ganlab::models::build(&spec("mlp_pytorch", &[]), &Device::Cpu).unwrap();
     // Same layer names and shapes for G: loads. D of the Keras run into G: refused.
-    m.generator().load(&a.join("checkpoints/g_final.safetensors")).unwrap();
-    let e = format!("{:#}", m.generator().load(&a.join("checkpoints/d_final.safetensors")).unwrap_err());
+    m.generator()
+        .load(&a.join("checkpoints/g_final.safetensors"))
+        .unwrap();
+    let e = format!(
+        "{:#}",
+        m.generator()
+            .load(&a.join("checkpoints/d_final.safetensors"))
+            .unwrap_err()
+    );
     assert!(e.contains("another"), "{e}");
     let bad = out.path().join("bad.safetensors");
     std::fs::write(&bad, b"not a checkpoint").unwrap();
@@ -130,27 +215,49 @@ fn checkpoint_from_another_variant_is_refused() {
 fn cli_bad_spec_exits_non_zero_with_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
-    let text = std::fs::read_to_string(common::spec_path("vanilla_mlp_keras")).unwrap().replace("batch_size: 128", "batch_size: 0");
+    let text = std::fs::read_to_string(common::spec_path("vanilla_mlp_keras"))
+        .unwrap()
+        .replace("batch_size: 128", "batch_size: 0");
     std::fs::write(&bad, text).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args(["run", bad.to_str().unwrap(), "--out", dir.path().join("runs").to_str().unwrap()])
+        .args([
+            "run",
+            bad.to_str().unwrap(),
+            "--out",
+            dir.path().join("runs").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.starts_with("error: ") && err.contains("bad.yaml") && err.contains("train.batch_size") && err.contains("line"), "{err}");
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("bad.yaml")
+            && err.contains("train.batch_size")
+            && err.contains("line"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(!dir.path().join("runs").exists(), "a bad spec must not create a run");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "a bad spec must not create a run"
+    );
 }
 
 #[test]
 fn cli_inspect_prints_the_parameter_counts() {
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args(["inspect", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])
+        .args([
+            "inspect",
+            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("G parameters: 1,486,352") && s.contains("D parameters: 1,460,225"), "{s}");
+    assert!(
+        s.contains("G parameters: 1,486,352") && s.contains("D parameters: 1,460,225"),
+        "{s}"
+    );
     assert!(s.contains("loss.bce: logits"), "{s}");
 }

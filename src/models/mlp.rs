@@ -10,7 +10,7 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::LayerInfo;
-use crate::nn::{dropout, leaky_relu, Dense, Grad, Params};
+use crate::nn::{dropout, leaky_relu, tanh, Dense, Grad, Params};
 use crate::spec::ModelSpec;
 
 pub const IMAGE: usize = 784;
@@ -24,16 +24,34 @@ pub struct MlpGenerator {
 }
 
 impl MlpGenerator {
-    pub fn new(m: &ModelSpec, noise_dim: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+    pub fn new(
+        m: &ModelSpec,
+        noise_dim: usize,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<Self> {
         let mut params = Params::default();
         let mut hidden = Vec::new();
         let mut fan_in = noise_dim;
         for (i, &w) in m.g_hidden.iter().enumerate() {
-            hidden.push(Dense::new(&mut params, &format!("g.hidden{i}"), fan_in, w, m.init, rng, dev)?);
+            hidden.push(Dense::new(
+                &mut params,
+                &format!("g.hidden{i}"),
+                fan_in,
+                w,
+                m.init,
+                rng,
+                dev,
+            )?);
             fan_in = w;
         }
         let out = Dense::new(&mut params, "g.out", fan_in, IMAGE, m.init, rng, dev)?;
-        Ok(MlpGenerator { hidden, out, slope: m.leaky_slope, params })
+        Ok(MlpGenerator {
+            hidden,
+            out,
+            slope: m.leaky_slope,
+            params,
+        })
     }
 
     /// `[n, noise_dim] -> [n, 784]` in [-1, 1].
@@ -42,7 +60,7 @@ impl MlpGenerator {
         for l in &self.hidden {
             x = leaky_relu(&l.forward(&x, grad)?, self.slope)?; // [n, width]
         }
-        Ok(self.out.forward(&x, grad)?.tanh()?) // [n, 784]
+        tanh(&self.out.forward(&x, grad)?) // [n, 784]
     }
 
     pub fn layers(&self) -> Vec<LayerInfo> {
@@ -66,11 +84,25 @@ impl MlpDiscriminator {
         let mut hidden = Vec::new();
         let mut fan_in = IMAGE;
         for (i, &w) in m.d_hidden.iter().enumerate() {
-            hidden.push(Dense::new(&mut params, &format!("d.hidden{i}"), fan_in, w, m.init, rng, dev)?);
+            hidden.push(Dense::new(
+                &mut params,
+                &format!("d.hidden{i}"),
+                fan_in,
+                w,
+                m.init,
+                rng,
+                dev,
+            )?);
             fan_in = w;
         }
         let out = Dense::new(&mut params, "d.out", fan_in, 1, m.init, rng, dev)?;
-        Ok(MlpDiscriminator { hidden, out, slope: m.leaky_slope, dropout: m.dropout, params })
+        Ok(MlpDiscriminator {
+            hidden,
+            out,
+            slope: m.leaky_slope,
+            dropout: m.dropout,
+            params,
+        })
     }
 
     /// `[n, 784] -> [n, 1]` logits. Dropout is active (training mode) whenever a
@@ -88,27 +120,88 @@ impl MlpDiscriminator {
     }
 
     pub fn layers(&self) -> Vec<LayerInfo> {
-        dense_rows("D", &self.hidden, &self.out, self.slope, "sigmoid", self.dropout)
+        dense_rows(
+            "D",
+            &self.hidden,
+            &self.out,
+            self.slope,
+            "sigmoid",
+            self.dropout,
+        )
     }
 }
 
-fn dense_rows(net: &'static str, hidden: &[Dense], out: &Dense, slope: f64, out_act: &str, drop: f64) -> Vec<LayerInfo> {
+fn dense_rows(
+    net: &'static str,
+    hidden: &[Dense],
+    out: &Dense,
+    slope: f64,
+    out_act: &str,
+    drop: f64,
+) -> Vec<LayerInfo> {
     let mut rows = Vec::new();
     let mut push = |name: String, kind: String, width: usize, params: usize| {
-        rows.push(LayerInfo { network: net, name, kind, output: format!("[n, {width}]"), params })
+        rows.push(LayerInfo {
+            network: net,
+            name,
+            kind,
+            output: format!("[n, {width}]"),
+            params,
+        })
     };
     for (i, l) in hidden.iter().enumerate() {
-        push(format!("hidden{i}"), format!("Dense {}->{}", l.fan_in, l.fan_out), l.fan_out, l.param_count());
-        push(format!("hidden{i}.act"), format!("LeakyReLU({slope})"), l.fan_out, 0);
+        push(
+            format!("hidden{i}"),
+            format!("Dense {}->{}", l.fan_in, l.fan_out),
+            l.fan_out,
+            l.param_count(),
+        );
+        push(
+            format!("hidden{i}.act"),
+            format!("LeakyReLU({slope})"),
+            l.fan_out,
+            0,
+        );
         if drop > 0.0 {
-            push(format!("hidden{i}.drop"), format!("Dropout({drop})"), l.fan_out, 0);
+            push(
+                format!("hidden{i}.drop"),
+                format!("Dropout({drop})"),
+                l.fan_out,
+                0,
+            );
         }
     }
-    push("out".into(), format!("Dense {}->{}, {out_act}", out.fan_in, out.fan_out), out.fan_out, out.param_count());
+    push(
+        "out".into(),
+        format!("Dense {}->{}, {out_act}", out.fan_in, out.fan_out),
+        out.fan_out,
+        out.param_count(),
+    );
     rows
 }
 
-/// Multiply-adds of one forward pass of a Dense stack over `n` rows.
-pub fn stack_macs(hidden: &[Dense], out: &Dense, n: usize) -> f64 {
-    hidden.iter().map(|l| l.macs(n)).sum::<f64>() + out.macs(n)
+/// Multiply-adds of one forward pass of a Dense stack over `n` rows, and of its first layer.
+fn stack_macs(hidden: &[Dense], out: &Dense, n: usize) -> (f64, f64) {
+    let all = hidden.iter().map(|l| l.macs(n)).sum::<f64>() + out.macs(n);
+    (all, hidden.first().unwrap_or(out).macs(n))
+}
+
+/// FLOPs actually computed by one MLP GAN iteration whose D step sees `n` fakes and
+/// `n` reals and whose G step generates `n` images (both MLP articles): forward
+/// passes, weight gradients of the trained network, and input gradients except
+/// into the data or the noise (the dense op skips those). 2 FLOPs per multiply-add.
+pub fn iter_flops(g: &MlpGenerator, d: &MlpDiscriminator, n: usize) -> f64 {
+    let (g_all, g_first) = stack_macs(&g.hidden, &g.out, n);
+    let (d2_all, d2_first) = stack_macs(&d.hidden, &d.out, 2 * n);
+    let (d_all, _) = stack_macs(&d.hidden, &d.out, n);
+    let d_step = g_all + d2_all + d2_all + (d2_all - d2_first);
+    let g_step = g_all + g_all + (g_all - g_first) + d_all + d_all;
+    2.0 * (d_step + g_step)
+}
+
+/// The layer table of both networks.
+pub fn layers(g: &MlpGenerator, d: &MlpDiscriminator) -> Vec<LayerInfo> {
+    let mut v = g.layers();
+    v.extend(d.layers());
+    v
 }

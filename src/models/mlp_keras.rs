@@ -18,7 +18,7 @@ use anyhow::Result;
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::mlp::{stack_macs, MlpDiscriminator, MlpGenerator};
+use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, mean_prob, Grad, Params};
 use crate::optim::Adam;
@@ -43,7 +43,15 @@ impl VanillaGan {
         let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
         let d_opt = Adam::new(&spec.optim.d, &d.params);
         let g_opt = Adam::new(&spec.optim.g, &g.params);
-        Ok(VanillaGan { g, d, d_opt, g_opt, bce: spec.loss.bce, batch: spec.train.batch_size, dev: dev.clone() })
+        Ok(VanillaGan {
+            g,
+            d,
+            d_opt,
+            g_opt,
+            bce: spec.loss.bce,
+            batch: spec.train.batch_size,
+            dev: dev.clone(),
+        })
     }
 }
 
@@ -51,12 +59,18 @@ impl Gan for VanillaGan {
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let noise = rngs.noise(n, &self.dev)?; // [n, 100]
-        // generator.predict(noise): inference, no gradient.
+                                               // generator.predict(noise): inference, no gradient.
         let fake = self.g.forward(&noise, Grad::Frozen)?.detach(); // [n, 784]
 
         // discriminator.train_on_batch([fake, real], [0, 1]): one batch of 2n, Dropout on.
         let x = Tensor::cat(&[&fake, &real.images], 0)?; // [2n, 784]
-        let y = Tensor::cat(&[Tensor::zeros((n, 1), candle_core::DType::F32, &self.dev)?, Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?], 0)?;
+        let y = Tensor::cat(
+            &[
+                Tensor::zeros((n, 1), candle_core::DType::F32, &self.dev)?,
+                Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?,
+            ],
+            0,
+        )?;
         let logits = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?; // [2n, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
         let grads = d_loss.backward()?;
@@ -66,7 +80,9 @@ impl Gan for VanillaGan {
 
         // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
         let fake = self.g.forward(&noise, Grad::Train)?; // [n, 784]
-        let logits = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
+        let logits = self
+            .d
+            .forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;
         let grads = g_loss.backward()?;
@@ -90,16 +106,9 @@ impl Gan for VanillaGan {
         &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let mut v = self.g.layers();
-        v.extend(self.d.layers());
-        v
+        mlp::layers(&self.g, &self.d)
     }
     fn flops_per_iter(&self) -> f64 {
-        let n = self.batch;
-        let g = |k| stack_macs(&self.g.hidden, &self.g.out, k);
-        let d = |k| stack_macs(&self.d.hidden, &self.d.out, k);
-        // D step: G forward (n), D forward+backward (2n); G step: G forward+backward (n),
-        // D forward + input gradient (n). 2 FLOPs per multiply-add.
-        2.0 * (g(n) + 3.0 * d(2 * n) + 3.0 * g(n) + 2.0 * d(n))
+        mlp::iter_flops(&self.g, &self.d, self.batch)
     }
 }

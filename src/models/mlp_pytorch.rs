@@ -14,7 +14,7 @@ use anyhow::Result;
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::mlp::{stack_macs, MlpDiscriminator, MlpGenerator};
+use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
 use crate::optim::Adam;
@@ -37,15 +37,26 @@ impl TorchMlpGan {
         let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
         let d_optimizer = Adam::new(&spec.optim.d, &d.params);
         let g_optimizer = Adam::new(&spec.optim.g, &g.params);
-        Ok(TorchMlpGan { g, d, d_optimizer, g_optimizer, loss_fn: spec.loss.bce, batch: spec.train.batch_size, dev: dev.clone() })
+        Ok(TorchMlpGan {
+            g,
+            d,
+            d_optimizer,
+            g_optimizer,
+            loss_fn: spec.loss.bce,
+            batch: spec.train.batch_size,
+            dev: dev.clone(),
+        })
     }
 }
 
 impl Gan for TorchMlpGan {
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?; // the last batch of an epoch may be smaller
-        // generated_fake_data = generator(noise(real_data.size(0))).detach()
-        let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?.detach(); // [n, 784]
+                                     // generated_fake_data = generator(noise(real_data.size(0))).detach()
+        let fake = self
+            .g
+            .forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?
+            .detach(); // [n, 784]
 
         // train_discriminator: loss_real.backward(); loss_fake.backward(); optimizer.step()
         let real_out = self.d.forward(&real.images, Grad::Train, None)?; // [n, 1]
@@ -81,16 +92,9 @@ impl Gan for TorchMlpGan {
         &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let mut v = self.g.layers();
-        v.extend(self.d.layers());
-        v
+        mlp::layers(&self.g, &self.d)
     }
     fn flops_per_iter(&self) -> f64 {
-        let n = self.batch;
-        let g = |k| stack_macs(&self.g.hidden, &self.g.out, k);
-        let d = |k| stack_macs(&self.d.hidden, &self.d.out, k);
-        // D step: G forward (n), D forward+backward on real and fake (2n);
-        // G step: G forward+backward (n), D forward + input gradient (n).
-        2.0 * (g(n) + 3.0 * d(2 * n) + 3.0 * g(n) + 2.0 * d(n))
+        mlp::iter_flops(&self.g, &self.d, self.batch)
     }
 }

@@ -12,7 +12,10 @@ pub fn data_dir() -> PathBuf {
         return PathBuf::from(d);
     }
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
-    assert!(d.is_dir(), "set GANLAB_DATA to the MNIST directory (the four IDX files) to run these tests");
+    assert!(
+        d.is_dir(),
+        "set GANLAB_DATA to the MNIST directory (the four IDX files) to run these tests"
+    );
     d
 }
 
@@ -22,5 +25,7 @@ pub fn mnist() -> &'static Mnist {
 }
 
 pub fn spec_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("experiments").join(format!("{name}.yaml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("experiments")
+        .join(format!("{name}.yaml"))
 }

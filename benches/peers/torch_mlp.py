@@ -1,0 +1,106 @@
+"""PyTorch peer of ganlab's two MLP specs: the same networks, batches and one
+training iteration (D step + G step) as each article batches it, timed the way
+`ganlab bench` times it (median after warm-up). Prints one JSON object per spec.
+
+    python benches/peers/torch_mlp.py --threads 2 --iters 30
+
+Real MNIST is not needed for timing: the real batch is random data in [-1, 1].
+"""
+import argparse, json, resource, statistics, time
+
+import torch
+import torch.nn as nn
+
+
+def mlp_g():
+    return nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
+                         nn.Linear(512, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 784), nn.Tanh())
+
+
+def mlp_d(dropout):
+    layers, fan_in = [], 784
+    for w in (1024, 512, 256):
+        layers += [nn.Linear(fan_in, w), nn.LeakyReLU(0.2)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        fan_in = w
+    return nn.Sequential(*layers, nn.Linear(256, 1), nn.Sigmoid())
+
+
+def keras_step(G, D, opt_g, opt_d, loss, n):
+    """Article 000: D on [fakes, reals] as one batch, then G through D on the same noise."""
+    noise = torch.randn(n, 100)
+    with torch.no_grad():
+        fake = G(noise)
+    real = torch.rand(n, 784) * 2 - 1
+    x = torch.cat([fake, real])
+    y = torch.cat([torch.zeros(n, 1), torch.ones(n, 1)])
+    opt_d.zero_grad()
+    loss(D(x), y).backward()
+    opt_d.step()
+    for p in D.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad()
+    loss(D(G(noise)), torch.ones(n, 1)).backward()
+    opt_g.step()
+    for p in D.parameters():
+        p.requires_grad_(True)
+
+
+def torch_step(G, D, opt_g, opt_d, loss, n):
+    """Article 002: BCE(D(real), 1) + BCE(D(fake), 0), then G on new noise."""
+    real = torch.rand(n, 784) * 2 - 1
+    fake = G(torch.randn(n, 100)).detach()
+    opt_d.zero_grad()
+    loss(D(real), torch.ones(n, 1)).backward()
+    loss(D(fake), torch.zeros(n, 1)).backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    loss(D(G(torch.randn(n, 100))), torch.ones(n, 1)).backward()
+    opt_g.step()
+
+
+def peak_gflops():
+    a = torch.ones(2048, 2048)
+    a @ a
+    ts = []
+    for _ in range(5):
+        s = time.perf_counter()
+        a @ a
+        ts.append(time.perf_counter() - s)
+    return 2 * 2048 ** 3 / statistics.median(ts) / 1e9
+
+
+def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
+    loss = nn.BCELoss()
+    ts = []
+    for i in range(warmup + iters):
+        s = time.perf_counter()
+        step(G, D, opt_g, opt_d, loss, n)
+        if i >= warmup:
+            ts.append((time.perf_counter() - s) * 1e3)
+    med = statistics.median(ts)
+    return {"spec": name, "framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(),
+            "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
+            "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    peak = peak_gflops()
+    # GFLOP per iteration as ganlab counts it (`ganlab bench` prints the same figures).
+    print(json.dumps(bench("vanilla_mlp_keras", keras_step, mlp_g(), mlp_d(0.3), (0.5, 0.999), 128, a.iters, a.warmup, peak, 4.09)))
+    print(json.dumps(bench("mlp_pytorch", torch_step, mlp_g(), mlp_d(0.0), (0.9, 0.999), 100, a.iters, a.warmup, peak, 3.19)))
+
+
+if __name__ == "__main__":
+    main()

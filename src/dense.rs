@@ -1,0 +1,247 @@
+//! The fully connected layer as one candle custom op with its own backward pass.
+//!
+//! candle's `matmul` + `broadcast_add` backward computes every operand's gradient
+//! (also the data's and a frozen layer's weights'), multiplies by the transposed
+//! weight through a strided GEMM that runs at half speed here, and sums the bias
+//! gradient with a slow strided reduction. This op calls `gemm` directly: the
+//! bias is the GEMM's initial destination, `dx = dy W^T` multiplies by a
+//! contiguous transposed copy, and only the operands that track gradients get one.
+
+use std::borrow::Cow;
+
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
+
+fn view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
+    crate::ops::f32_view(s, l)
+}
+
+fn parallelism() -> gemm::Parallelism {
+    match candle_core::utils::get_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]`, all row-major, or `lhs` read transposed
+/// (`lhs_t`: stored as `[k, m]`).
+fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_t: bool,
+    rhs: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    debug_assert_eq!(dst.len(), m * n);
+    debug_assert_eq!(lhs.len(), m * k);
+    debug_assert_eq!(rhs.len(), k * n);
+    let (lhs_cs, lhs_rs) = if lhs_t {
+        (m as isize, 1)
+    } else {
+        (1, k as isize)
+    };
+    // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
+    // these row-major (or transposed) strides, and dst does not alias the inputs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(),
+        )
+    }
+}
+
+/// Blocked, parallel transpose of a row-major `[r, c]` matrix into `[c, r]`.
+/// Works in 16x16 tiles so that every destination cache line is written whole
+/// (a float-at-a-time scatter thrashes L1 when rows are 4 KiB apart).
+pub fn transpose(src: &[f32], r: usize, c: usize) -> Vec<f32> {
+    const B: usize = 16;
+    let mut dst = vec![0f32; r * c];
+    // Each task owns a band of B destination rows (= B source columns).
+    dst.par_chunks_mut(B * r)
+        .enumerate()
+        .for_each(|(band, out)| {
+            let c0 = band * B;
+            let cw = (c - c0).min(B);
+            let mut tile = [[0f32; B]; B]; // tile[col][row]
+            for r0 in (0..r).step_by(B) {
+                let rh = (r - r0).min(B);
+                for i in 0..rh {
+                    let row = &src[(r0 + i) * c + c0..(r0 + i) * c + c0 + cw];
+                    for (j, &v) in row.iter().enumerate() {
+                        tile[j][i] = v;
+                    }
+                }
+                for (j, t) in tile.iter().enumerate().take(cw) {
+                    out[j * r + r0..j * r + r0 + rh].copy_from_slice(&t[..rh]);
+                }
+            }
+        });
+    dst
+}
+
+fn dims2(l: &Layout, what: &str) -> Result<(usize, usize)> {
+    match l.dims() {
+        &[a, b] => Ok((a, b)),
+        d => bail!("dense: {what} must be 2-d, got {d:?}"),
+    }
+}
+
+/// `y = x W + b` for `x: [n, in]`, `W: [in, out]` (Keras's kernel layout), `b: [out]`.
+pub struct DenseOp;
+
+impl CustomOp3 for DenseOp {
+    fn name(&self) -> &'static str {
+        "ganlab-dense"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, fin) = dims2(l1, "x")?;
+        let (win, out) = dims2(l2, "W")?;
+        if win != fin || l3.dims() != [out] {
+            bail!(
+                "dense: x {:?}, W {:?}, b {:?} do not fit",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        let (x, w, b) = (view(s1, l1)?, view(s2, l2)?, view(s3, l3)?);
+        let mut y = Vec::with_capacity(n * out);
+        for _ in 0..n {
+            y.extend_from_slice(&b);
+        }
+        matmul(&mut y, true, &x, false, &w, n, out, fin);
+        Ok((CpuStorage::F32(y), Shape::from((n, out))))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let gx = if x.track_op() {
+            Some(grad.apply_op2_no_bwd(w, &DenseGradX)?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            Some(x.apply_op2_no_bwd(&grad, &DenseGradW)?)
+        } else {
+            None
+        };
+        let gb = if b.track_op() {
+            Some(grad.apply_op1_no_bwd(&ColumnSum)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gb))
+    }
+}
+
+/// `dx = dy W^T`: `[n, out] x [in, out]^T -> [n, in]`.
+struct DenseGradX;
+
+impl CustomOp2 for DenseGradX {
+    fn name(&self) -> &'static str {
+        "ganlab-dense-grad-x"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, out) = dims2(l1, "dy")?;
+        let (fin, _) = dims2(l2, "W")?;
+        let (g, w) = (view(s1, l1)?, view(s2, l2)?);
+        let wt = transpose(&w, fin, out); // [out, in]
+        let mut dx = vec![0f32; n * fin];
+        matmul(&mut dx, false, &g, false, &wt, n, fin, out);
+        Ok((CpuStorage::F32(dx), Shape::from((n, fin))))
+    }
+}
+
+/// `dW = x^T dy`: `[n, in]^T x [n, out] -> [in, out]`.
+struct DenseGradW;
+
+impl CustomOp2 for DenseGradW {
+    fn name(&self) -> &'static str {
+        "ganlab-dense-grad-w"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, fin) = dims2(l1, "x")?;
+        let (_, out) = dims2(l2, "dy")?;
+        let (x, g) = (view(s1, l1)?, view(s2, l2)?);
+        let mut dw = vec![0f32; fin * out];
+        matmul(&mut dw, false, &x, true, &g, fin, out, n);
+        Ok((CpuStorage::F32(dw), Shape::from((fin, out))))
+    }
+}
+
+/// Sum over rows: `[n, out] -> [out]` (the bias gradient), rows added in order.
+struct ColumnSum;
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "ganlab-column-sum"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, out) = dims2(l, "dy")?;
+        let g = view(s, l)?;
+        let mut acc = vec![0f32; out];
+        for row in g.chunks_exact(out) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        Ok((CpuStorage::F32(acc), Shape::from(out)))
+    }
+}
+
+/// `x W + b` through [`DenseOp`] on the CPU, through candle's ops elsewhere.
+pub fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        x.apply_op3(w, b, DenseOp)
+    } else {
+        x.matmul(w)?.broadcast_add(b)
+    }
+}
