@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod conv;
 pub mod data;
 pub mod dense;
 pub mod log;

@@ -1,0 +1,389 @@
+//! 2-d convolution and transposed convolution (NCHW) as candle custom ops, through
+//! im2col / col2im and `gemm`, with explicit padding on each side so that Keras's
+//! `padding='same'` (TensorFlow's rule: the extra pixel goes after) is exact.
+//!
+//! candle's CPU conv-transpose and convolution backward passes are naive loops;
+//! these ops compute forward, input gradient and weight gradient with one GEMM per
+//! image each, images in parallel.
+
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::ops::f32_view;
+
+/// Padding of one spatial axis: before and after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pad {
+    pub before: usize,
+    pub after: usize,
+}
+
+/// Keras/TensorFlow padding rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// No padding.
+    Valid,
+    /// Output size `ceil(in / stride)`; total pad `max((out - 1) * stride + k - in, 0)`,
+    /// `total / 2` before and the rest after.
+    Same,
+}
+
+impl Padding {
+    /// The pad of one axis of size `input` for kernel `k` and `stride`.
+    pub fn pad(self, input: usize, k: usize, stride: usize) -> Pad {
+        match self {
+            Padding::Valid => Pad { before: 0, after: 0 },
+            Padding::Same => {
+                let out = input.div_ceil(stride);
+                let total = ((out - 1) * stride + k).saturating_sub(input);
+                Pad { before: total / 2, after: total - total / 2 }
+            }
+        }
+    }
+}
+
+/// The geometry of a convolution of a `[c, h, w]` image with `kh x kw` kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub ph: Pad,
+    pub pw: Pad,
+}
+
+impl Geom {
+    pub fn out_h(&self) -> usize {
+        (self.h + self.ph.before + self.ph.after - self.kh) / self.stride + 1
+    }
+    pub fn out_w(&self) -> usize {
+        (self.w + self.pw.before + self.pw.after - self.kw) / self.stride + 1
+    }
+    fn rows(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    fn cols(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+}
+
+/// `[c, h, w]` -> `[c*kh*kw, oh*ow]`.
+fn im2col(x: &[f32], g: &Geom, out: &mut [f32]) {
+    let (oh, ow) = (g.out_h(), g.out_w());
+    for c in 0..g.c {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let row = ((c * g.kh + ki) * g.kw + kj) * oh * ow;
+                for oy in 0..oh {
+                    let y = (oy * g.stride + ki) as isize - g.ph.before as isize;
+                    let dst = &mut out[row + oy * ow..row + (oy + 1) * ow];
+                    if y < 0 || y >= g.h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[(c * g.h + y as usize) * g.w..(c * g.h + y as usize + 1) * g.w];
+                    for (ox, d) in dst.iter_mut().enumerate() {
+                        let xx = (ox * g.stride + kj) as isize - g.pw.before as isize;
+                        *d = if xx < 0 || xx >= g.w as isize { 0.0 } else { src[xx as usize] };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col`]: accumulate `[c*kh*kw, oh*ow]` into `[c, h, w]` (zeroed first).
+fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
+    x.fill(0.0);
+    let (oh, ow) = (g.out_h(), g.out_w());
+    for c in 0..g.c {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let row = ((c * g.kh + ki) * g.kw + kj) * oh * ow;
+                for oy in 0..oh {
+                    let y = (oy * g.stride + ki) as isize - g.ph.before as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    let base = (c * g.h + y as usize) * g.w;
+                    for ox in 0..ow {
+                        let xx = (ox * g.stride + kj) as isize - g.pw.before as isize;
+                        if xx >= 0 && (xx as usize) < g.w {
+                            x[base + xx as usize] += cols[row + oy * ow + ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` single-threaded (images run in parallel),
+/// with either operand optionally read transposed.
+#[allow(clippy::too_many_arguments)]
+fn gemm1(dst: &mut [f32], acc: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], rhs_t: bool, m: usize, n: usize, k: usize) {
+    let (lcs, lrs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
+    let (rcs, rrs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
+    debug_assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
+    // SAFETY: the slices hold exactly the elements these strides address; dst is distinct.
+    unsafe {
+        gemm::gemm(
+            m, n, k, dst.as_mut_ptr(), 1, n as isize, acc, lhs.as_ptr(), lcs, lrs, rhs.as_ptr(), rcs, rrs, 1.0, 1.0,
+            false, false, false, gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Sum per-chunk partial results in a fixed order (deterministic for a thread count).
+fn reduce_chunks(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut acc = vec![0f32; len];
+    for p in parts {
+        for (a, v) in acc.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+    acc
+}
+
+fn chunk_len(n: usize) -> usize {
+    n.div_ceil(candle_core::utils::get_num_threads().max(1)).max(1)
+}
+
+fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
+    match l.dims() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        d => bail!("conv: {what} must be 4-d, got {d:?}"),
+    }
+}
+
+/// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
+/// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
+/// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
+fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    let in_len = g.c * g.h * g.w;
+    let mut y = vec![0f32; n * o * cols];
+    y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
+        || vec![0f32; rows * cols],
+        |buf, (yn, xn)| {
+            im2col(xn, g, buf);
+            gemm1(yn, false, w, false, buf, false, o, cols, rows);
+        },
+    );
+    y
+}
+
+fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    let in_len = g.c * g.h * g.w;
+    let mut x = vec![0f32; n * in_len];
+    x.par_chunks_mut(in_len).zip(y.par_chunks(o * cols)).for_each_init(
+        || vec![0f32; rows * cols],
+        |buf, (xn, yn)| {
+            gemm1(buf, false, w, true, yn, false, rows, cols, o);
+            col2im(buf, g, xn);
+        },
+    );
+    x
+}
+
+/// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T`.
+fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    let in_len = g.c * g.h * g.w;
+    let per = chunk_len(n);
+    let parts: Vec<Vec<f32>> = (0..n.div_ceil(per))
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0f32; o * rows];
+            let mut buf = vec![0f32; rows * cols];
+            for i in t * per..((t + 1) * per).min(n) {
+                im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
+                gemm1(&mut acc, true, &y[i * o * cols..(i + 1) * o * cols], false, &buf, true, o, rows, cols);
+            }
+            acc
+        })
+        .collect();
+    reduce_chunks(parts, o * rows)
+}
+
+/// Per-channel sum over images and pixels of `[n, o, p]`.
+fn channel_sum(y: &[f32], n: usize, o: usize, p: usize) -> Vec<f32> {
+    let mut s = vec![0f32; o];
+    for i in 0..n {
+        for (c, sc) in s.iter_mut().enumerate() {
+            *sc += y[(i * o + c) * p..(i * o + c + 1) * p].iter().sum::<f32>();
+        }
+    }
+    s
+}
+
+fn add_bias(y: &mut [f32], b: &[f32], p: usize) {
+    for (k, chunk) in y.chunks_mut(p).enumerate() {
+        let v = b[k % b.len()];
+        chunk.iter_mut().for_each(|y| *y += v);
+    }
+}
+
+/// Keras `Conv2D`: `x [n, c, h, w]`, `w [o, c, kh, kw]`, `b [o]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv2d {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl Conv2d {
+    fn geom(&self, x: [usize; 4], w: [usize; 4]) -> Geom {
+        Geom {
+            c: x[1],
+            h: x[2],
+            w: x[3],
+            kh: w[2],
+            kw: w[3],
+            stride: self.stride,
+            ph: self.padding.pad(x[2], w[2], self.stride),
+            pw: self.padding.pad(x[3], w[3], self.stride),
+        }
+    }
+}
+
+impl CustomOp3 for Conv2d {
+    fn name(&self) -> &'static str {
+        "ganlab-conv2d"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
+        if xd[1] != wd[1] || l3.dims() != [wd[0]] {
+            bail!("conv2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
+        }
+        let g = self.geom(xd, wd);
+        let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
+        let mut y = conv_fwd(&x, &w, xd[0], wd[0], &g);
+        add_bias(&mut y, &b, g.cols());
+        Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
+    }
+    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
+        let g = self.geom(xd, wd);
+        let (n, o) = (xd[0], wd[0]);
+        let gy = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let dev = x.device();
+        let gx = if x.track_op() {
+            let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            Some(Tensor::from_vec(conv_adjoint(&gy, &wv, n, o, &g), x.shape(), dev)?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            Some(Tensor::from_vec(conv_weight_grad(&xv, &gy, n, o, &g), w.shape(), dev)?)
+        } else {
+            None
+        };
+        let gb = if b.track_op() { Some(Tensor::from_vec(channel_sum(&gy, n, o, g.cols()), o, dev)?) } else { None };
+        Ok((gx, gw, gb))
+    }
+}
+
+/// Keras `Conv2DTranspose`: `x [n, c_in, h, w]`, `w [c_in, c_out, kh, kw]`, `b [c_out]`;
+/// output `h * stride` with `padding='same'` (the adjoint of a strided 'same'
+/// convolution of the output).
+#[derive(Clone, Copy, Debug)]
+pub struct ConvTranspose2d {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl ConvTranspose2d {
+    /// The geometry of the convolution whose adjoint this is (on the output image).
+    fn geom(&self, x: [usize; 4], w: [usize; 4]) -> Result<Geom> {
+        let (oh, ow) = match self.padding {
+            Padding::Same => (x[2] * self.stride, x[3] * self.stride),
+            Padding::Valid => ((x[2] - 1) * self.stride + w[2], (x[3] - 1) * self.stride + w[3]),
+        };
+        let g = Geom {
+            c: w[1],
+            h: oh,
+            w: ow,
+            kh: w[2],
+            kw: w[3],
+            stride: self.stride,
+            ph: self.padding.pad(oh, w[2], self.stride),
+            pw: self.padding.pad(ow, w[3], self.stride),
+        };
+        if g.out_h() != x[2] || g.out_w() != x[3] {
+            bail!("conv-transpose: input {x:?} does not fit kernel {w:?}");
+        }
+        Ok(g)
+    }
+}
+
+impl CustomOp3 for ConvTranspose2d {
+    fn name(&self) -> &'static str {
+        "ganlab-conv-transpose2d"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
+        if xd[1] != wd[0] || l3.dims() != [wd[1]] {
+            bail!("conv-transpose2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
+        }
+        let g = self.geom(xd, wd)?;
+        let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
+        // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
+        let mut y = conv_adjoint(&x, &w, xd[0], xd[1], &g);
+        add_bias(&mut y, &b, g.h * g.w);
+        Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
+    }
+    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
+        let g = self.geom(xd, wd)?;
+        let (n, cin) = (xd[0], xd[1]);
+        let gy = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let dev = x.device();
+        let gx = if x.track_op() {
+            let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            Some(Tensor::from_vec(conv_fwd(&gy, &wv, n, cin, &g), x.shape(), dev)?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            // dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
+            Some(Tensor::from_vec(conv_weight_grad(&gy, &xv, n, cin, &g), w.shape(), dev)?)
+        } else {
+            None
+        };
+        let gb = if b.track_op() { Some(Tensor::from_vec(channel_sum(&gy, n, wd[1], g.h * g.w), wd[1], dev)?) } else { None };
+        Ok((gx, gw, gb))
+    }
+}
+
+/// Convolution through [`Conv2d`] (CPU) or candle's `conv2d` on an explicitly padded input.
+pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        return x.apply_op3(w, b, Conv2d { stride, padding });
+    }
+    let (h, wd) = (x.dim(2)?, x.dim(3)?);
+    let (ph, pw) = (padding.pad(h, w.dim(2)?, stride), padding.pad(wd, w.dim(3)?, stride));
+    let xp = x.pad_with_zeros(2, ph.before, ph.after)?.pad_with_zeros(3, pw.before, pw.after)?;
+    xp.conv2d(w, 0, stride, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)
+}
+
+/// Transposed convolution through [`ConvTranspose2d`] (CPU) or candle's (symmetric pads only).
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        return x.apply_op3(w, b, ConvTranspose2d { stride, padding });
+    }
+    let k = w.dim(2)?;
+    let p = match padding {
+        Padding::Valid => Pad { before: 0, after: 0 },
+        Padding::Same => padding.pad(x.dim(2)? * stride, k, stride),
+    };
+    if p.before != p.after {
+        bail!("conv-transpose with asymmetric padding is implemented for the CPU only");
+    }
+    x.conv_transpose2d(w, p.before, 0, stride, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)
+}

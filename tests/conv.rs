@@ -1,0 +1,119 @@
+//! Convolution kernels against candle's own and against hand-made inputs.
+
+use candle_core::{Device, Tensor, Var};
+use ganlab::conv::{conv2d, conv_transpose2d, Pad, Padding};
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
+}
+
+#[test]
+fn same_padding_follows_tensorflow() {
+    // 3x3 stride 2 on 28 and 14: 0 before, 1 after. 5x5 stride 1: 2 and 2. 2x2 stride 1: 0 and 1.
+    assert_eq!(Padding::Same.pad(28, 3, 2), Pad { before: 0, after: 1 });
+    assert_eq!(Padding::Same.pad(14, 3, 2), Pad { before: 0, after: 1 });
+    assert_eq!(Padding::Same.pad(28, 5, 1), Pad { before: 2, after: 2 });
+    assert_eq!(Padding::Same.pad(28, 2, 1), Pad { before: 0, after: 1 });
+    assert_eq!(Padding::Same.pad(7, 3, 2), Pad { before: 1, after: 1 });
+    assert_eq!(Padding::Valid.pad(28, 5, 1), Pad { before: 0, after: 0 });
+}
+
+#[test]
+fn strided_same_convolution_on_a_hand_made_input() {
+    // 4x4 input 1..16, 3x3 kernel of ones, stride 2, same: output 2x2; TF pads 0 before,
+    // 1 after, so output (0,0) sums rows 0-2, cols 0-2, and (1,1) rows 2-3, cols 2-3 (+ zeros).
+    let x = Tensor::from_vec((1..=16).map(|v| v as f32).collect::<Vec<_>>(), (1, 1, 4, 4), &Device::Cpu).unwrap();
+    let w = Tensor::ones((1, 1, 3, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let b = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).unwrap();
+    let y = conv2d(&x, &w, &b, 2, Padding::Same).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // (0,0): 1+2+3+5+6+7+9+10+11 = 54; (0,1): 3+4+7+8+11+12 = 45; (1,0): 9+10+11+13+14+15 = 72; (1,1): 11+12+15+16 = 54
+    assert_eq!(y, vec![54.0, 45.0, 72.0, 54.0]);
+    // An even kernel (2x2, stride 1, same) pads only after: (3,3) sees x[3][3] alone.
+    let w2 = Tensor::ones((1, 1, 2, 2), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let y2 = conv2d(&x, &w2, &b, 1, Padding::Same).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(y2[0], 1.0 + 2.0 + 5.0 + 6.0);
+    assert_eq!(y2[15], 16.0);
+    assert_eq!(y2[3], 4.0 + 8.0);
+}
+
+fn check_conv(n: usize, c: usize, h: usize, o: usize, k: usize, stride: usize, padding: Padding, seed: u64) {
+    let x = Var::from_tensor(&rand(&[n, c, h, h + 1], seed)).unwrap();
+    let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 1)).unwrap();
+    let b = Var::from_tensor(&rand(&[o], seed + 2)).unwrap();
+    let ours = conv2d(x.as_tensor(), w.as_tensor(), &b.as_tensor().clone(), stride, padding).unwrap();
+    let (ph, pw) = (padding.pad(h, k, stride), padding.pad(h + 1, k, stride));
+    let xp = x.as_tensor().pad_with_zeros(2, ph.before, ph.after).unwrap().pad_with_zeros(3, pw.before, pw.after).unwrap();
+    let theirs = xp.conv2d(w.as_tensor(), 0, stride, 1, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, o, 1, 1)).unwrap()).unwrap();
+    assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
+    let probe = rand(ours.dims(), seed + 3);
+    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+        assert!(e < 1e-4, "d{name} n{n} c{c} h{h} o{o} k{k} s{stride} {padding:?}: {e}");
+    }
+}
+
+#[test]
+fn conv2d_matches_candle_forward_and_gradients() {
+    check_conv(3, 2, 9, 5, 3, 2, Padding::Same, 1);
+    check_conv(2, 3, 8, 4, 5, 1, Padding::Same, 2);
+    check_conv(2, 3, 11, 2, 5, 1, Padding::Valid, 3);
+    check_conv(1, 1, 7, 3, 2, 1, Padding::Same, 4);
+    check_conv(4, 1, 28, 8, 3, 2, Padding::Same, 5);
+}
+
+#[test]
+fn conv_transpose2d_matches_candle_forward_and_gradients() {
+    for (n, cin, h, cout, seed) in [(2usize, 3usize, 7usize, 4usize, 10u64), (3, 2, 5, 1, 11)] {
+        let x = Var::from_tensor(&rand(&[n, cin, h, h], seed)).unwrap();
+        let w = Var::from_tensor(&rand(&[cin, cout, 4, 4], seed + 1)).unwrap();
+        let b = Var::from_tensor(&rand(&[cout], seed + 2)).unwrap();
+        let ours = conv_transpose2d(x.as_tensor(), w.as_tensor(), b.as_tensor(), 2, Padding::Same).unwrap();
+        assert_eq!(ours.dims(), &[n, cout, 2 * h, 2 * h]);
+        let theirs = x.as_tensor().conv_transpose2d(w.as_tensor(), 1, 0, 2, 1).unwrap()
+            .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap();
+        assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
+        let probe = rand(ours.dims(), seed + 3);
+        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+            let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(e < 1e-4, "d{name}: {e}");
+        }
+    }
+}
+
+#[test]
+fn conv2d_finite_difference_on_weights() {
+    let x = rand(&[2, 2, 5, 5], 30);
+    let b = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap();
+    let w0 = rand(&[3, 2, 3, 3], 31).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let probe = rand(&[2, 3, 3, 3], 32);
+    let f = |w: &[f32]| -> f32 {
+        let w = Tensor::from_vec(w.to_vec(), (3, 2, 3, 3), &Device::Cpu).unwrap();
+        conv2d(&x, &w, &b, 2, Padding::Same).unwrap().mul(&probe).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap()
+    };
+    let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (3, 2, 3, 3), &Device::Cpu).unwrap()).unwrap();
+    let g = conv2d(&x, wv.as_tensor(), &b, 2, Padding::Same).unwrap().mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for k in [0, 7, 20, 53] {
+        let (mut p, mut m) = (w0.clone(), w0.clone());
+        p[k] += 1e-2;
+        m[k] -= 1e-2;
+        let fd = (f(&p) - f(&m)) / 2e-2;
+        assert!((g[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()), "{k}: {} vs {fd}", g[k]);
+    }
+}
