@@ -63,11 +63,9 @@ pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -85,7 +83,7 @@ pub fn bench_spec(
 ) -> Result<BenchResult> {
     let mut model = models::build(spec, dev)?;
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
-    let mut sampler = Sampler::new(spec, data.train.len());
+    let mut sampler = Sampler::new(spec, data.train.len(), model.reals_per_step());
     sampler.start_epoch();
     let mut times = Vec::with_capacity(iters);
     for i in 0..warmup + iters {

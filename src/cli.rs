@@ -122,15 +122,11 @@ pub enum DataCmd {
 
 /// Set the compute threads for rayon and candle (they read the same variable).
 pub fn set_threads(n: Option<usize>) -> usize {
-    let n = n.filter(|&n| n > 0).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let n = n
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global();
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     n
 }
 
@@ -150,11 +146,7 @@ pub fn main() -> Result<()> {
         } => {
             let s = load_spec(&spec)?;
             let threads = set_threads(threads.or(s.threads));
-            let mnist = Mnist::open(
-                data.data_dir.as_deref(),
-                s.data.dir.as_deref(),
-                data.offline,
-            )?;
+            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
             let opts = crate::train::RunOptions {
                 out,
                 spec_file: spec.spec.display().to_string(),
@@ -165,12 +157,7 @@ pub fn main() -> Result<()> {
             let dir = crate::train::train(&s, &mnist, &opts)?;
             println!("{}", dir.display());
         }
-        Cmd::Sample {
-            run,
-            n,
-            seed,
-            output,
-        } => sample(&run, n, seed, &output)?,
+        Cmd::Sample { run, n, seed, output } => sample(&run, n, seed, &output)?,
         Cmd::Inspect { spec } => inspect(&load_spec(&spec)?)?,
         Cmd::Bench {
             specs,
@@ -188,31 +175,19 @@ pub fn main() -> Result<()> {
                 .map(|p| Ok(Spec::load(p, None, &[])?))
                 .collect::<Result<Vec<_>>>()?;
             let threads = set_threads(threads);
-            let mnist = Mnist::open(
-                data.data_dir.as_deref(),
-                loaded[0].data.dir.as_deref(),
-                data.offline,
-            )?;
+            let mnist = Mnist::open(data.data_dir.as_deref(), loaded[0].data.dir.as_deref(), data.offline)?;
             let dev = Device::Cpu;
             let peak = crate::bench::peak_gflops(&dev)?;
             if !json {
                 println!("GEMM peak (2048^3 f32, {threads} threads): {peak:.0} GFLOP/s");
                 println!(
                     "{:<22} {:>6} {:>11} {:>9} {:>9} {:>10} {:>8} {:>8}",
-                    "spec",
-                    "batch",
-                    "median ms",
-                    "min ms",
-                    "max ms",
-                    "GFLOP/it",
-                    "GFLOP/s",
-                    "% peak"
+                    "spec", "batch", "median ms", "min ms", "max ms", "GFLOP/it", "GFLOP/s", "% peak"
                 );
             }
             for s in &loaded {
-                let r = crate::train::on_pool(|| {
-                    crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev)
-                })?;
+                let r =
+                    crate::train::on_pool(|| crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev))?;
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
@@ -238,8 +213,7 @@ pub fn main() -> Result<()> {
             }
             DataCmd::Check { data_dir } => {
                 let (dir, how) = crate::data::resolve_dir(data_dir.as_deref(), None);
-                let m = Mnist::load(&dir)
-                    .with_context(|| format!("MNIST in {} (chosen by {how})", dir.display()))?;
+                let m = Mnist::load(&dir).with_context(|| format!("MNIST in {} (chosen by {how})", dir.display()))?;
                 println!(
                     "{}: {} train and {} test images, all four files verified (SHA-256)",
                     dir.display(),
@@ -256,12 +230,12 @@ fn inspect(s: &Spec) -> Result<()> {
     let model = crate::models::build(s, &Device::Cpu)?;
     println!("{} ({}): {}", s.name, s.model.variant, s.source.title);
     println!(
-        "{:<4} {:<16} {:<34} {:<12} {:>12}",
+        "{:<4} {:<10} {:<46} {:<18} {:>10}",
         "net", "layer", "kind", "output", "params"
     );
     for l in model.layers() {
         println!(
-            "{:<4} {:<16} {:<34} {:<12} {:>12}",
+            "{:<4} {:<10} {:<46} {:<18} {:>10}",
             l.network, l.name, l.kind, l.output, l.params
         );
     }
@@ -322,14 +296,7 @@ fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
     let imgs = model.generate(&z)?.flatten_all()?.to_vec1::<f32>()?;
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
-    crate::plot::sample_grid(
-        &imgs,
-        rows,
-        cols,
-        spec.data.scale,
-        spec.samples.style,
-        output,
-    )?;
+    crate::plot::sample_grid(&imgs, rows, cols, spec.data.scale, spec.samples.style, output)?;
     println!("{}", output.display());
     Ok(())
 }

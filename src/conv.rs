@@ -36,7 +36,10 @@ impl Padding {
             Padding::Same => {
                 let out = input.div_ceil(stride);
                 let total = ((out - 1) * stride + k).saturating_sub(input);
-                Pad { before: total / 2, after: total - total / 2 }
+                Pad {
+                    before: total / 2,
+                    after: total - total / 2,
+                }
             }
         }
     }
@@ -87,7 +90,11 @@ fn im2col(x: &[f32], g: &Geom, out: &mut [f32]) {
                     let src = &x[(c * g.h + y as usize) * g.w..(c * g.h + y as usize + 1) * g.w];
                     for (ox, d) in dst.iter_mut().enumerate() {
                         let xx = (ox * g.stride + kj) as isize - g.pw.before as isize;
-                        *d = if xx < 0 || xx >= g.w as isize { 0.0 } else { src[xx as usize] };
+                        *d = if xx < 0 || xx >= g.w as isize {
+                            0.0
+                        } else {
+                            src[xx as usize]
+                        };
                     }
                 }
             }
@@ -131,8 +138,25 @@ fn gemm1(dst: &mut [f32], acc: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], rhs_
     // SAFETY: the slices hold exactly the elements these strides address; dst is distinct.
     unsafe {
         gemm::gemm(
-            m, n, k, dst.as_mut_ptr(), 1, n as isize, acc, lhs.as_ptr(), lcs, lrs, rhs.as_ptr(), rcs, rrs, 1.0, 1.0,
-            false, false, false, gemm::Parallelism::None,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            acc,
+            lhs.as_ptr(),
+            lcs,
+            lrs,
+            rhs.as_ptr(),
+            rcs,
+            rrs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         )
     }
 }
@@ -202,7 +226,17 @@ fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f
             let mut buf = vec![0f32; rows * cols];
             for i in t * per..((t + 1) * per).min(n) {
                 im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
-                gemm1(&mut acc, true, &y[i * o * cols..(i + 1) * o * cols], false, &buf, true, o, rows, cols);
+                gemm1(
+                    &mut acc,
+                    true,
+                    &y[i * o * cols..(i + 1) * o * cols],
+                    false,
+                    &buf,
+                    true,
+                    o,
+                    rows,
+                    cols,
+                );
             }
             acc
         })
@@ -254,7 +288,15 @@ impl CustomOp3 for Conv2d {
     fn name(&self) -> &'static str {
         "ganlab-conv2d"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[1] || l3.dims() != [wd[0]] {
             bail!("conv2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
@@ -265,7 +307,14 @@ impl CustomOp3 for Conv2d {
         add_bias(&mut y, &b, g.cols());
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
     }
-    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
@@ -283,7 +332,11 @@ impl CustomOp3 for Conv2d {
         } else {
             None
         };
-        let gb = if b.track_op() { Some(Tensor::from_vec(channel_sum(&gy, n, o, g.cols()), o, dev)?) } else { None };
+        let gb = if b.track_op() {
+            Some(Tensor::from_vec(channel_sum(&gy, n, o, g.cols()), o, dev)?)
+        } else {
+            None
+        };
         Ok((gx, gw, gb))
     }
 }
@@ -325,7 +378,15 @@ impl CustomOp3 for ConvTranspose2d {
     fn name(&self) -> &'static str {
         "ganlab-conv-transpose2d"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[0] || l3.dims() != [wd[1]] {
             bail!("conv-transpose2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
@@ -337,7 +398,14 @@ impl CustomOp3 for ConvTranspose2d {
         add_bias(&mut y, &b, g.h * g.w);
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
     }
-    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd)?;
         let (n, cin) = (xd[0], xd[1]);
@@ -352,11 +420,19 @@ impl CustomOp3 for ConvTranspose2d {
         let gw = if w.track_op() {
             let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
             // dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
-            Some(Tensor::from_vec(conv_weight_grad(&gy, &xv, n, cin, &g), w.shape(), dev)?)
+            Some(Tensor::from_vec(
+                conv_weight_grad(&gy, &xv, n, cin, &g),
+                w.shape(),
+                dev,
+            )?)
         } else {
             None
         };
-        let gb = if b.track_op() { Some(Tensor::from_vec(channel_sum(&gy, n, wd[1], g.h * g.w), wd[1], dev)?) } else { None };
+        let gb = if b.track_op() {
+            Some(Tensor::from_vec(channel_sum(&gy, n, wd[1], g.h * g.w), wd[1], dev)?)
+        } else {
+            None
+        };
         Ok((gx, gw, gb))
     }
 }
@@ -368,7 +444,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Paddin
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);
     let (ph, pw) = (padding.pad(h, w.dim(2)?, stride), padding.pad(wd, w.dim(3)?, stride));
-    let xp = x.pad_with_zeros(2, ph.before, ph.after)?.pad_with_zeros(3, pw.before, pw.after)?;
+    let xp = x
+        .pad_with_zeros(2, ph.before, ph.after)?
+        .pad_with_zeros(3, pw.before, pw.after)?;
     xp.conv2d(w, 0, stride, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)
 }
 
@@ -385,5 +463,6 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, paddi
     if p.before != p.after {
         bail!("conv-transpose with asymmetric padding is implemented for the CPU only");
     }
-    x.conv_transpose2d(w, p.before, 0, stride, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)
+    x.conv_transpose2d(w, p.before, 0, stride, 1)?
+        .broadcast_add(&b.reshape((1, (), 1, 1))?)
 }

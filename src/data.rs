@@ -110,9 +110,14 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).with_context(|| {
-            format!("{} is not a valid gzip file (truncated download?); delete it and run `ganlab data fetch`", path.display())
-        })?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .with_context(|| {
+                format!(
+                    "{} is not a valid gzip file (truncated download?); delete it and run `ganlab data fetch`",
+                    path.display()
+                )
+            })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -151,11 +156,7 @@ pub fn parse_idx<'a>(bytes: &'a [u8], spec: &IdxFile, origin: &str) -> Result<&'
         bail!("{origin}: holds {} items, expected {}", dims[0], spec.count);
     }
     if ndim == 3 && (dims[1], dims[2]) != (28, 28) {
-        bail!(
-            "{origin}: images are {}x{}, expected 28x28",
-            dims[1],
-            dims[2]
-        );
+        bail!("{origin}: images are {}x{}, expected 28x28", dims[1], dims[2]);
     }
     let expect: usize = dims.iter().product();
     let payload = &bytes[header..];
@@ -169,10 +170,7 @@ pub fn parse_idx<'a>(bytes: &'a [u8], spec: &IdxFile, origin: &str) -> Result<&'
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Load, verify and parse one IDX file from `dir`.
@@ -224,10 +222,7 @@ impl Mnist {
             (&test_images, &test_labels, "test"),
         ] {
             if imgs.len() != labels.len() * PIXELS {
-                bail!(
-                    "{what} split in {}: image and label counts disagree",
-                    dir.display()
-                );
+                bail!("{what} split in {}: image and label counts disagree", dir.display());
             }
             if let Some(bad) = labels.iter().find(|&&l| l > 9) {
                 bail!("{what} labels in {} hold {bad}, not a digit", dir.display());
@@ -283,8 +278,7 @@ pub fn fetch(dir: &Path) -> Result<()> {
                 Ok(bytes) => {
                     let tmp = dir.join(format!(".{}.gz.part", f.name));
                     let dst = dir.join(format!("{}.gz", f.name));
-                    std::fs::write(&tmp, &bytes)
-                        .with_context(|| format!("cannot write {}", tmp.display()))?;
+                    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
                     std::fs::rename(&tmp, &dst)?;
                     match load_idx(dir, f) {
                         Ok(_) => {
@@ -316,25 +310,19 @@ pub fn fetch(dir: &Path) -> Result<()> {
 }
 
 fn download(url: &str) -> Result<Vec<u8>> {
-    let resp = ureq::get(url)
-        .timeout(std::time::Duration::from_secs(30))
-        .call()?;
+    let resp = ureq::get(url).timeout(std::time::Duration::from_secs(30)).call()?;
     let len: Option<u64> = resp.header("Content-Length").and_then(|s| s.parse().ok());
     let pb = match len {
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::new_spinner(),
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
     let mut out = Vec::new();
-    pb.wrap_read(resp.into_reader())
-        .take(100 << 20)
-        .read_to_end(&mut out)?;
+    pb.wrap_read(resp.into_reader()).take(100 << 20).read_to_end(&mut out)?;
     pb.finish_and_clear();
     Ok(out)
 }

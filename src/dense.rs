@@ -9,9 +9,7 @@
 
 use std::borrow::Cow;
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 fn view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
@@ -27,24 +25,11 @@ fn parallelism() -> gemm::Parallelism {
 
 /// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]`, all row-major, or `lhs` read transposed
 /// (`lhs_t`: stored as `[k, m]`).
-fn matmul(
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_t: bool,
-    rhs: &[f32],
-    m: usize,
-    n: usize,
-    k: usize,
-) {
+fn matmul(dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], m: usize, n: usize, k: usize) {
     debug_assert_eq!(dst.len(), m * n);
     debug_assert_eq!(lhs.len(), m * k);
     debug_assert_eq!(rhs.len(), k * n);
-    let (lhs_cs, lhs_rs) = if lhs_t {
-        (m as isize, 1)
-    } else {
-        (1, k as isize)
-    };
+    let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
     // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
     // these row-major (or transposed) strides, and dst does not alias the inputs.
     unsafe {
@@ -79,25 +64,23 @@ pub fn transpose(src: &[f32], r: usize, c: usize) -> Vec<f32> {
     const B: usize = 16;
     let mut dst = vec![0f32; r * c];
     // Each task owns a band of B destination rows (= B source columns).
-    dst.par_chunks_mut(B * r)
-        .enumerate()
-        .for_each(|(band, out)| {
-            let c0 = band * B;
-            let cw = (c - c0).min(B);
-            let mut tile = [[0f32; B]; B]; // tile[col][row]
-            for r0 in (0..r).step_by(B) {
-                let rh = (r - r0).min(B);
-                for i in 0..rh {
-                    let row = &src[(r0 + i) * c + c0..(r0 + i) * c + c0 + cw];
-                    for (j, &v) in row.iter().enumerate() {
-                        tile[j][i] = v;
-                    }
-                }
-                for (j, t) in tile.iter().enumerate().take(cw) {
-                    out[j * r + r0..j * r + r0 + rh].copy_from_slice(&t[..rh]);
+    dst.par_chunks_mut(B * r).enumerate().for_each(|(band, out)| {
+        let c0 = band * B;
+        let cw = (c - c0).min(B);
+        let mut tile = [[0f32; B]; B]; // tile[col][row]
+        for r0 in (0..r).step_by(B) {
+            let rh = (r - r0).min(B);
+            for i in 0..rh {
+                let row = &src[(r0 + i) * c + c0..(r0 + i) * c + c0 + cw];
+                for (j, &v) in row.iter().enumerate() {
+                    tile[j][i] = v;
                 }
             }
-        });
+            for (j, t) in tile.iter().enumerate().take(cw) {
+                out[j * r + r0..j * r + r0 + rh].copy_from_slice(&t[..rh]);
+            }
+        }
+    });
     dst
 }
 
@@ -177,13 +160,7 @@ impl CustomOp2 for DenseGradX {
     fn name(&self) -> &'static str {
         "ganlab-dense-grad-x"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, out) = dims2(l1, "dy")?;
         let (fin, _) = dims2(l2, "W")?;
         let (g, w) = (view(s1, l1)?, view(s2, l2)?);
@@ -201,13 +178,7 @@ impl CustomOp2 for DenseGradW {
     fn name(&self) -> &'static str {
         "ganlab-dense-grad-w"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, fin) = dims2(l1, "x")?;
         let (_, out) = dims2(l2, "dy")?;
         let (x, g) = (view(s1, l1)?, view(s2, l2)?);

@@ -35,6 +35,8 @@ pub struct Row {
     pub d_fake: f32,
     pub seconds: f64,
     pub images_per_s: f64,
+    /// Variant-specific metrics, one extra column each (e.g. `d_acc`).
+    pub extra: Vec<(&'static str, f32)>,
 }
 
 #[derive(Default)]
@@ -49,7 +51,7 @@ impl MetricsLog {
 
     pub fn to_frame(&self) -> Result<DataFrame> {
         let r = &self.rows;
-        let df = df!(
+        let mut df = df!(
             "step" => r.iter().map(|x| x.step).collect::<Vec<_>>(),
             "epoch" => r.iter().map(|x| x.epoch).collect::<Vec<_>>(),
             "iter" => r.iter().map(|x| x.iter).collect::<Vec<_>>(),
@@ -60,6 +62,12 @@ impl MetricsLog {
             "seconds" => r.iter().map(|x| x.seconds).collect::<Vec<_>>(),
             "images_per_s" => r.iter().map(|x| x.images_per_s).collect::<Vec<_>>(),
         )?;
+        if let Some(first) = r.first() {
+            for (k, (name, _)) in first.extra.iter().enumerate() {
+                let v: Vec<f32> = r.iter().map(|x| x.extra.get(k).map_or(f32::NAN, |e| e.1)).collect();
+                df.with_column(Column::new((*name).into(), v))?;
+            }
+        }
         Ok(df)
     }
 
@@ -67,39 +75,24 @@ impl MetricsLog {
     pub fn flush(&self, path: &Path) -> Result<()> {
         let mut df = self.to_frame()?;
         let tmp = path.with_extension("parquet.tmp");
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         ParquetWriter::new(f)
             .finish(&mut df)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
         Ok(())
     }
 
     /// Read a metrics file back.
     pub fn read(path: &Path) -> Result<MetricsLog> {
         let df = read_frame(path)?;
-        let u64c = |n: &str| -> Result<Vec<u64>> {
-            Ok(df.column(n)?.u64()?.into_no_null_iter().collect())
-        };
-        let u32c = |n: &str| -> Result<Vec<u32>> {
-            Ok(df.column(n)?.u32()?.into_no_null_iter().collect())
-        };
-        let f32c = |n: &str| -> Result<Vec<f32>> {
-            Ok(df.column(n)?.f32()?.into_no_null_iter().collect())
-        };
-        let f64c = |n: &str| -> Result<Vec<f64>> {
-            Ok(df.column(n)?.f64()?.into_no_null_iter().collect())
-        };
+        let u64c = |n: &str| -> Result<Vec<u64>> { Ok(df.column(n)?.u64()?.into_no_null_iter().collect()) };
+        let u32c = |n: &str| -> Result<Vec<u32>> { Ok(df.column(n)?.u32()?.into_no_null_iter().collect()) };
+        let f32c = |n: &str| -> Result<Vec<f32>> { Ok(df.column(n)?.f32()?.into_no_null_iter().collect()) };
+        let f64c = |n: &str| -> Result<Vec<f64>> { Ok(df.column(n)?.f64()?.into_no_null_iter().collect()) };
         let (step, epoch, iter) = (u64c("step")?, u32c("epoch")?, u32c("iter")?);
-        let (dl, gl, dr, dfk) = (
-            f32c("d_loss")?,
-            f32c("g_loss")?,
-            f32c("d_real")?,
-            f32c("d_fake")?,
-        );
+        let (dl, gl, dr, dfk) = (f32c("d_loss")?, f32c("g_loss")?, f32c("d_real")?, f32c("d_fake")?);
         let (sec, ips) = (f64c("seconds")?, f64c("images_per_s")?);
         let rows = (0..step.len())
             .map(|i| Row {
@@ -112,6 +105,7 @@ impl MetricsLog {
                 d_fake: dfk[i],
                 seconds: sec[i],
                 images_per_s: ips[i],
+                extra: vec![],
             })
             .collect();
         Ok(MetricsLog { rows })

@@ -94,9 +94,7 @@ pub enum Grad {
 }
 
 fn uniform(rng: &mut ChaCha8Rng, n: usize, limit: f64) -> Vec<f32> {
-    (0..n)
-        .map(|_| rng.random_range(-limit..limit) as f32)
-        .collect()
+    (0..n).map(|_| rng.random_range(-limit..limit) as f32).collect()
 }
 
 /// A fully connected layer, weight stored as `[in, out]` (Keras's kernel layout).
@@ -127,30 +125,19 @@ impl Dense {
                 // kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
                 // = 1 / sqrt(fan_in); the bias uses the same bound.
                 let bound = 1.0 / (fan_in as f64).sqrt();
-                (
-                    uniform(rng, fan_in * fan_out, bound),
-                    uniform(rng, fan_out, bound),
-                )
+                (uniform(rng, fan_in * fan_out, bound), uniform(rng, fan_out, bound))
             }
         };
         let w = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), dev)?)?;
         let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, dev)?)?;
         params.push(format!("{name}.weight"), w.clone());
         params.push(format!("{name}.bias"), b.clone());
-        Ok(Dense {
-            w,
-            b,
-            fan_in,
-            fan_out,
-        })
+        Ok(Dense { w, b, fan_in, fan_out })
     }
 
     /// `x @ W + b`: `[n, in] -> [n, out]`.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
-        let (w, b) = match grad {
-            Grad::Train => (self.w.as_tensor().clone(), self.b.as_tensor().clone()),
-            Grad::Frozen => (self.w.as_tensor().detach(), self.b.as_tensor().detach()),
-        };
+        let (w, b) = weights(&self.w, &self.b, grad);
         Ok(crate::dense::dense(x, &w, &b)?)
     }
 
@@ -167,9 +154,7 @@ impl Dense {
 /// LeakyReLU(alpha): fused kernel on CPU, candle's composition elsewhere.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
-        Ok(x.apply_op1(ops::LeakyRelu {
-            slope: slope as f32,
-        })?)
+        Ok(x.apply_op1(ops::LeakyRelu { slope: slope as f32 })?)
     } else {
         Ok(candle_nn::ops::leaky_relu(x, slope)?)
     }
@@ -195,10 +180,7 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     let threshold = (rate * 4_294_967_296.0).min(u32::MAX as f64) as u32;
     let mut bits = vec![0u32; x.elem_count()];
     rng.fill(&mut bits[..]);
-    let mask: Vec<f32> = bits
-        .iter()
-        .map(|&b| if b >= threshold { scale } else { 0.0 })
-        .collect();
+    let mask: Vec<f32> = bits.iter().map(|&b| if b >= threshold { scale } else { 0.0 }).collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
     Ok(x.mul(&mask)?)
 }
@@ -224,4 +206,109 @@ pub fn mean_prob(logits: &Tensor) -> Result<f32> {
     Ok(candle_nn::ops::sigmoid(&logits.detach())?
         .mean_all()?
         .to_scalar::<f32>()?)
+}
+
+/// Keras `glorot_uniform` for a kernel with the given fans.
+fn glorot_uniform(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+    uniform(rng, n, (6.0 / (fan_in + fan_out) as f64).sqrt())
+}
+
+/// Keras `Conv2D`: weight `[out, in, kh, kw]` (candle's layout), bias `[out]`.
+pub struct Conv2d {
+    pub w: Var,
+    pub b: Var,
+    pub stride: usize,
+    pub padding: crate::conv::Padding,
+}
+
+impl Conv2d {
+    /// glorot_uniform kernel (fans `in*kh*kw`, `out*kh*kw`), zero bias.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        params: &mut Params,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: crate::conv::Padding,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<Conv2d> {
+        let w = glorot_uniform(rng, cout * cin * k * k, cin * k * k, cout * k * k);
+        let w = Var::from_tensor(&Tensor::from_vec(w, (cout, cin, k, k), dev)?)?;
+        let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;
+        params.push(format!("{name}.weight"), w.clone());
+        params.push(format!("{name}.bias"), b.clone());
+        Ok(Conv2d { w, b, stride, padding })
+    }
+
+    /// `[n, in, h, w] -> [n, out, h', w']`.
+    pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::conv::conv2d(x, &w, &b, self.stride, self.padding)?)
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.w.elem_count() + self.b.elem_count()
+    }
+}
+
+/// Keras `Conv2DTranspose`: weight `[in, out, kh, kw]` (candle's layout), bias `[out]`.
+pub struct ConvTranspose2d {
+    pub w: Var,
+    pub b: Var,
+    pub stride: usize,
+    pub padding: crate::conv::Padding,
+}
+
+impl ConvTranspose2d {
+    /// glorot_uniform kernel, zero bias.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        params: &mut Params,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: crate::conv::Padding,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<ConvTranspose2d> {
+        let w = glorot_uniform(rng, cout * cin * k * k, cout * k * k, cin * k * k);
+        let w = Var::from_tensor(&Tensor::from_vec(w, (cin, cout, k, k), dev)?)?;
+        let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;
+        params.push(format!("{name}.weight"), w.clone());
+        params.push(format!("{name}.bias"), b.clone());
+        Ok(ConvTranspose2d { w, b, stride, padding })
+    }
+
+    pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::conv::conv_transpose2d(x, &w, &b, self.stride, self.padding)?)
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.w.elem_count() + self.b.elem_count()
+    }
+}
+
+fn weights(w: &Var, b: &Var, grad: Grad) -> (Tensor, Tensor) {
+    match grad {
+        Grad::Train => (w.as_tensor().clone(), b.as_tensor().clone()),
+        Grad::Frozen => (w.as_tensor().detach(), b.as_tensor().detach()),
+    }
+}
+
+/// Keras `Reshape((h, w, c))` of a flat `[n, h*w*c]` tensor, returned as NCHW.
+pub fn reshape_hwc_to_nchw(x: &Tensor, h: usize, w: usize, c: usize) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    Ok(x.reshape((n, h, w, c))?.permute((0, 3, 1, 2))?.contiguous()?)
+}
+
+/// Keras `Flatten()` of an NCHW tensor in Keras's (h, w, c) order: `[n, h*w*c]`.
+pub fn flatten_hwc(x: &Tensor) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    Ok(x.permute((0, 2, 3, 1))?.contiguous()?.reshape((n, ()))?)
 }

@@ -6,8 +6,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use candle_core::{
-    backend::BackendStorage, bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp2, Layout, Result,
-    Shape, Tensor,
+    backend::BackendStorage, bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp2, Layout, Result, Shape, Tensor,
 };
 use rayon::prelude::*;
 
@@ -49,13 +48,11 @@ fn gather(v: &[f32], l: &Layout) -> Vec<f32> {
 
 fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(o, x)| {
-            for (o, &x) in o.iter_mut().zip(x) {
-                *o = f(x);
-            }
-        });
+    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    });
     out
 }
 
@@ -89,10 +86,7 @@ impl CustomOp1 for LeakyRelu {
         ))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(arg.apply_op2_no_bwd(
-            grad,
-            &LeakyReluGrad { slope: self.slope },
-        )?))
+        Ok(Some(arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?))
     }
 }
 
@@ -104,13 +98,7 @@ impl CustomOp2 for LeakyReluGrad {
     fn name(&self) -> &'static str {
         "ganlab-leaky-relu-grad"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let g = f32_view(s2, l2)?;
         let a = self.slope;
@@ -143,13 +131,7 @@ impl CustomOp2 for TanhGrad {
     fn name(&self) -> &'static str {
         "ganlab-tanh-grad"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let y = f32_view(s1, l1)?;
         let g = f32_view(s2, l2)?;
         Ok((
@@ -210,33 +192,17 @@ impl CustomOp2 for Bce {
     fn name(&self) -> &'static str {
         "ganlab-bce"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         if x.len() != y.len() {
             bail!("bce: {} logits but {} targets", x.len(), y.len());
         }
         let sem = self.sem;
-        let out = x
-            .iter()
-            .zip(y.iter())
-            .map(|(&x, &y)| bce_point(x, y, sem).0)
-            .collect();
+        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).0).collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
-    fn bwd(
-        &self,
-        x: &Tensor,
-        y: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let d = x.apply_op2_no_bwd(y, &BceGrad { sem: self.sem })?;
         Ok((Some(d.mul(grad)?), None))
     }
@@ -250,21 +216,11 @@ impl CustomOp2 for BceGrad {
     fn name(&self) -> &'static str {
         "ganlab-bce-grad"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         let sem = self.sem;
-        let out = x
-            .iter()
-            .zip(y.iter())
-            .map(|(&x, &y)| bce_point(x, y, sem).1)
-            .collect();
+        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).1).collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -273,9 +229,8 @@ impl CustomOp2 for BceGrad {
 /// `torch` here differentiates through the clamp, so its gradient matches
 /// PyTorch's only where p is not exactly 0 or 1.
 pub fn bce_reference(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
-    let sce = |z: &Tensor| -> Result<Tensor> {
-        z.relu()? - z.mul(y)? + z.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?
-    };
+    let sce =
+        |z: &Tensor| -> Result<Tensor> { z.relu()? - z.mul(y)? + z.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()? };
     match sem {
         BceSemantics::Logits => sce(x),
         BceSemantics::Clip => {
@@ -375,13 +330,7 @@ impl InplaceOp2 for AdamStep<'_> {
     fn name(&self) -> &'static str {
         "ganlab-adam"
     }
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<()> {
+    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
         let g = f32_view(s2, l2)?;
         let (a, b) = match l1.contiguous_offsets() {
             Some(o) => o,

@@ -26,13 +26,7 @@ impl Adam {
             OptimKind::AdamKeras => AdamForm::Keras,
             OptimKind::AdamTorch => AdamForm::Torch,
         };
-        let zeros = || {
-            params
-                .vars
-                .iter()
-                .map(|v| vec![0f32; v.elem_count()])
-                .collect()
-        };
+        let zeros = || params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect();
         Adam {
             spec: spec.clone(),
             form,
@@ -46,9 +40,7 @@ impl Adam {
     pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
         self.t += 1;
         for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
-            let g = grads
-                .get(var)
-                .with_context(|| format!("no gradient for {name}"))?;
+            let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
             let op = AdamStep {
                 form: self.form,
                 lr: self.spec.lr,

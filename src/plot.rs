@@ -79,10 +79,7 @@ where
     for (name, color, pts) in series {
         let c = *color;
         chart
-            .draw_series(LineSeries::new(
-                pts.iter().copied().filter(|p| p.1.is_finite()),
-                c,
-            ))
+            .draw_series(LineSeries::new(pts.iter().copied().filter(|p| p.1.is_finite()), c))
             .map_err(|e| anyhow!("plot: {e}"))?
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
@@ -126,12 +123,7 @@ pub fn training_curves(rows: &[Row], dir: &Path, title: &str) -> Result<()> {
         return Ok(());
     }
     let x: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
-    let pts = |v: &[f32]| {
-        x.iter()
-            .zip(v)
-            .map(|(&a, &b)| (a, b as f64))
-            .collect::<Vec<_>>()
-    };
+    let pts = |v: &[f32]| x.iter().zip(v).map(|(&a, &b)| (a, b as f64)).collect::<Vec<_>>();
     let col = |f: fn(&Row) -> f32| rows.iter().map(f).collect::<Vec<f32>>();
     let (d, g) = (col(|r| r.d_loss), col(|r| r.g_loss));
     let light = |c: RGBColor| {
@@ -161,16 +153,8 @@ pub fn training_curves(rows: &[Row], dir: &Path, title: &str) -> Result<()> {
         &[
             ("D(x)", light(RGBColor(44, 160, 44)), pts(&dr)),
             ("D(G(z))", light(RGBColor(148, 103, 189)), pts(&df)),
-            (
-                "D(x) (EMA 0.02)",
-                RGBColor(44, 160, 44),
-                pts(&smooth(&dr, 0.02)),
-            ),
-            (
-                "D(G(z)) (EMA 0.02)",
-                RGBColor(148, 103, 189),
-                pts(&smooth(&df, 0.02)),
-            ),
+            ("D(x) (EMA 0.02)", RGBColor(44, 160, 44), pts(&smooth(&dr, 0.02))),
+            ("D(G(z)) (EMA 0.02)", RGBColor(148, 103, 189), pts(&smooth(&df, 0.02))),
         ],
     )?;
     Ok(())
@@ -210,12 +194,7 @@ pub fn sample_grid(
     }
     let img = image::GrayImage::from_raw(w as u32, h as u32, buf).context("grid buffer size")?;
     // Scale up 3x (nearest) so the digits are visible on a screen.
-    let img = image::imageops::resize(
-        &img,
-        w as u32 * 3,
-        h as u32 * 3,
-        image::imageops::FilterType::Nearest,
-    );
+    let img = image::imageops::resize(&img, w as u32 * 3, h as u32 * 3, image::imageops::FilterType::Nearest);
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)
         .with_context(|| format!("cannot write {}", path.display()))?;

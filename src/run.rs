@@ -76,9 +76,7 @@ pub fn git_commit() -> Option<String> {
 }
 
 pub fn now() -> String {
-    chrono::Local::now()
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// Create a fresh run directory. Never reuses an existing one: the leaf is created
@@ -113,8 +111,5 @@ pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {
             ),
         }
     }
-    bail!(
-        "could not find a free run directory name in {}",
-        parent.display()
-    )
+    bail!("could not find a free run directory name in {}", parent.display())
 }

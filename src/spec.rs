@@ -147,6 +147,8 @@ pub enum Variant {
     MlpKeras,
     /// Article 002: PyTorch MLP GAN.
     MlpPytorch,
+    /// Article 004: DCGAN with Conv2DTranspose (Brownlee).
+    Dcgan,
 }
 
 impl fmt::Display for Variant {
@@ -154,6 +156,7 @@ impl fmt::Display for Variant {
         let s = match self {
             Variant::MlpKeras => "mlp_keras",
             Variant::MlpPytorch => "mlp_pytorch",
+            Variant::Dcgan => "dcgan",
         };
         f.write_str(s)
     }
@@ -359,11 +362,7 @@ struct Num {
 impl serde::de::Visitor<'_> for Num {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(if self.integer {
-            "a whole number"
-        } else {
-            "a number"
-        })
+        f.write_str(if self.integer { "a whole number" } else { "a number" })
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
         if self.integer && v.fract() != 0.0 {
@@ -423,10 +422,7 @@ fn de_opt_pos_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D:
 fn de_lr<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| {
-            (!(v > 0.0 && v < 10.0))
-                .then(|| format!("lr must be in the open range (0, 10), got {v}"))
-        },
+        check: |v| (!(v > 0.0 && v < 10.0)).then(|| format!("lr must be in the open range (0, 10), got {v}")),
     })
 }
 fn de_beta<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -438,10 +434,7 @@ fn de_beta<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 fn de_eps<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| {
-            (!(v > 0.0 && v < 1.0))
-                .then(|| format!("eps must be in the open range (0, 1), got {v}"))
-        },
+        check: |v| (!(v > 0.0 && v < 1.0)).then(|| format!("eps must be in the open range (0, 1), got {v}")),
     })
 }
 fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -453,9 +446,7 @@ fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
-        check: |v| {
-            (!(0.0..1.0).contains(&v)).then(|| format!("dropout rate must be in [0, 1), got {v}"))
-        },
+        check: |v| (!(0.0..1.0).contains(&v)).then(|| format!("dropout rate must be in [0, 1), got {v}")),
     })
 }
 
@@ -510,9 +501,7 @@ fn parse_value(raw: &str) -> Value {
 fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!(
-            "`{path}` is not a key path (use dots, e.g. train.epochs)"
-        ));
+        return Err(format!("`{path}` is not a key path (use dots, e.g. train.epochs)"));
     }
     let mut cur = root;
     for (i, part) in parts.iter().enumerate() {
@@ -556,21 +545,13 @@ impl Spec {
     }
 
     /// As [`Spec::load`], from text; `origin` names the text in errors.
-    pub fn from_str_with(
-        text: &str,
-        origin: &str,
-        profile: Option<&str>,
-        sets: &[String],
-    ) -> Result<Spec, SpecError> {
+    pub fn from_str_with(text: &str, origin: &str, profile: Option<&str>, sets: &[String]) -> Result<Spec, SpecError> {
         // Pass 1: the file as written, with line and column on every error.
         let base: Spec = serde_yaml::from_str(text).map_err(|e| spec_err(origin, explain(&e)))?;
         base.validate().map_err(|m| spec_err(origin, m))?;
         for (pname, keys) in &base.profiles {
             for key in keys.keys() {
-                if !PROFILE_ALLOWED_PREFIXES
-                    .iter()
-                    .any(|p| key == p || key.starts_with(p))
-                {
+                if !PROFILE_ALLOWED_PREFIXES.iter().any(|p| key == p || key.starts_with(p)) {
                     return Err(spec_err(
                         origin,
                         format!(
@@ -585,8 +566,7 @@ impl Spec {
             return Ok(base);
         }
         // Pass 2: overrides on the YAML tree, then the same typed checks.
-        let mut tree: Value =
-            serde_yaml::from_str(text).map_err(|e| spec_err(origin, e.to_string()))?;
+        let mut tree: Value = serde_yaml::from_str(text).map_err(|e| spec_err(origin, e.to_string()))?;
         let mut what = Vec::new();
         if let Some(p) = profile {
             let keys = base.profiles.get(p).ok_or_else(|| {
@@ -604,11 +584,9 @@ impl Spec {
                 )
             })?;
             for (k, v) in keys {
-                set_path(&mut tree, k, v.clone())
-                    .map_err(|m| spec_err(origin, format!("profile `{p}`: {m}")))?;
+                set_path(&mut tree, k, v.clone()).map_err(|m| spec_err(origin, format!("profile `{p}`: {m}")))?;
             }
-            set_path(&mut tree, "profile", Value::String(p.to_string()))
-                .map_err(|m| spec_err(origin, m))?;
+            set_path(&mut tree, "profile", Value::String(p.to_string())).map_err(|m| spec_err(origin, m))?;
             what.push(format!("profile `{p}`"));
         }
         for s in sets {
@@ -649,11 +627,8 @@ impl Spec {
                 self.train.batch_size
             ));
         }
-        if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none()
-        {
-            return Err(
-                "train.iters_per_epoch is required with train.sampling: with_replacement".into(),
-            );
+        if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none() {
+            return Err("train.iters_per_epoch is required with train.sampling: with_replacement".into());
         }
         match self.model.variant {
             Variant::MlpKeras | Variant::MlpPytorch => {
@@ -663,14 +638,17 @@ impl Spec {
                         self.model.variant
                     ));
                 }
-                if self
-                    .model
-                    .g_hidden
-                    .iter()
-                    .chain(&self.model.d_hidden)
-                    .any(|&w| w == 0)
-                {
+                if self.model.g_hidden.iter().chain(&self.model.d_hidden).any(|&w| w == 0) {
                     return Err("model.g_hidden and model.d_hidden widths must be >= 1".into());
+                }
+            }
+            // The CNN articles' layer stacks are fixed by their code (src/models/).
+            Variant::Dcgan => {
+                if !self.model.g_hidden.is_empty() || !self.model.d_hidden.is_empty() {
+                    return Err(format!(
+                        "model.g_hidden / model.d_hidden do not apply to variant {}: its layers are the article's",
+                        self.model.variant
+                    ));
                 }
             }
         }

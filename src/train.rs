@@ -29,10 +29,11 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(spec: &Spec, n: usize) -> Sampler {
+    /// `batch`: real images per iteration (the variant's `reals_per_step`).
+    pub fn new(spec: &Spec, n: usize, batch: usize) -> Sampler {
         Sampler {
             sampling: spec.train.sampling,
-            batch: spec.train.batch_size,
+            batch,
             drop_last: spec.train.drop_last,
             n,
             rng: rng::stream(spec.seed, Stream::Data),
@@ -54,9 +55,7 @@ impl Sampler {
     pub fn next_indices(&mut self) -> Vec<usize> {
         match self.sampling {
             // X_train[np.random.randint(0, X_train.shape[0], batch_size)]
-            Sampling::WithReplacement => (0..self.batch)
-                .map(|_| self.rng.random_range(0..self.n))
-                .collect(),
+            Sampling::WithReplacement => (0..self.batch).map(|_| self.rng.random_range(0..self.n)).collect(),
             Sampling::Shuffle => {
                 let left = self.n - self.pos;
                 if left == 0 || (self.drop_last && left < self.batch) {
@@ -116,12 +115,8 @@ fn save_grid(model: &dyn Gan, spec: &Spec, z: &Tensor, dir: &Path, epoch: usize)
 
 fn save_checkpoint(model: &dyn Gan, dir: &Path, tag: &str) -> Result<()> {
     let c = dir.join("checkpoints");
-    model
-        .generator()
-        .save(&c.join(format!("g_{tag}.safetensors")))?;
-    model
-        .discriminator()
-        .save(&c.join(format!("d_{tag}.safetensors")))
+    model.generator().save(&c.join(format!("g_{tag}.safetensors")))?;
+    model.discriminator().save(&c.join(format!("d_{tag}.safetensors")))
 }
 
 /// Train `spec` on `data` into a new run directory; returns its path.
@@ -165,8 +160,7 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
         }
     }
     manifest.write(&dir)?;
-    result
-        .with_context(|| format!("run {} failed; its metrics so far are in it", dir.display()))?;
+    result.with_context(|| format!("run {} failed; its metrics so far are in it", dir.display()))?;
     flushed?;
     plotted?;
     Ok(dir)
@@ -183,7 +177,7 @@ fn train_loop(
     let dev = &opts.device;
     let mut model = models::build(spec, dev)?;
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
-    let mut sampler = Sampler::new(spec, data.train.len());
+    let mut sampler = Sampler::new(spec, data.train.len(), model.reals_per_step());
     let grid_z = rng::noise(
         &spec.noise,
         spec.samples.rows * spec.samples.cols,
@@ -198,11 +192,9 @@ fn train_loop(
         indicatif::ProgressBar::new(total)
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     let metrics = dir.join("metrics.parquet");
     let start = Instant::now();
@@ -217,7 +209,7 @@ fn train_loop(
             let batch = make_batch(&data.train, &idx, spec.data.scale, dev)?;
             let s = model.train_step(&batch, &mut rngs)?;
             step += 1;
-            last = s;
+            last = s.clone();
             if ![s.d_loss, s.g_loss].iter().all(|v| v.is_finite()) {
                 anyhow::bail!(
                     "diverged at step {step} (epoch {epoch}): d_loss {} g_loss {}",
@@ -236,6 +228,7 @@ fn train_loop(
                     d_fake: s.d_fake,
                     seconds: start.elapsed().as_secs_f64(),
                     images_per_s: idx.len() as f64 / t0.elapsed().as_secs_f64(),
+                    extra: s.extra.clone(),
                 });
             }
             pb.inc(1);

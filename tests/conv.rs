@@ -34,15 +34,30 @@ fn same_padding_follows_tensorflow() {
 fn strided_same_convolution_on_a_hand_made_input() {
     // 4x4 input 1..16, 3x3 kernel of ones, stride 2, same: output 2x2; TF pads 0 before,
     // 1 after, so output (0,0) sums rows 0-2, cols 0-2, and (1,1) rows 2-3, cols 2-3 (+ zeros).
-    let x = Tensor::from_vec((1..=16).map(|v| v as f32).collect::<Vec<_>>(), (1, 1, 4, 4), &Device::Cpu).unwrap();
+    let x = Tensor::from_vec(
+        (1..=16).map(|v| v as f32).collect::<Vec<_>>(),
+        (1, 1, 4, 4),
+        &Device::Cpu,
+    )
+    .unwrap();
     let w = Tensor::ones((1, 1, 3, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
     let b = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).unwrap();
-    let y = conv2d(&x, &w, &b, 2, Padding::Same).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let y = conv2d(&x, &w, &b, 2, Padding::Same)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     // (0,0): 1+2+3+5+6+7+9+10+11 = 54; (0,1): 3+4+7+8+11+12 = 45; (1,0): 9+10+11+13+14+15 = 72; (1,1): 11+12+15+16 = 54
     assert_eq!(y, vec![54.0, 45.0, 72.0, 54.0]);
     // An even kernel (2x2, stride 1, same) pads only after: (3,3) sees x[3][3] alone.
     let w2 = Tensor::ones((1, 1, 2, 2), candle_core::DType::F32, &Device::Cpu).unwrap();
-    let y2 = conv2d(&x, &w2, &b, 1, Padding::Same).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let y2 = conv2d(&x, &w2, &b, 1, Padding::Same)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert_eq!(y2[0], 1.0 + 2.0 + 5.0 + 6.0);
     assert_eq!(y2[15], 16.0);
     assert_eq!(y2[3], 4.0 + 8.0);
@@ -54,8 +69,17 @@ fn check_conv(n: usize, c: usize, h: usize, o: usize, k: usize, stride: usize, p
     let b = Var::from_tensor(&rand(&[o], seed + 2)).unwrap();
     let ours = conv2d(x.as_tensor(), w.as_tensor(), &b.as_tensor().clone(), stride, padding).unwrap();
     let (ph, pw) = (padding.pad(h, k, stride), padding.pad(h + 1, k, stride));
-    let xp = x.as_tensor().pad_with_zeros(2, ph.before, ph.after).unwrap().pad_with_zeros(3, pw.before, pw.after).unwrap();
-    let theirs = xp.conv2d(w.as_tensor(), 0, stride, 1, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, o, 1, 1)).unwrap()).unwrap();
+    let xp = x
+        .as_tensor()
+        .pad_with_zeros(2, ph.before, ph.after)
+        .unwrap()
+        .pad_with_zeros(3, pw.before, pw.after)
+        .unwrap();
+    let theirs = xp
+        .conv2d(w.as_tensor(), 0, stride, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.as_tensor().reshape((1, o, 1, 1)).unwrap())
+        .unwrap();
     assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
     let probe = rand(ours.dims(), seed + 3);
     let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
@@ -83,8 +107,12 @@ fn conv_transpose2d_matches_candle_forward_and_gradients() {
         let b = Var::from_tensor(&rand(&[cout], seed + 2)).unwrap();
         let ours = conv_transpose2d(x.as_tensor(), w.as_tensor(), b.as_tensor(), 2, Padding::Same).unwrap();
         assert_eq!(ours.dims(), &[n, cout, 2 * h, 2 * h]);
-        let theirs = x.as_tensor().conv_transpose2d(w.as_tensor(), 1, 0, 2, 1).unwrap()
-            .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap();
+        let theirs = x
+            .as_tensor()
+            .conv_transpose2d(w.as_tensor(), 1, 0, 2, 1)
+            .unwrap()
+            .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap())
+            .unwrap();
         assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
         let probe = rand(ours.dims(), seed + 3);
         let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
@@ -104,10 +132,24 @@ fn conv2d_finite_difference_on_weights() {
     let probe = rand(&[2, 3, 3, 3], 32);
     let f = |w: &[f32]| -> f32 {
         let w = Tensor::from_vec(w.to_vec(), (3, 2, 3, 3), &Device::Cpu).unwrap();
-        conv2d(&x, &w, &b, 2, Padding::Same).unwrap().mul(&probe).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap()
+        conv2d(&x, &w, &b, 2, Padding::Same)
+            .unwrap()
+            .mul(&probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
     };
     let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (3, 2, 3, 3), &Device::Cpu).unwrap()).unwrap();
-    let g = conv2d(&x, wv.as_tensor(), &b, 2, Padding::Same).unwrap().mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = conv2d(&x, wv.as_tensor(), &b, 2, Padding::Same)
+        .unwrap()
+        .mul(&probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let g = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     for k in [0, 7, 20, 53] {
         let (mut p, mut m) = (w0.clone(), w0.clone());

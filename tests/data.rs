@@ -74,10 +74,7 @@ fn checksum_mismatch_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "t10k-labels-idx1-ubyte", &raw);
     let e = format!("{:#}", load_idx(dir.path(), &FILES[3]).unwrap_err());
-    assert!(
-        e.contains("SHA-256") && e.contains("ganlab data fetch"),
-        "{e}"
-    );
+    assert!(e.contains("SHA-256") && e.contains("ganlab data fetch"), "{e}");
 }
 
 #[test]
@@ -92,10 +89,7 @@ fn wrong_count_is_a_clear_error() {
 fn missing_directory_names_every_way_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing-here");
-    let e = format!(
-        "{:#}",
-        Mnist::open(Some(&missing), None, true).err().unwrap()
-    );
+    let e = format!("{:#}", Mnist::open(Some(&missing), None, true).err().unwrap());
     assert!(
         e.contains("GANLAB_DATA") && e.contains("--data-dir") && e.contains("ganlab data fetch"),
         "{e}"

@@ -14,9 +14,7 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
     use rand::{Rng, SeedableRng};
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<f32> = (0..shape.0 * shape.1)
-        .map(|_| r.random_range(-3.0..3.0))
-        .collect();
+    let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| r.random_range(-3.0..3.0)).collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
@@ -37,13 +35,7 @@ fn leaky_relu_matches_candle_forward_and_backward() {
             .unwrap();
         assert!(d < 1e-6, "forward differs by {d}");
         let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = theirs
-            .mul(&w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, b) = (g1.get(&x).unwrap(), g2.get(&x).unwrap());
         let d = (a - b)
             .unwrap()
@@ -73,13 +65,7 @@ fn tanh_matches_candle_forward_and_backward() {
         .unwrap();
     assert!(d < 1e-6, "forward differs by {d}");
     let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
-    let g2 = theirs
-        .mul(&w)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
     let d = (g1.get(&x).unwrap() - g2.get(&x).unwrap())
         .unwrap()
         .abs()
@@ -94,11 +80,7 @@ fn tanh_matches_candle_forward_and_backward() {
 #[test]
 fn leaky_relu_finite_difference() {
     let x0 = vec![-1.3f32, -0.2, 0.4, 2.0];
-    let f = |v: &[f32]| {
-        v.iter()
-            .map(|&x| if x > 0.0 { x } else { 0.2 * x } * x)
-            .sum::<f32>()
-    };
+    let f = |v: &[f32]| v.iter().map(|&x| if x > 0.0 { x } else { 0.2 * x } * x).sum::<f32>();
     let x = Var::from_tensor(&Tensor::new(x0.as_slice(), &Device::Cpu).unwrap()).unwrap();
     let y = leaky_relu(x.as_tensor(), 0.2)
         .unwrap()
@@ -106,13 +88,7 @@ fn leaky_relu_finite_difference() {
         .unwrap()
         .sum_all()
         .unwrap();
-    let g = y
-        .backward()
-        .unwrap()
-        .get(&x)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let g = y.backward().unwrap().get(&x).unwrap().to_vec1::<f32>().unwrap();
     // d/dx (lrelu(x) * x) through both paths; finite difference on the whole.
     for i in 0..4 {
         let h = 1e-3;
@@ -137,37 +113,25 @@ fn bce_semantics_match_hand_values() {
     // p = 0.5: every semantics gives ln 2 and gradient p - y.
     for sem in [Clip, Logits, Torch] {
         let (l, g) = bce_point(0.0, 1.0, sem);
-        assert!(
-            close(l, ln2, 1e-6) && close(g, -0.5, 1e-6),
-            "{sem}: {l} {g}"
-        );
+        assert!(close(l, ln2, 1e-6) && close(g, -0.5, 1e-6), "{sem}: {l} {g}");
         let (l, g) = bce_point(0.0, 0.0, sem);
         assert!(close(l, ln2, 1e-6) && close(g, 0.5, 1e-6), "{sem}: {l} {g}");
     }
     // p = 1e-9 with label 1 (a fake D rejects, seen from G).
     let x = logit(1e-9);
     let (l, g) = bce_point(x, 1.0, Logits);
-    assert!(
-        close(l, 20.723267, 1e-5) && close(g, -1.0, 1e-6),
-        "logits {l} {g}"
-    );
+    assert!(close(l, 20.723267, 1e-5) && close(g, -1.0, 1e-6), "logits {l} {g}");
     let (l, g) = bce_point(x, 1.0, Clip);
     assert!(close(l, 16.118095, 1e-5) && g == 0.0, "clip {l} {g}"); // -ln 1e-7, no gradient
     let (l, g) = bce_point(x, 1.0, Torch);
-    assert!(
-        close(l, 20.723267, 1e-4) && close(g, -1.0, 1e-6),
-        "torch {l} {g}"
-    );
+    assert!(close(l, 20.723267, 1e-4) && close(g, -1.0, 1e-6), "torch {l} {g}");
     // p = 1e-9 with label 0: nearly no loss.
     let (l, _) = bce_point(x, 0.0, Clip);
     assert!(l > 0.9e-7 && l < 1.1e-7, "clip {l}");
     // p = 1 - 1e-9 (1.0 in float32) with label 0 (a fake D accepts).
     let x = -logit(1e-9);
     let (l, g) = bce_point(x, 0.0, Logits);
-    assert!(
-        close(l, 20.723267, 1e-5) && close(g, 1.0, 1e-6),
-        "logits {l} {g}"
-    );
+    assert!(close(l, 20.723267, 1e-5) && close(g, 1.0, 1e-6), "logits {l} {g}");
     let (l, g) = bce_point(x, 0.0, Clip);
     assert!(close(l, 15.942385, 1e-3) && g == 0.0, "clip {l} {g}"); // -ln(1 - (1 - 1e-7 in f32))
     let (l, g) = bce_point(x, 0.0, Torch);
@@ -186,16 +150,9 @@ fn bce_kernel_matches_candle_composition_away_from_saturation() {
         &Device::Cpu,
     )
     .unwrap();
-    for sem in [
-        BceSemantics::Clip,
-        BceSemantics::Logits,
-        BceSemantics::Torch,
-    ] {
+    for sem in [BceSemantics::Clip, BceSemantics::Logits, BceSemantics::Torch] {
         let a = bce(x.as_tensor(), &y, sem).unwrap();
-        let b = bce_reference(x.as_tensor(), &y, sem)
-            .unwrap()
-            .mean_all()
-            .unwrap();
+        let b = bce_reference(x.as_tensor(), &y, sem).unwrap().mean_all().unwrap();
         let (av, bv) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
         assert!(close(av, bv, 1e-5), "{sem}: {av} vs {bv}");
         let ga = a
@@ -291,10 +248,7 @@ fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
     let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert_eq!(a.len(), b.len());
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f32::max)
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
 }
 
 #[test]
@@ -318,20 +272,8 @@ fn dense_op_matches_candle_matmul_forward_and_all_gradients() {
             .broadcast_add(b.as_tensor())
             .unwrap();
         assert!(max_rel(&ours, &theirs) < 1e-4, "forward {n}x{i}x{o}");
-        let g1 = ours
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = theirs
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
         for (v, name) in [(&x, "x"), (&w, "W"), (&b, "b")] {
             let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
             assert!(e < 1e-4, "d{name} {n}x{i}x{o}: {e}");
@@ -343,8 +285,7 @@ fn dense_op_matches_candle_matmul_forward_and_all_gradients() {
 fn dense_op_skips_gradients_of_frozen_weights_and_data() {
     let x = rand_tensor((4, 3), 1); // data: no gradient
     let w = Var::from_tensor(&rand_tensor((3, 2), 2)).unwrap();
-    let b = Var::from_tensor(&Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap())
-        .unwrap();
+    let b = Var::from_tensor(&Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap()).unwrap();
     let y = ganlab::dense::dense(&x, &w.as_tensor().detach(), b.as_tensor()).unwrap();
     let g = y.sum_all().unwrap().backward().unwrap();
     assert!(g.get(&w).is_none(), "a frozen weight got a gradient");
@@ -357,11 +298,7 @@ fn dense_op_finite_difference() {
     // f(W) = sum(probe * (x W + b)); df/dW[a][c] = sum_r x[r][a] probe[r][c].
     let x = rand_tensor((3, 4), 21);
     let probe = rand_tensor((3, 2), 22);
-    let w0 = rand_tensor((4, 2), 23)
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let w0 = rand_tensor((4, 2), 23).flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
     let f = |w: &[f32]| -> f32 {
         let w = Tensor::from_vec(w.to_vec(), (4, 2), &Device::Cpu).unwrap();
@@ -374,8 +311,7 @@ fn dense_op_finite_difference() {
             .to_scalar::<f32>()
             .unwrap()
     };
-    let wv =
-        Var::from_tensor(&Tensor::from_vec(w0.clone(), (4, 2), &Device::Cpu).unwrap()).unwrap();
+    let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (4, 2), &Device::Cpu).unwrap()).unwrap();
     let g = ganlab::dense::dense(&x, wv.as_tensor(), &b)
         .unwrap()
         .mul(&probe)
@@ -384,13 +320,7 @@ fn dense_op_finite_difference() {
         .unwrap()
         .backward()
         .unwrap();
-    let g = g
-        .get(&wv)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let g = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     for k in 0..8 {
         let h = 1e-2;
         let (mut p, mut m) = (w0.clone(), w0.clone());

@@ -84,11 +84,7 @@ fn out_of_range_values_are_rejected() {
         ),
         ("  batch_size: 128", "  batch_size: 0", ">= 1"),
         ("  epochs: 400", "  epochs: -3", ">= 1"),
-        (
-            "  batch_size: 128",
-            "  batch_size: 70000",
-            "larger than the dataset",
-        ),
+        ("  batch_size: 128", "  batch_size: 70000", "larger than the dataset"),
         ("  dropout: 0.3", "  dropout: 1.5", "dropout rate"),
     ];
     for (from, to, want) in cases {
@@ -100,18 +96,11 @@ fn out_of_range_values_are_rejected() {
 
 #[test]
 fn unknown_variant_and_profile() {
-    let e = err(
-        &BASE.replace("variant: mlp_keras", "variant: mlp_kears"),
-        None,
-        &[],
-    );
+    let e = err(&BASE.replace("variant: mlp_keras", "variant: mlp_kears"), None, &[]);
     assert!(e.contains("unknown variant"), "{e}");
     assert!(e.contains("did you mean `mlp_keras`"), "{e}");
     let e = err(BASE, Some("slow"), &[]);
-    assert!(
-        e.contains("unknown profile `slow`") && e.contains("quick"),
-        "{e}"
-    );
+    assert!(e.contains("unknown profile `slow`") && e.contains("quick"), "{e}");
 }
 
 #[test]
@@ -133,10 +122,7 @@ fn bad_set_path_and_value() {
 
 #[test]
 fn profiles_cannot_change_the_model() {
-    let text = BASE.replace(
-        "    train.epochs: 5",
-        "    train.epochs: 5\n    model.dropout: 0.0",
-    );
+    let text = BASE.replace("    train.epochs: 5", "    train.epochs: 5\n    model.dropout: 0.0");
     let e = err(&text, None, &[]);
     assert!(e.contains("profiles may only change the budget"), "{e}");
 }

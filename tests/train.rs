@@ -47,10 +47,7 @@ fn mean_after(v: &[f32], skip: usize) -> f32 {
 #[test]
 fn keras_quick_run_learns_and_leaves_a_complete_run_directory() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec(
-        "vanilla_mlp_keras",
-        &["train.epochs=2", "train.iters_per_epoch=100"],
-    );
+    let s = spec("vanilla_mlp_keras", &["train.epochs=2", "train.iters_per_epoch=100"]);
     let dir = run(&s, out.path());
     assert!(dir.starts_with(out.path().join("vanilla_mlp_keras")));
     for f in [
@@ -84,14 +81,8 @@ fn keras_quick_run_learns_and_leaves_a_complete_run_directory() {
         df[0]
     );
     let (r, f) = (mean_after(&dr, 20), mean_after(&df, 20));
-    assert!(
-        r > 0.55 && r - f > 0.1,
-        "D(x) {r} D(G(z)) {f} did not move apart"
-    );
-    assert!(log
-        .rows
-        .iter()
-        .all(|r| r.g_loss.is_finite() && r.d_loss.is_finite()));
+    assert!(r > 0.55 && r - f > 0.1, "D(x) {r} D(G(z)) {f} did not move apart");
+    assert!(log.rows.iter().all(|r| r.g_loss.is_finite() && r.d_loss.is_finite()));
     // The resolved config reloads as a spec.
     let back = Spec::load(&dir.join("config.yaml"), None, &[]).unwrap();
     assert_eq!(back, {
@@ -104,10 +95,7 @@ fn keras_quick_run_learns_and_leaves_a_complete_run_directory() {
 #[test]
 fn pytorch_quick_run_learns() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec(
-        "mlp_pytorch",
-        &["train.epochs=1", "train.iters_per_epoch=300"],
-    );
+    let s = spec("mlp_pytorch", &["train.epochs=1", "train.iters_per_epoch=300"]);
     let dir = run(&s, out.path());
     let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(log.rows.len(), 300);
@@ -116,10 +104,7 @@ fn pytorch_quick_run_learns() {
     // This setup oscillates (betas 0.9); over the run D still separates the two.
     let (r, f) = (mean_after(&dr, 20), mean_after(&df, 20));
     assert!(log.rows.iter().all(|r| r.g_loss.is_finite()));
-    assert!(
-        r > 0.55 && r - f > 0.1,
-        "D(x) {r} D(G(z)) {f} did not move apart"
-    );
+    assert!(r > 0.55 && r - f > 0.1, "D(x) {r} D(G(z)) {f} did not move apart");
     // d_loss is the article's sum of two means: about 2 ln 2 at the start.
     assert!(
         (log.rows[0].d_loss - 2.0 * std::f32::consts::LN_2).abs() < 0.2,
@@ -131,30 +116,20 @@ fn pytorch_quick_run_learns() {
 #[test]
 fn same_seed_same_metrics_and_schema() {
     let out = tempfile::tempdir().unwrap();
-    let s = spec(
-        "vanilla_mlp_keras",
-        &["train.epochs=2", "train.iters_per_epoch=15"],
-    );
+    let s = spec("vanilla_mlp_keras", &["train.epochs=2", "train.iters_per_epoch=15"]);
     let a = run(&s, out.path());
     let b = run(&s, out.path());
     assert_ne!(a, b, "two runs must never share a directory");
     let fa = read_frame(&a.join("metrics.parquet")).unwrap();
     let fb = read_frame(&b.join("metrics.parquet")).unwrap();
-    let names: Vec<String> = fa
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let names: Vec<String> = fa.get_column_names().iter().map(|s| s.to_string()).collect();
     assert_eq!(names, COLUMNS);
     use polars::prelude::DataType;
     assert_eq!(fa.column("step").unwrap().dtype(), &DataType::UInt64);
     assert_eq!(fa.column("d_loss").unwrap().dtype(), &DataType::Float32);
     assert_eq!(fa.height(), 30);
     let det = |f: &polars::prelude::DataFrame| f.drop_many(ganlab::log::WALL_CLOCK.iter().copied());
-    assert!(
-        det(&fa).equals(&det(&fb)),
-        "metrics differ between identical runs"
-    );
+    assert!(det(&fa).equals(&det(&fb)), "metrics differ between identical runs");
     // A different seed gives different numbers.
     let c = run(
         &spec(
@@ -169,14 +144,7 @@ fn same_seed_same_metrics_and_schema() {
     let bin = env!("CARGO_BIN_EXE_ganlab");
     let png = out.path().join("g.png");
     let o = Command::new(bin)
-        .args([
-            "sample",
-            a.to_str().unwrap(),
-            "--n",
-            "16",
-            "-o",
-            png.to_str().unwrap(),
-        ])
+        .args(["sample", a.to_str().unwrap(), "--n", "16", "-o", png.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -187,17 +155,12 @@ fn same_seed_same_metrics_and_schema() {
 fn checkpoint_from_another_variant_is_refused() {
     let out = tempfile::tempdir().unwrap();
     let a = run(
-        &spec(
-            "vanilla_mlp_keras",
-            &["train.epochs=1", "train.iters_per_epoch=2"],
-        ),
+        &spec("vanilla_mlp_keras", &["train.epochs=1", "train.iters_per_epoch=2"]),
         out.path(),
     );
     let m = ganlab::models::build(&spec("mlp_pytorch", &[]), &Device::Cpu).unwrap();
     // Same layer names and shapes for G: loads. D of the Keras run into G: refused.
-    m.generator()
-        .load(&a.join("checkpoints/g_final.safetensors"))
-        .unwrap();
+    m.generator().load(&a.join("checkpoints/g_final.safetensors")).unwrap();
     let e = format!(
         "{:#}",
         m.generator()
@@ -238,19 +201,13 @@ fn cli_bad_spec_exits_non_zero_with_one_clear_message() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        !dir.path().join("runs").exists(),
-        "a bad spec must not create a run"
-    );
+    assert!(!dir.path().join("runs").exists(), "a bad spec must not create a run");
 }
 
 #[test]
 fn cli_inspect_prints_the_parameter_counts() {
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "inspect",
-            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-        ])
+        .args(["inspect", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -9,7 +9,7 @@ use anyhow::Result;
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::LayerInfo;
+use super::{step_flops, LayerInfo, NetMacs};
 use crate::nn::{dropout, leaky_relu, tanh, Dense, Grad, Params};
 use crate::spec::ModelSpec;
 
@@ -24,12 +24,7 @@ pub struct MlpGenerator {
 }
 
 impl MlpGenerator {
-    pub fn new(
-        m: &ModelSpec,
-        noise_dim: usize,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<Self> {
+    pub fn new(m: &ModelSpec, noise_dim: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut params = Params::default();
         let mut hidden = Vec::new();
         let mut fan_in = noise_dim;
@@ -120,14 +115,7 @@ impl MlpDiscriminator {
     }
 
     pub fn layers(&self) -> Vec<LayerInfo> {
-        dense_rows(
-            "D",
-            &self.hidden,
-            &self.out,
-            self.slope,
-            "sigmoid",
-            self.dropout,
-        )
+        dense_rows("D", &self.hidden, &self.out, self.slope, "sigmoid", self.dropout)
     }
 }
 
@@ -156,19 +144,9 @@ fn dense_rows(
             l.fan_out,
             l.param_count(),
         );
-        push(
-            format!("hidden{i}.act"),
-            format!("LeakyReLU({slope})"),
-            l.fan_out,
-            0,
-        );
+        push(format!("hidden{i}.act"), format!("LeakyReLU({slope})"), l.fan_out, 0);
         if drop > 0.0 {
-            push(
-                format!("hidden{i}.drop"),
-                format!("Dropout({drop})"),
-                l.fan_out,
-                0,
-            );
+            push(format!("hidden{i}.drop"), format!("Dropout({drop})"), l.fan_out, 0);
         }
     }
     push(
@@ -180,23 +158,25 @@ fn dense_rows(
     rows
 }
 
-/// Multiply-adds of one forward pass of a Dense stack over `n` rows, and of its first layer.
-fn stack_macs(hidden: &[Dense], out: &Dense, n: usize) -> (f64, f64) {
-    let all = hidden.iter().map(|l| l.macs(n)).sum::<f64>() + out.macs(n);
-    (all, hidden.first().unwrap_or(out).macs(n))
+/// Multiply-adds of one row through a Dense stack.
+fn stack_macs(hidden: &[Dense], out: &Dense) -> NetMacs {
+    let all = hidden.iter().map(|l| l.macs(1)).sum::<f64>() + out.macs(1);
+    NetMacs {
+        all,
+        first: hidden.first().unwrap_or(out).macs(1),
+    }
 }
 
-/// FLOPs actually computed by one MLP GAN iteration whose D step sees `n` fakes and
-/// `n` reals and whose G step generates `n` images (both MLP articles): forward
-/// passes, weight gradients of the trained network, and input gradients except
-/// into the data or the noise (the dense op skips those). 2 FLOPs per multiply-add.
+/// FLOPs of one iteration of either MLP article: `n` fakes and `n` reals for D, `n`
+/// generated images for G.
 pub fn iter_flops(g: &MlpGenerator, d: &MlpDiscriminator, n: usize) -> f64 {
-    let (g_all, g_first) = stack_macs(&g.hidden, &g.out, n);
-    let (d2_all, d2_first) = stack_macs(&d.hidden, &d.out, 2 * n);
-    let (d_all, _) = stack_macs(&d.hidden, &d.out, n);
-    let d_step = g_all + d2_all + d2_all + (d2_all - d2_first);
-    let g_step = g_all + g_all + (g_all - g_first) + d_all + d_all;
-    2.0 * (d_step + g_step)
+    step_flops(
+        stack_macs(&g.hidden, &g.out),
+        stack_macs(&d.hidden, &d.out),
+        n,
+        2 * n,
+        n,
+    )
 }
 
 /// The layer table of both networks.

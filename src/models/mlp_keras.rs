@@ -80,9 +80,7 @@ impl Gan for VanillaGan {
 
         // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
         let fake = self.g.forward(&noise, Grad::Train)?; // [n, 784]
-        let logits = self
-            .d
-            .forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
+        let logits = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;
         let grads = g_loss.backward()?;
@@ -93,6 +91,7 @@ impl Gan for VanillaGan {
             g_loss: g_loss.to_scalar::<f32>()?,
             d_real,
             d_fake,
+            extra: vec![],
         })
     }
 
@@ -110,5 +109,8 @@ impl Gan for VanillaGan {
     }
     fn flops_per_iter(&self) -> f64 {
         mlp::iter_flops(&self.g, &self.d, self.batch)
+    }
+    fn reals_per_step(&self) -> usize {
+        self.batch
     }
 }

@@ -51,12 +51,10 @@ impl TorchMlpGan {
 
 impl Gan for TorchMlpGan {
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
-        let n = real.images.dim(0)?; // the last batch of an epoch may be smaller
-                                     // generated_fake_data = generator(noise(real_data.size(0))).detach()
-        let fake = self
-            .g
-            .forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?
-            .detach(); // [n, 784]
+        // The last batch of an epoch may be smaller.
+        let n = real.images.dim(0)?;
+        // generated_fake_data = generator(noise(real_data.size(0))).detach()
+        let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?.detach(); // [n, 784]
 
         // train_discriminator: loss_real.backward(); loss_fake.backward(); optimizer.step()
         let real_out = self.d.forward(&real.images, Grad::Train, None)?; // [n, 1]
@@ -79,6 +77,7 @@ impl Gan for TorchMlpGan {
             g_loss: g_loss.to_scalar::<f32>()?,
             d_real: mean_prob(&real_out)?,
             d_fake: mean_prob(&fake_out)?,
+            extra: vec![],
         })
     }
 
@@ -96,5 +95,8 @@ impl Gan for TorchMlpGan {
     }
     fn flops_per_iter(&self) -> f64 {
         mlp::iter_flops(&self.g, &self.d, self.batch)
+    }
+    fn reals_per_step(&self) -> usize {
+        self.batch
     }
 }

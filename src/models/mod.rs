@@ -8,6 +8,7 @@ use crate::nn::Params;
 use crate::rng::StepRngs;
 use crate::spec::{Spec, Variant};
 
+pub mod dcgan;
 pub mod mlp;
 pub mod mlp_keras;
 pub mod mlp_pytorch;
@@ -19,7 +20,7 @@ pub struct Batch {
 }
 
 /// What one training iteration reports (one metrics row).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepStats {
     pub d_loss: f32,
     pub g_loss: f32,
@@ -27,6 +28,27 @@ pub struct StepStats {
     pub d_real: f32,
     /// Mean D(G(z)) on the fakes of the D step (before the G step).
     pub d_fake: f32,
+    /// Variant-specific metrics (e.g. D accuracy), logged as extra columns.
+    pub extra: Vec<(&'static str, f32)>,
+}
+
+/// Multiply-adds of one image through a network: all layers, and the first alone
+/// (whose input gradient is never computed: it is the data or the noise).
+#[derive(Clone, Copy, Debug)]
+pub struct NetMacs {
+    pub all: f64,
+    pub first: f64,
+}
+
+/// FLOPs of one iteration of the common GAN step: G generates `nf` fakes (no
+/// gradient), D trains on `nd` images, then G trains on `ng` images through the frozen
+/// D. Forward passes, weight gradients of the trained network and input gradients
+/// (except into data or noise); 2 FLOPs per multiply-add.
+pub fn step_flops(g: NetMacs, d: NetMacs, nf: usize, nd: usize, ng: usize) -> f64 {
+    let (nf, nd, ng) = (nf as f64, nd as f64, ng as f64);
+    let d_step = g.all * nf + (3.0 * d.all - d.first) * nd;
+    let g_step = (3.0 * g.all - g.first) * ng + 2.0 * d.all * ng;
+    2.0 * (d_step + g_step)
 }
 
 /// One row of `ganlab inspect`.
@@ -50,6 +72,12 @@ pub trait Gan {
     fn layers(&self) -> Vec<LayerInfo>;
     /// Floating-point operations of one `train_step` at the spec's batch size.
     fn flops_per_iter(&self) -> f64;
+    /// Real images one `train_step` takes (the article's real batch).
+    fn reals_per_step(&self) -> usize;
+    /// Names of the extra metrics `train_step` reports, in order.
+    fn extra_metrics(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Build the spec's variant with weights drawn from the run's init generator.
@@ -58,5 +86,6 @@ pub fn build(spec: &Spec, dev: &Device) -> Result<Box<dyn Gan>> {
     Ok(match spec.model.variant {
         Variant::MlpKeras => Box::new(mlp_keras::VanillaGan::new(spec, &mut init, dev)?),
         Variant::MlpPytorch => Box::new(mlp_pytorch::TorchMlpGan::new(spec, &mut init, dev)?),
+        Variant::Dcgan => Box::new(dcgan::Dcgan::new(spec, &mut init, dev)?),
     })
 }

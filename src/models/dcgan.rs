@@ -1,0 +1,279 @@
+//! Article 004, "DCGAN with Conv2DTranspose" (after Brownlee's Keras tutorial):
+//! `define_generator`, `define_discriminator` (Dropout(0.4), Adam(0.0002, 0.5),
+//! metric accuracy), `define_gan` with D frozen, and `train(n_epochs=5, n_batch=256)`:
+//! ```text
+//! X_real = dataset[randint(0, 60000, 128)]           # with replacement, label 1
+//! X_fake = g_model.predict(randn(128, 100))           # label 0
+//! d_model.train_on_batch(vstack(X_real, X_fake), y)   # one batch of 256, Dropout on
+//! gan_model.train_on_batch(randn(256, 100), ones)     # fresh noise, D frozen
+//! ```
+//! Data in [0, 1] (`x / 255`), G ends in a sigmoid. Tensors are NCHW; the Keras
+//! `Reshape((7, 7, 128))` and `Flatten()` keep Keras's (h, w, c) element order.
+
+use anyhow::Result;
+use candle_core::{DType, Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
+use crate::conv::Padding;
+use crate::nn::{
+    bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, Conv2d, ConvTranspose2d, Dense, Grad, Params,
+};
+use crate::optim::Adam;
+use crate::rng::StepRngs;
+use crate::spec::{BceSemantics, Init, Spec};
+
+/// `define_generator(latent_dim)`.
+pub struct Generator {
+    /// Dense(128 * 7 * 7), LeakyReLU(0.2), Reshape((7, 7, 128)).
+    pub dense: Dense,
+    /// Conv2DTranspose(128, (4,4), strides=(2,2), padding='same'), LeakyReLU(0.2): 14x14.
+    pub up1: ConvTranspose2d,
+    /// The same again: 28x28.
+    pub up2: ConvTranspose2d,
+    /// Conv2D(1, (7,7), activation='sigmoid', padding='same').
+    pub out: Conv2d,
+    pub slope: f64,
+    pub params: Params,
+}
+
+impl Generator {
+    pub fn new(latent: usize, slope: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let mut p = Params::default();
+        let dense = Dense::new(&mut p, "g.dense", latent, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
+        let up1 = ConvTranspose2d::new(&mut p, "g.up1", 128, 128, 4, 2, Padding::Same, rng, dev)?;
+        let up2 = ConvTranspose2d::new(&mut p, "g.up2", 128, 128, 4, 2, Padding::Same, rng, dev)?;
+        let out = Conv2d::new(&mut p, "g.out", 128, 1, 7, 1, Padding::Same, rng, dev)?;
+        Ok(Generator {
+            dense,
+            up1,
+            up2,
+            out,
+            slope,
+            params: p,
+        })
+    }
+
+    /// `[n, 100] -> [n, 1, 28, 28]` in [0, 1].
+    pub fn forward(&self, z: &Tensor, grad: Grad) -> Result<Tensor> {
+        let x = leaky_relu(&self.dense.forward(z, grad)?, self.slope)?; // [n, 6272]
+        let x = reshape_hwc_to_nchw(&x, 7, 7, 128)?; // [n, 128, 7, 7]
+        let x = leaky_relu(&self.up1.forward(&x, grad)?, self.slope)?; // [n, 128, 14, 14]
+        let x = leaky_relu(&self.up2.forward(&x, grad)?, self.slope)?; // [n, 128, 28, 28]
+        Ok(candle_nn::ops::sigmoid(&self.out.forward(&x, grad)?)?) // [n, 1, 28, 28]
+    }
+
+    fn macs(&self) -> NetMacs {
+        let first = 100.0 * 6272.0;
+        let up1 = 49.0 * 128.0 * 128.0 * 16.0; // each input pixel spreads a 4x4 kernel
+        let up2 = 196.0 * 128.0 * 128.0 * 16.0;
+        let out = 784.0 * 128.0 * 49.0;
+        NetMacs {
+            all: first + up1 + up2 + out,
+            first,
+        }
+    }
+}
+
+/// `define_discriminator(in_shape=(28,28,1))`.
+pub struct Discriminator {
+    /// Conv2D(64, (3,3), strides=(2,2), padding='same'), LeakyReLU(0.2), Dropout(0.4): 14x14.
+    pub conv1: Conv2d,
+    /// The same again: 7x7.
+    pub conv2: Conv2d,
+    /// Flatten(), Dense(1, activation='sigmoid') (sigmoid in the loss).
+    pub out: Dense,
+    pub slope: f64,
+    pub dropout: f64,
+    pub params: Params,
+}
+
+impl Discriminator {
+    pub fn new(slope: f64, dropout: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let mut p = Params::default();
+        let conv1 = Conv2d::new(&mut p, "d.conv1", 1, 64, 3, 2, Padding::Same, rng, dev)?;
+        let conv2 = Conv2d::new(&mut p, "d.conv2", 64, 64, 3, 2, Padding::Same, rng, dev)?;
+        let out = Dense::new(&mut p, "d.out", 7 * 7 * 64, 1, Init::GlorotUniform, rng, dev)?;
+        Ok(Discriminator {
+            conv1,
+            conv2,
+            out,
+            slope,
+            dropout,
+            params: p,
+        })
+    }
+
+    /// `[n, 1, 28, 28] -> [n, 1]` logits; Dropout always on (D only runs in training here).
+    pub fn forward(&self, x: &Tensor, grad: Grad, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+        let x = leaky_relu(&self.conv1.forward(x, grad)?, self.slope)?; // [n, 64, 14, 14]
+        let x = dropout(&x, self.dropout, rng)?;
+        let x = leaky_relu(&self.conv2.forward(&x, grad)?, self.slope)?; // [n, 64, 7, 7]
+        let x = dropout(&x, self.dropout, rng)?;
+        self.out.forward(&flatten_hwc(&x)?, grad) // [n, 1]
+    }
+
+    fn macs(&self) -> NetMacs {
+        let first = 196.0 * 64.0 * 9.0;
+        NetMacs {
+            all: first + 49.0 * 64.0 * 64.0 * 9.0 + 3136.0,
+            first,
+        }
+    }
+}
+
+pub struct Dcgan {
+    pub g: Generator,
+    pub d: Discriminator,
+    /// `d_model.compile(optimizer=Adam(lr=0.0002, beta_1=0.5))`.
+    pub d_opt: Adam,
+    /// `gan_model.compile(optimizer=Adam(lr=0.0002, beta_1=0.5))`: G's weights only.
+    pub g_opt: Adam,
+    pub bce: BceSemantics,
+    /// `n_batch`; the D batch is `half_batch` reals and `half_batch` fakes.
+    pub n_batch: usize,
+    dev: Device,
+}
+
+impl Dcgan {
+    pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let g = Generator::new(spec.noise.dim, spec.model.leaky_slope, rng, dev)?;
+        let d = Discriminator::new(spec.model.leaky_slope, spec.model.dropout, rng, dev)?;
+        let d_opt = Adam::new(&spec.optim.d, &d.params);
+        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        Ok(Dcgan {
+            g,
+            d,
+            d_opt,
+            g_opt,
+            bce: spec.loss.bce,
+            n_batch: spec.train.batch_size,
+            dev: dev.clone(),
+        })
+    }
+}
+
+impl Gan for Dcgan {
+    fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
+        let half = real.images.dim(0)?;
+        let x_real = real.images.reshape((half, 1, 28, 28))?;
+        // generate_fake_samples: g_model.predict(randn(half_batch, 100)).
+        let x_fake = self.g.forward(&rngs.noise(half, &self.dev)?, Grad::Frozen)?.detach();
+        // d_model.train_on_batch(vstack((X_real, X_fake)), vstack((ones, zeros)))
+        let x = Tensor::cat(&[&x_real, &x_fake], 0)?; // [2h, 1, 28, 28]
+        let y = Tensor::cat(
+            &[
+                Tensor::ones((half, 1), DType::F32, &self.dev)?,
+                Tensor::zeros((half, 1), DType::F32, &self.dev)?,
+            ],
+            0,
+        )?;
+        let logits = self.d.forward(&x, Grad::Train, &mut rngs.dropout)?; // [2h, 1]
+        let d_loss = bce(&logits, &y, self.bce)?;
+        // Keras's binary accuracy on this batch, before the update, Dropout on.
+        let d_acc = logits
+            .ge(0f32)?
+            .to_dtype(DType::F32)?
+            .eq(&y)?
+            .to_dtype(DType::F32)?
+            .mean_all()?
+            .to_scalar::<f32>()?;
+        let grads = d_loss.backward()?;
+        self.d_opt.step(&self.d.params, &grads)?;
+
+        // gan_model.train_on_batch(randn(n_batch, 100), ones): fresh noise, D frozen.
+        let z = rngs.noise(self.n_batch, &self.dev)?;
+        let out = self
+            .d
+            .forward(&self.g.forward(&z, Grad::Train)?, Grad::Frozen, &mut rngs.dropout)?;
+        let g_loss = bce(&out, &Tensor::ones((self.n_batch, 1), DType::F32, &self.dev)?, self.bce)?;
+        let grads = g_loss.backward()?;
+        self.g_opt.step(&self.g.params, &grads)?;
+
+        Ok(StepStats {
+            d_loss: d_loss.to_scalar::<f32>()?,
+            g_loss: g_loss.to_scalar::<f32>()?,
+            d_real: mean_prob(&logits.narrow(0, 0, half)?)?,
+            d_fake: mean_prob(&logits.narrow(0, half, half)?)?,
+            extra: vec![("d_acc", d_acc)],
+        })
+    }
+
+    fn generate(&self, z: &Tensor) -> Result<Tensor> {
+        let n = z.dim(0)?;
+        Ok(self.g.forward(z, Grad::Frozen)?.reshape((n, 784))?)
+    }
+    fn generator(&self) -> &Params {
+        &self.g.params
+    }
+    fn discriminator(&self) -> &Params {
+        &self.d.params
+    }
+    fn layers(&self) -> Vec<LayerInfo> {
+        let row = |network, name: &str, kind: &str, output: &str, params| LayerInfo {
+            network,
+            name: name.into(),
+            kind: kind.into(),
+            output: output.into(),
+            params,
+        };
+        let (g, d) = (&self.g, &self.d);
+        vec![
+            row(
+                "G",
+                "dense",
+                "Dense 100->6272, LeakyReLU(0.2)",
+                "[n, 6272]",
+                g.dense.param_count(),
+            ),
+            row("G", "reshape", "Reshape((7, 7, 128))", "[n, 128, 7, 7]", 0),
+            row(
+                "G",
+                "up1",
+                "Conv2DTranspose 128 4x4 s2 same, LeakyReLU",
+                "[n, 128, 14, 14]",
+                g.up1.param_count(),
+            ),
+            row(
+                "G",
+                "up2",
+                "Conv2DTranspose 128 4x4 s2 same, LeakyReLU",
+                "[n, 128, 28, 28]",
+                g.up2.param_count(),
+            ),
+            row(
+                "G",
+                "out",
+                "Conv2D 1 7x7 same, sigmoid",
+                "[n, 1, 28, 28]",
+                g.out.param_count(),
+            ),
+            row(
+                "D",
+                "conv1",
+                "Conv2D 64 3x3 s2 same, LeakyReLU, Dropout",
+                "[n, 64, 14, 14]",
+                d.conv1.param_count(),
+            ),
+            row(
+                "D",
+                "conv2",
+                "Conv2D 64 3x3 s2 same, LeakyReLU, Dropout",
+                "[n, 64, 7, 7]",
+                d.conv2.param_count(),
+            ),
+            row("D", "flatten", "Flatten", "[n, 3136]", 0),
+            row("D", "out", "Dense 3136->1, sigmoid", "[n, 1]", d.out.param_count()),
+        ]
+    }
+    fn flops_per_iter(&self) -> f64 {
+        let h = self.n_batch / 2;
+        step_flops(self.g.macs(), self.d.macs(), h, 2 * h, self.n_batch)
+    }
+    fn reals_per_step(&self) -> usize {
+        self.n_batch / 2
+    }
+    fn extra_metrics(&self) -> &'static [&'static str] {
+        &["d_acc"]
+    }
+}
