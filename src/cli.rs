@@ -74,6 +74,14 @@ pub enum Cmd {
         /// Output PNG
         #[arg(short, long, default_value = "grid.png")]
         output: PathBuf,
+        /// The keras-dcgan article's "nice" generation: draw 20 x n candidates and keep
+        /// the n that D scores highest
+        #[arg(long)]
+        nice: bool,
+        /// Checkpoint to load: `final`, `iter` (the article's index % 100 == 9 save) or
+        /// `epoch_NNNN`; default `iter` with --nice where the run has it, else `final`
+        #[arg(long)]
+        checkpoint: Option<String>,
     },
     /// Print each network's layers, parameter counts and training semantics
     Inspect {
@@ -157,7 +165,14 @@ pub fn main() -> Result<()> {
             let dir = crate::train::train(&s, &mnist, &opts)?;
             println!("{}", dir.display());
         }
-        Cmd::Sample { run, n, seed, output } => sample(&run, n, seed, &output)?,
+        Cmd::Sample {
+            run,
+            n,
+            seed,
+            output,
+            nice,
+            checkpoint,
+        } => sample(&run, n, seed, &output, nice, checkpoint)?,
         Cmd::Inspect { spec } => inspect(&load_spec(&spec)?)?,
         Cmd::Bench {
             specs,
@@ -239,10 +254,30 @@ fn inspect(s: &Spec) -> Result<()> {
             l.network, l.name, l.kind, l.output, l.params
         );
     }
-    println!("G parameters: {}", group(model.generator().count()));
+    let state = model.generator().state_count();
+    if state > 0 {
+        println!(
+            "G parameters: {} (+{} non-trainable)",
+            group(model.generator().count()),
+            group(state)
+        );
+    } else {
+        println!("G parameters: {}", group(model.generator().count()));
+    }
     println!("D parameters: {}", group(model.discriminator().count()));
     println!("loss.bce: {}", s.loss.bce);
     for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
+        if o.kind == crate::spec::OptimKind::SgdKeras {
+            println!(
+                "optim.{}: {:?} lr={} momentum={} nesterov={}",
+                n.to_lowercase(),
+                o.kind,
+                o.lr,
+                o.momentum,
+                o.nesterov
+            );
+            continue;
+        }
         println!(
             "optim.{}: {:?} lr={} beta1={} beta2={} eps={:e}",
             n.to_lowercase(),
@@ -273,7 +308,7 @@ pub fn group(n: usize) -> String {
     out
 }
 
-fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
+fn sample(run: &Path, n: usize, seed: u64, output: &Path, nice: bool, checkpoint: Option<String>) -> Result<()> {
     if n == 0 {
         bail!("--n must be at least 1");
     }
@@ -282,18 +317,40 @@ fn sample(run: &Path, n: usize, seed: u64, output: &Path) -> Result<()> {
     let spec = Spec::load(&cfg, None, &[])?;
     let dev = Device::Cpu;
     let model = crate::models::build(&spec, &dev)?;
-    let ck = run.join("checkpoints").join("g_final.safetensors");
-    if !ck.is_file() {
+    let ckdir = run.join("checkpoints");
+    let tag = checkpoint.unwrap_or_else(|| {
+        if nice && ckdir.join("g_iter.safetensors").is_file() {
+            "iter".into()
+        } else {
+            "final".into()
+        }
+    });
+    let g_path = ckdir.join(format!("g_{tag}.safetensors"));
+    if !g_path.is_file() {
         bail!(
-            "{} has no final generator checkpoint ({}); did the run finish?",
+            "{} has no generator checkpoint `{tag}` ({}); did the run finish?",
             run.display(),
-            ck.display()
+            g_path.display()
         );
     }
-    model.generator().load(&ck)?;
+    model.generator().load(&g_path)?;
     let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
-    let z = crate::rng::noise(&spec.noise, n, &mut r, &dev)?;
-    let imgs = model.generate(&z)?.flatten_all()?.to_vec1::<f32>()?;
+    let imgs = if nice {
+        // generate(nice=True): 20 x n candidates, D's scores, the n best in order.
+        model
+            .discriminator()
+            .load(&ckdir.join(format!("d_{tag}.safetensors")))?;
+        let z = crate::rng::noise(&spec.noise, 20 * n, &mut r, &dev)?;
+        let cand = model.generate(&z)?;
+        let scores = model.d_prob(&cand)?.to_vec1::<f32>()?;
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let keep: Vec<u32> = order[..n].iter().map(|&i| i as u32).collect();
+        cand.index_select(&candle_core::Tensor::new(keep.as_slice(), &dev)?, 0)?
+    } else {
+        model.generate(&crate::rng::noise(&spec.noise, n, &mut r, &dev)?)?
+    };
+    let imgs = imgs.flatten_all()?.to_vec1::<f32>()?;
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
     crate::plot::sample_grid(&imgs, rows, cols, spec.data.scale, spec.samples.style, output)?;

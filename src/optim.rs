@@ -23,8 +23,8 @@ pub struct Adam {
 impl Adam {
     pub fn new(spec: &OptimSpec, params: &Params) -> Adam {
         let form = match spec.kind {
-            OptimKind::AdamKeras => AdamForm::Keras,
             OptimKind::AdamTorch => AdamForm::Torch,
+            _ => AdamForm::Keras,
         };
         let zeros = || params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect();
         Adam {
@@ -40,6 +40,9 @@ impl Adam {
     pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
         self.t += 1;
         for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
+            if !params.trainable[i] {
+                continue;
+            }
             let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
             let op = AdamStep {
                 form: self.form,
@@ -62,5 +65,71 @@ impl Adam {
             }
         }
         Ok(())
+    }
+}
+
+/// Keras 2 `SGD(lr, momentum, nesterov=True)`:
+/// `v = momentum * v - lr * g`; `p += momentum * v - lr * g` (without Nesterov: `p += v`).
+pub struct SgdKeras {
+    pub lr: f32,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub v: Vec<Vec<f32>>,
+}
+
+impl SgdKeras {
+    pub fn new(spec: &OptimSpec, params: &Params) -> SgdKeras {
+        SgdKeras {
+            lr: spec.lr as f32,
+            momentum: spec.momentum as f32,
+            nesterov: spec.nesterov,
+            v: params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect(),
+        }
+    }
+
+    /// The update on plain slices.
+    pub fn apply(&self, p: &mut [f32], g: &[f32], v: &mut [f32]) {
+        let (lr, mu) = (self.lr, self.momentum);
+        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+            *v = mu * *v - lr * g;
+            *p += if self.nesterov { mu * *v - lr * g } else { *v };
+        }
+    }
+
+    pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
+        for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
+            if !params.trainable[i] {
+                continue;
+            }
+            let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
+            let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            let gh = g.flatten_all()?.to_vec1::<f32>()?;
+            let mut v = std::mem::take(&mut self.v[i]);
+            self.apply(&mut p, &gh, &mut v);
+            self.v[i] = v;
+            var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The optimiser a spec names, over one network's parameters.
+pub enum Optimizer {
+    Adam(Adam),
+    Sgd(SgdKeras),
+}
+
+impl Optimizer {
+    pub fn new(spec: &OptimSpec, params: &Params) -> Optimizer {
+        match spec.kind {
+            OptimKind::AdamKeras | OptimKind::AdamTorch => Optimizer::Adam(Adam::new(spec, params)),
+            OptimKind::SgdKeras => Optimizer::Sgd(SgdKeras::new(spec, params)),
+        }
+    }
+    pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
+        match self {
+            Optimizer::Adam(a) => a.step(params, grads),
+            Optimizer::Sgd(s) => s.step(params, grads),
+        }
     }
 }

@@ -149,6 +149,8 @@ pub enum Variant {
     MlpPytorch,
     /// Article 004: DCGAN with Conv2DTranspose (Brownlee).
     Dcgan,
+    /// Article 001: keras-dcgan's tanh CNN trained with Nesterov SGD.
+    TanhCnn,
 }
 
 impl fmt::Display for Variant {
@@ -157,6 +159,7 @@ impl fmt::Display for Variant {
             Variant::MlpKeras => "mlp_keras",
             Variant::MlpPytorch => "mlp_pytorch",
             Variant::Dcgan => "dcgan",
+            Variant::TanhCnn => "tanh_cnn",
         };
         f.write_str(s)
     }
@@ -218,8 +221,19 @@ pub struct OptimSpec {
     pub beta1: f64,
     #[serde(default = "default_beta2", deserialize_with = "de_beta")]
     pub beta2: f64,
-    #[serde(deserialize_with = "de_eps")]
+    /// Adam's epsilon (unused by SGD).
+    #[serde(default = "default_eps", deserialize_with = "de_eps")]
     pub eps: f64,
+    /// SGD momentum (unused by Adam).
+    #[serde(default, deserialize_with = "de_beta")]
+    pub momentum: f64,
+    /// SGD Nesterov momentum (unused by Adam).
+    #[serde(default)]
+    pub nesterov: bool,
+}
+
+fn default_eps() -> f64 {
+    1e-7
 }
 
 fn default_beta1() -> f64 {
@@ -236,6 +250,8 @@ pub enum OptimKind {
     AdamKeras,
     /// PyTorch Adam: eps added to the bias-corrected sqrt(v).
     AdamTorch,
+    /// Keras 2 SGD with (Nesterov) momentum.
+    SgdKeras,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -279,6 +295,8 @@ pub enum Sampling {
     WithReplacement,
     /// A shuffled pass over the data each epoch (`DataLoader(shuffle=True)`).
     Shuffle,
+    /// The data in stored order every epoch (`X_train[index*B:(index+1)*B]`).
+    Sequential,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -287,6 +305,10 @@ pub struct SamplesSpec {
     /// Epochs that always get a grid (the Keras article draws after epoch 1).
     #[serde(default)]
     pub at: Vec<usize>,
+    /// Also a grid every this many iterations within an epoch, at iterations
+    /// 0, n, 2n, ... (0 = never; keras-dcgan's `index % 100 == 0`).
+    #[serde(default)]
+    pub every_iters: usize,
     /// And every this many epochs (0 = never); the last epoch always gets one.
     #[serde(default)]
     pub every: usize,
@@ -307,6 +329,7 @@ impl Default for SamplesSpec {
         SamplesSpec {
             at: vec![],
             every: 0,
+            every_iters: 0,
             rows: 8,
             cols: 8,
             style: GridStyle::WhiteOnBlack,
@@ -330,6 +353,12 @@ pub struct CheckpointSpec {
     /// Save G and D every this many epochs (0 = only the final one).
     #[serde(default)]
     pub every: usize,
+    /// Also save `g_iter`/`d_iter` (overwritten) when the iteration index within an
+    /// epoch satisfies `index % every_iters == iter_offset` (keras-dcgan: 100 and 9).
+    #[serde(default)]
+    pub every_iters: usize,
+    #[serde(default)]
+    pub iter_offset: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -643,7 +672,7 @@ impl Spec {
                 }
             }
             // The CNN articles' layer stacks are fixed by their code (src/models/).
-            Variant::Dcgan => {
+            Variant::Dcgan | Variant::TanhCnn => {
                 if !self.model.g_hidden.is_empty() || !self.model.d_hidden.is_empty() {
                     return Err(format!(
                         "model.g_hidden / model.d_hidden do not apply to variant {}: its layers are the article's",
@@ -658,7 +687,7 @@ impl Spec {
     /// Iterations in one epoch of this spec.
     pub fn iters_per_epoch(&self, dataset_len: usize) -> usize {
         let full = match (self.train.sampling, self.train.drop_last) {
-            (Sampling::Shuffle, true) => dataset_len / self.train.batch_size,
+            (Sampling::Shuffle | Sampling::Sequential, true) => dataset_len / self.train.batch_size,
             _ => dataset_len.div_ceil(self.train.batch_size),
         };
         self.train.iters_per_epoch.unwrap_or(full)

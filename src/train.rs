@@ -44,10 +44,14 @@ impl Sampler {
 
     /// Start an epoch: a `shuffle` sampler reshuffles (`DataLoader(shuffle=True)`).
     pub fn start_epoch(&mut self) {
-        if self.sampling == Sampling::Shuffle {
-            self.perm = (0..self.n).collect();
-            self.perm.shuffle(&mut self.rng);
-            self.pos = 0;
+        match self.sampling {
+            Sampling::Shuffle => {
+                self.perm = (0..self.n).collect();
+                self.perm.shuffle(&mut self.rng);
+                self.pos = 0;
+            }
+            Sampling::Sequential => self.pos = 0,
+            Sampling::WithReplacement => {}
         }
     }
 
@@ -56,7 +60,7 @@ impl Sampler {
         match self.sampling {
             // X_train[np.random.randint(0, X_train.shape[0], batch_size)]
             Sampling::WithReplacement => (0..self.batch).map(|_| self.rng.random_range(0..self.n)).collect(),
-            Sampling::Shuffle => {
+            Sampling::Shuffle | Sampling::Sequential => {
                 let left = self.n - self.pos;
                 if left == 0 || (self.drop_last && left < self.batch) {
                     self.start_epoch();
@@ -100,9 +104,9 @@ pub struct RunOptions {
 }
 
 /// Generate the fixed sample grid of a run at `epoch`.
-fn save_grid(model: &dyn Gan, spec: &Spec, z: &Tensor, dir: &Path, epoch: usize) -> Result<()> {
+fn save_grid(model: &dyn Gan, spec: &Spec, z: &Tensor, dir: &Path, tag: &str) -> Result<()> {
     let imgs = model.generate(z)?.flatten_all()?.to_vec1::<f32>()?;
-    let p = dir.join("samples").join(format!("epoch_{epoch:04}.png"));
+    let p = dir.join("samples").join(format!("{tag}.png"));
     crate::plot::sample_grid(
         &imgs,
         spec.samples.rows,
@@ -204,6 +208,15 @@ fn train_loop(
         sampler.start_epoch();
         let mut last = Default::default();
         for it in 0..ipe {
+            if spec.samples.every_iters > 0 && it % spec.samples.every_iters == 0 {
+                save_grid(
+                    model.as_ref(),
+                    spec,
+                    &grid_z,
+                    dir,
+                    &format!("epoch_{epoch:04}_iter_{it:04}"),
+                )?;
+            }
             let t0 = Instant::now();
             let idx = sampler.next_indices();
             let batch = make_batch(&data.train, &idx, spec.data.scale, dev)?;
@@ -231,6 +244,10 @@ fn train_loop(
                     extra: s.extra.clone(),
                 });
             }
+            let ck = &spec.checkpoint;
+            if ck.every_iters > 0 && it % ck.every_iters == ck.iter_offset {
+                save_checkpoint(model.as_ref(), dir, "iter")?;
+            }
             pb.inc(1);
             if it % 8 == 0 {
                 pb.set_message(format!(
@@ -244,7 +261,7 @@ fn train_loop(
         manifest.steps_done = step;
         manifest.write(dir)?;
         if spec.grid_at(epoch) {
-            save_grid(model.as_ref(), spec, &grid_z, dir, epoch)?;
+            save_grid(model.as_ref(), spec, &grid_z, dir, &format!("epoch_{epoch:04}"))?;
         }
         if spec.checkpoint.every > 0 && epoch % spec.checkpoint.every == 0 {
             save_checkpoint(model.as_ref(), dir, &format!("epoch_{epoch:04}"))?;

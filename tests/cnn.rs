@@ -53,3 +53,166 @@ fn dcgan_counts_shapes_and_a_real_run() {
     assert!(dir.join("samples/epoch_0001.png").is_file());
     let _ = DType::F32;
 }
+
+#[test]
+fn tanh_cnn_counts_and_batchnorm_quirk() {
+    use ganlab::models::tanh_cnn::{Mode, TanhCnnGan};
+    use ganlab::models::Gan;
+    let s = spec("tanh_cnn_sgd", &[]);
+    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
+    let m = TanhCnnGan::new(&s, &mut init, &Device::Cpu).unwrap();
+    assert_eq!(m.generator().count(), 6_751_233);
+    assert_eq!(m.generator().state_count(), 12_544);
+    assert_eq!(m.discriminator().count(), 3_485_441);
+    let z = Tensor::rand(-1f32, 1f32, (8, 100), &Device::Cpu).unwrap();
+    // g.predict (moving averages 0 and 1) and d_on_g's training mode (batch statistics)
+    // give different images from the same noise: the article's quirk.
+    let pred = m.g.forward(&z, Mode::Predict).unwrap();
+    let before =
+        m.g.bn
+            .moving_mean
+            .as_tensor()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+    let train = m.g.forward(&z, Mode::Train).unwrap();
+    assert_eq!(pred.dims(), &[8, 1, 28, 28]);
+    let diff = (&pred - &train)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(
+        diff > 1e-3,
+        "predict and train modes agree ({diff}): BatchNorm modes lost"
+    );
+    let after =
+        m.g.bn
+            .moving_mean
+            .as_tensor()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+    assert_eq!(before, 0.0);
+    assert!(after != 0.0, "the training-mode pass must move the averages");
+    // Predict mode does not move them.
+    let _ = m.g.forward(&z, Mode::Predict).unwrap();
+    assert_eq!(
+        m.g.bn
+            .moving_mean
+            .as_tensor()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap(),
+        after
+    );
+    let d = m.d.forward(&pred, Grad::Frozen).unwrap();
+    assert_eq!(d.dims(), &[8, 1]);
+}
+
+#[test]
+fn batchnorm_both_modes_by_hand() {
+    use ganlab::nn::{BatchNorm, Params};
+    let dev = Device::Cpu;
+    let mut p = Params::default();
+    let bn = BatchNorm::new(&mut p, "bn", 2, &dev).unwrap();
+    let x = Tensor::new(&[[1f32, 10.0], [3.0, 10.0], [5.0, 13.0], [7.0, 7.0]], &dev).unwrap();
+    // Column 0: mean 4, biased variance 5; column 1: mean 10, variance 4.5.
+    let y = bn.forward_train(&x, Grad::Train).unwrap().to_vec2::<f32>().unwrap();
+    let e0 = (5.0f32 + 1e-3).sqrt();
+    assert!((y[0][0] - (-3.0 / e0)).abs() < 1e-5, "{}", y[0][0]);
+    assert!((y[2][1] - (3.0 / (4.5f32 + 1e-3).sqrt())).abs() < 1e-5, "{}", y[2][1]);
+    // moving = 0.99 * moving + 0.01 * batch
+    let mm = bn.moving_mean.as_tensor().to_vec1::<f32>().unwrap();
+    let mv = bn.moving_var.as_tensor().to_vec1::<f32>().unwrap();
+    assert!((mm[0] - 0.04).abs() < 1e-6 && (mm[1] - 0.10).abs() < 1e-6, "{mm:?}");
+    assert!(
+        (mv[0] - (0.99 + 0.05)).abs() < 1e-6 && (mv[1] - (0.99 + 0.045)).abs() < 1e-6,
+        "{mv:?}"
+    );
+    // Inference: (x - moving_mean) / sqrt(moving_var + eps).
+    let e = bn.forward_eval(&x).unwrap().to_vec2::<f32>().unwrap();
+    assert!(
+        (e[0][0] - (1.0 - 0.04) / (1.04f32 + 1e-3).sqrt()).abs() < 1e-5,
+        "{}",
+        e[0][0]
+    );
+    assert_eq!(p.count(), 4);
+    assert_eq!(p.state_count(), 4);
+}
+
+#[test]
+fn keras_nesterov_sgd_by_hand() {
+    use ganlab::optim::SgdKeras;
+    // v = 0.9 v - 0.001 g; p += 0.9 v - 0.001 g, from p = 1, v = 0, g = 2 then g = -1.
+    let sgd = SgdKeras {
+        lr: 0.001,
+        momentum: 0.9,
+        nesterov: true,
+        v: vec![],
+    };
+    let (mut p, mut v) = (vec![1.0f32], vec![0.0f32]);
+    sgd.apply(&mut p, &[2.0], &mut v);
+    assert!(
+        (v[0] - -0.002).abs() < 1e-7 && (p[0] - (1.0 - 0.0018 - 0.002)).abs() < 1e-7,
+        "{p:?} {v:?}"
+    );
+    sgd.apply(&mut p, &[-1.0], &mut v);
+    // v = 0.9 * -0.002 + 0.001 = -0.0008; p += 0.9 * -0.0008 + 0.001 = 0.00028
+    assert!((v[0] - -0.0008).abs() < 1e-7, "{v:?}");
+    assert!((p[0] - (0.9962 + 0.00028)).abs() < 1e-6, "{p:?}");
+}
+
+#[test]
+fn nearest_upsampling_repeats_rows_and_columns() {
+    let x = Tensor::new(&[[[[1f32, 2.0], [3.0, 4.0]]]], &Device::Cpu).unwrap();
+    let y = x
+        .upsample_nearest2d(4, 4)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(y, vec![1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]);
+}
+
+#[test]
+fn tanh_cnn_quick_run_and_nice_sampling() {
+    let dir = short_run(&spec("tanh_cnn_sgd", &["train.iters_per_epoch=11"]));
+    let f = read_frame(&dir.join("metrics.parquet")).unwrap();
+    assert_eq!(f.height(), 11);
+    assert!(f
+        .column("d_loss")
+        .unwrap()
+        .f32()
+        .unwrap()
+        .into_no_null_iter()
+        .all(|v| v.is_finite()));
+    assert!(dir.join("samples/epoch_0001_iter_0000.png").is_file());
+    assert!(dir.join("samples/epoch_0001_iter_0010.png").is_file());
+    assert!(
+        dir.join("checkpoints/g_iter.safetensors").is_file(),
+        "index % 10 == 9 checkpoint"
+    );
+    let png = dir.join("nice.png");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args([
+            "sample",
+            dir.to_str().unwrap(),
+            "--nice",
+            "--n",
+            "9",
+            "-o",
+            png.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(png.is_file());
+}

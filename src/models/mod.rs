@@ -12,6 +12,7 @@ pub mod dcgan;
 pub mod mlp;
 pub mod mlp_keras;
 pub mod mlp_pytorch;
+pub mod tanh_cnn;
 
 /// A batch of real images, `[n, 784]` in the spec's scale, with their labels.
 pub struct Batch {
@@ -74,6 +75,12 @@ pub trait Gan {
     fn flops_per_iter(&self) -> f64;
     /// Real images one `train_step` takes (the article's real batch).
     fn reals_per_step(&self) -> usize;
+    /// D's probability that each image `[n, 784]` is real, in inference mode (for the
+    /// keras-dcgan article's "nice" generation).
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
+        let _ = images;
+        anyhow::bail!("this variant does not score samples with D (no --nice)")
+    }
     /// Names of the extra metrics `train_step` reports, in order.
     fn extra_metrics(&self) -> &'static [&'static str] {
         &[]
@@ -87,5 +94,6 @@ pub fn build(spec: &Spec, dev: &Device) -> Result<Box<dyn Gan>> {
         Variant::MlpKeras => Box::new(mlp_keras::VanillaGan::new(spec, &mut init, dev)?),
         Variant::MlpPytorch => Box::new(mlp_pytorch::TorchMlpGan::new(spec, &mut init, dev)?),
         Variant::Dcgan => Box::new(dcgan::Dcgan::new(spec, &mut init, dev)?),
+        Variant::TanhCnn => Box::new(tanh_cnn::TanhCnnGan::new(spec, &mut init, dev)?),
     })
 }
