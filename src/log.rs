@@ -112,6 +112,32 @@ impl MetricsLog {
     }
 }
 
+/// Per-epoch rows (e.g. ACGAN's train/test loss table): `epoch, component`, then
+/// one column per named value. Written like the metrics (atomic rewrite).
+#[derive(Default)]
+pub struct EpochTable {
+    pub rows: Vec<(u32, String, Vec<(&'static str, f32)>)>,
+}
+
+impl EpochTable {
+    pub fn flush(&self, path: &Path) -> Result<()> {
+        let Some(first) = self.rows.first() else { return Ok(()) };
+        let mut df = df!(
+            "epoch" => self.rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "component" => self.rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        )?;
+        for (k, (name, _)) in first.2.iter().enumerate() {
+            let v: Vec<f32> = self.rows.iter().map(|r| r.2.get(k).map_or(f32::NAN, |e| e.1)).collect();
+            df.with_column(Column::new((*name).into(), v))?;
+        }
+        let tmp = path.with_extension("parquet.tmp");
+        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        ParquetWriter::new(f).finish(&mut df).map_err(anyhow::Error::from)?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        Ok(())
+    }
+}
+
 /// Read any Parquet file as a polars frame.
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

@@ -237,6 +237,64 @@ fn glorot_uniform(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize)
     uniform(rng, n, (6.0 / (fan_in + fan_out) as f64).sqrt())
 }
 
+/// Keras 2 `glorot_normal` (since 2.2.3): a normal truncated at two standard
+/// deviations, its scale divided by 0.87962566 so that the draws keep standard
+/// deviation `sqrt(2 / (fan_in + fan_out))`.
+pub fn glorot_normal(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+    use rand_distr::{Distribution, StandardNormal};
+    let sigma = (2.0 / (fan_in + fan_out) as f64).sqrt() / 0.879_625_661_034_239_8;
+    (0..n)
+        .map(|_| loop {
+            let v: f64 = StandardNormal.sample(rng);
+            if v.abs() < 2.0 {
+                break (v * sigma) as f32;
+            }
+        })
+        .collect()
+}
+
+/// A convolution kernel initialiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelInit {
+    GlorotUniform,
+    GlorotNormal,
+}
+
+/// Keras `Embedding(classes, dim)`: a `[classes, dim]` table, rows looked up by label.
+pub struct Embedding {
+    pub table: Var,
+}
+
+impl Embedding {
+    /// `embeddings_initializer='glorot_normal'` (fan_in = classes, fan_out = dim).
+    pub fn new(
+        params: &mut Params,
+        name: &str,
+        classes: usize,
+        dim: usize,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<Self> {
+        let t = Var::from_tensor(&Tensor::from_vec(
+            glorot_normal(rng, classes * dim, classes, dim),
+            (classes, dim),
+            dev,
+        )?)?;
+        params.push(format!("{name}.embeddings"), t.clone());
+        Ok(Embedding { table: t })
+    }
+    /// `[n]` labels -> `[n, dim]` rows.
+    pub fn forward(&self, labels: &[u8], grad: Grad) -> Result<Tensor> {
+        let idx: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let idx = Tensor::new(idx.as_slice(), self.table.device())?;
+        let t = match grad {
+            Grad::Train => self.table.as_tensor().clone(),
+            Grad::Frozen => self.table.as_tensor().detach(),
+        };
+        Ok(t.index_select(&idx, 0)?)
+    }
+}
+
 /// Keras `Conv2D`: weight `[out, in, kh, kw]` (candle's layout), bias `[out]`.
 pub struct Conv2d {
     pub w: Var,
@@ -259,7 +317,39 @@ impl Conv2d {
         rng: &mut ChaCha8Rng,
         dev: &Device,
     ) -> Result<Conv2d> {
-        let w = glorot_uniform(rng, cout * cin * k * k, cin * k * k, cout * k * k);
+        Self::with_init(
+            params,
+            name,
+            cin,
+            cout,
+            k,
+            stride,
+            padding,
+            KernelInit::GlorotUniform,
+            rng,
+            dev,
+        )
+    }
+
+    /// As [`Conv2d::new`] with another kernel initialiser.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_init(
+        params: &mut Params,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: crate::conv::Padding,
+        init: KernelInit,
+        rng: &mut ChaCha8Rng,
+        dev: &Device,
+    ) -> Result<Conv2d> {
+        let (n, fi, fo) = (cout * cin * k * k, cin * k * k, cout * k * k);
+        let w = match init {
+            KernelInit::GlorotUniform => glorot_uniform(rng, n, fi, fo),
+            KernelInit::GlorotNormal => glorot_normal(rng, n, fi, fo),
+        };
         let w = Var::from_tensor(&Tensor::from_vec(w, (cout, cin, k, k), dev)?)?;
         let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;
         params.push(format!("{name}.weight"), w.clone());

@@ -347,3 +347,90 @@ impl InplaceOp2 for AdamStep<'_> {
         Ok(())
     }
 }
+
+/// Sparse categorical cross-entropy of `softmax(logits)` (`[n, k]`) against integer
+/// labels (`[n]`, as f32), per row, in the framework's semantics: `clip` is
+/// standalone Keras 2.0 (softmax probabilities clipped to [1e-7, 1 - 1e-7] and
+/// renormalised; no gradient through a clipped entry), `logits`/`torch` the exact
+/// log-softmax.
+pub struct SparseCce {
+    pub sem: BceSemantics,
+}
+
+/// Loss and d(loss)/d(logits) of one row.
+pub fn sparse_cce_row(x: &[f32], y: usize, sem: BceSemantics, grad: &mut [f32]) -> f32 {
+    let m = x.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let e: Vec<f32> = x.iter().map(|&v| (v - m).exp()).collect();
+    let z: f32 = e.iter().sum();
+    let p: Vec<f32> = e.iter().map(|v| v / z).collect();
+    match sem {
+        BceSemantics::Clip => {
+            let pc: Vec<f32> = p.iter().map(|v| v.clamp(KERAS_EPS, 1.0 - KERAS_EPS)).collect();
+            let s: f32 = pc.iter().sum();
+            // l = -log(pc_y / S); dl/dpc_j = -[j = y] / pc_y + 1 / S, zero where clipped.
+            let gp: Vec<f32> = (0..p.len())
+                .map(|j| {
+                    let inside = !(p[j] < KERAS_EPS || p[j] > 1.0 - KERAS_EPS);
+                    if inside {
+                        (if j == y { -1.0 / pc[y] } else { 0.0 }) + 1.0 / s
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let dot: f32 = p.iter().zip(&gp).map(|(a, b)| a * b).sum();
+            for i in 0..p.len() {
+                grad[i] = p[i] * (gp[i] - dot);
+            }
+            -(pc[y] / s).ln()
+        }
+        BceSemantics::Logits | BceSemantics::Torch => {
+            for i in 0..p.len() {
+                grad[i] = p[i] - if i == y { 1.0 } else { 0.0 };
+            }
+            m + z.ln() - x[y]
+        }
+    }
+}
+
+fn sparse_cce_all(x: &[f32], y: &[f32], k: usize, sem: BceSemantics) -> (Vec<f32>, Vec<f32>) {
+    let mut loss = Vec::with_capacity(y.len());
+    let mut grad = vec![0f32; x.len()];
+    for (r, &label) in y.iter().enumerate() {
+        loss.push(sparse_cce_row(
+            &x[r * k..(r + 1) * k],
+            label as usize,
+            sem,
+            &mut grad[r * k..(r + 1) * k],
+        ));
+    }
+    (loss, grad)
+}
+
+impl CustomOp2 for SparseCce {
+    fn name(&self) -> &'static str {
+        "ganlab-sparse-cce"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s1, l1)?;
+        let y = f32_view(s2, l2)?;
+        let k = *l1.dims().last().unwrap_or(&1);
+        if l1.dims().len() != 2 || y.len() * k != x.len() || y.iter().any(|&v| v < 0.0 || v as usize >= k) {
+            bail!(
+                "sparse cce: logits {:?} and labels {:?} do not fit",
+                l1.dims(),
+                l2.dims()
+            );
+        }
+        let (loss, _) = sparse_cce_all(&x, &y, k, self.sem);
+        Ok((CpuStorage::F32(loss), Shape::from(y.len())))
+    }
+    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let k = x.dim(1)?;
+        let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let yv = y.to_vec1::<f32>()?;
+        let (_, g) = sparse_cce_all(&xv, &yv, k, self.sem);
+        let g = Tensor::from_vec(g, x.shape(), x.device())?;
+        Ok((Some(g.broadcast_mul(&grad.reshape((grad.elem_count(), 1))?)?), None))
+    }
+}

@@ -23,6 +23,7 @@ pub const PROFILE_ALLOWED_PREFIXES: &[&str] = &[
     "samples.",
     "checkpoint.",
     "log.",
+    "eval.",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -46,6 +47,8 @@ pub struct Spec {
     pub checkpoint: CheckpointSpec,
     #[serde(default)]
     pub log: LogSpec,
+    #[serde(default)]
+    pub eval: EvalSpec,
     /// Compute threads; `null` uses all cores (or `--threads`).
     #[serde(default, deserialize_with = "de_opt_pos_usize")]
     pub threads: Option<usize>,
@@ -151,6 +154,8 @@ pub enum Variant {
     Dcgan,
     /// Article 001: keras-dcgan's tanh CNN trained with Nesterov SGD.
     TanhCnn,
+    /// Article 003: Keras `mnist_acgan.py`.
+    Acgan,
 }
 
 impl fmt::Display for Variant {
@@ -160,6 +165,7 @@ impl fmt::Display for Variant {
             Variant::MlpPytorch => "mlp_pytorch",
             Variant::Dcgan => "dcgan",
             Variant::TanhCnn => "tanh_cnn",
+            Variant::Acgan => "acgan",
         };
         f.write_str(s)
     }
@@ -359,6 +365,25 @@ pub struct CheckpointSpec {
     pub every_iters: usize,
     #[serde(default)]
     pub iter_offset: usize,
+}
+
+/// End-of-epoch evaluation, for the articles that have one (ACGAN).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSpec {
+    /// Test images per evaluation (the article: all 10,000).
+    #[serde(default = "test_size", deserialize_with = "de_pos_usize")]
+    pub test_size: usize,
+}
+
+fn test_size() -> usize {
+    crate::data::MNIST_TEST
+}
+
+impl Default for EvalSpec {
+    fn default() -> Self {
+        EvalSpec { test_size: test_size() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -672,7 +697,7 @@ impl Spec {
                 }
             }
             // The CNN articles' layer stacks are fixed by their code (src/models/).
-            Variant::Dcgan | Variant::TanhCnn => {
+            Variant::Dcgan | Variant::TanhCnn | Variant::Acgan => {
                 if !self.model.g_hidden.is_empty() || !self.model.d_hidden.is_empty() {
                     return Err(format!(
                         "model.g_hidden / model.d_hidden do not apply to variant {}: its layers are the article's",

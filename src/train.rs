@@ -201,6 +201,7 @@ fn train_loop(
             .progress_chars("=> "),
     );
     let metrics = dir.join("metrics.parquet");
+    let mut table = crate::log::EpochTable::default();
     let start = Instant::now();
     let mut step = 0u64;
     for epoch in 1..=spec.train.epochs {
@@ -257,6 +258,28 @@ fn train_loop(
             }
         }
         log.flush(&metrics)?;
+        let mut ctx = models::EpochCtx {
+            test: &data.test,
+            scale: spec.data.scale,
+            test_size: spec.eval.test_size.min(data.test.len()),
+            rngs: &mut rngs,
+        };
+        let rows = model.end_epoch(&mut ctx)?;
+        if !rows.is_empty() {
+            for (component, values) in rows {
+                if !opts.quiet {
+                    let vals: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                    let line = format!("epoch {epoch} {component:<22} {}", vals.join("  "));
+                    if pb.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        pb.println(line);
+                    }
+                }
+                table.rows.push((epoch as u32, component, values));
+            }
+            table.flush(&dir.join("epochs.parquet"))?;
+        }
         manifest.epochs_done = epoch;
         manifest.steps_done = step;
         manifest.write(dir)?;

@@ -216,3 +216,115 @@ fn tanh_cnn_quick_run_and_nice_sampling() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(png.is_file());
 }
+
+#[test]
+fn glorot_normal_is_truncated_with_keras_scale() {
+    let mut r = ganlab::rng::stream(3, ganlab::rng::Stream::Init);
+    let (fi, fo) = (10usize, 100usize);
+    let v = ganlab::nn::glorot_normal(&mut r, 200_000, fi, fo);
+    let target = (2.0 / (fi + fo) as f64).sqrt();
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+    let std = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    assert!((std - target).abs() / target < 0.01, "std {std} vs {target}");
+    let cut = 2.0 * target / 0.879_625_661_034_239_8;
+    let max = v.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
+    assert!(max < cut && max > 0.95 * cut, "max {max} vs cut {cut}");
+}
+
+#[test]
+fn sparse_cce_semantics_by_hand() {
+    use ganlab::ops::sparse_cce_row;
+    use ganlab::spec::BceSemantics;
+    let mut g = [0f32; 3];
+    // Equal logits: loss ln 3, gradient p - onehot.
+    let l = sparse_cce_row(&[0.0, 0.0, 0.0], 1, BceSemantics::Logits, &mut g);
+    assert!((l - 3f32.ln()).abs() < 1e-6);
+    assert!((g[1] + 2.0 / 3.0).abs() < 1e-6 && (g[0] - 1.0 / 3.0).abs() < 1e-6);
+    let l = sparse_cce_row(&[0.0, 0.0, 0.0], 1, BceSemantics::Clip, &mut g);
+    assert!((l - 3f32.ln()).abs() < 1e-6);
+    assert!((g[1] + 2.0 / 3.0).abs() < 1e-5, "{g:?}");
+    // A hopeless label: p_y = e^-40 / ... < 1e-7 is clipped: loss -ln(1e-7 / S) = 16.118, no gradient into y.
+    let l = sparse_cce_row(&[40.0, 0.0, 0.0], 1, BceSemantics::Clip, &mut g);
+    assert!((l - 16.118095).abs() < 1e-3, "{l}");
+    let l = sparse_cce_row(&[40.0, 0.0, 0.0], 1, BceSemantics::Logits, &mut g);
+    assert!((l - 40.0).abs() < 1e-4, "{l}");
+}
+
+#[test]
+fn acgan_counts_conditioning_and_a_real_run() {
+    use ganlab::models::acgan::Acgan;
+    use ganlab::models::Gan;
+    let s = spec("acgan", &[]);
+    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
+    let m = Acgan::new(&s, &mut init, &Device::Cpu).unwrap();
+    assert_eq!(m.generator().count(), 8_172_521);
+    assert_eq!(m.discriminator().count(), 525_835);
+    // The hadamard product: h = z * embedding[label], element by element.
+    let z = Tensor::rand(-1f32, 1f32, (2, 100), &Device::Cpu).unwrap();
+    let h =
+        m.g.condition(&z, &[3, 7], Grad::Frozen)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+    let table = m.g.embedding.table.as_tensor().to_vec2::<f32>().unwrap();
+    let zv = z.to_vec2::<f32>().unwrap();
+    for j in [0, 50, 99] {
+        assert!((h[0][j] - zv[0][j] * table[3][j]).abs() < 1e-7);
+        assert!((h[1][j] - zv[1][j] * table[7][j]).abs() < 1e-7);
+    }
+    let img = m.predict(&z, &[3, 7]).unwrap();
+    assert_eq!(img.dims(), &[2, 1, 28, 28]);
+    let (gen, aux) = m.d.forward(&img, Grad::Frozen, None).unwrap();
+    assert_eq!((gen.dims(), aux.dims()), (&[2usize, 1][..], &[2usize, 10][..]));
+
+    let dir = short_run(&spec(
+        "acgan",
+        &["train.epochs=1", "train.iters_per_epoch=1", "eval.test_size=20"],
+    ));
+    let f = read_frame(&dir.join("epochs.parquet")).unwrap();
+    assert_eq!(f.height(), 4, "generator/discriminator x train/test");
+    let comp: Vec<String> = f
+        .column("component")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        comp,
+        [
+            "generator (train)",
+            "generator (test)",
+            "discriminator (train)",
+            "discriminator (test)"
+        ]
+    );
+    for c in ["loss", "generation_loss", "auxiliary_loss"] {
+        assert!(f
+            .column(c)
+            .unwrap()
+            .f32()
+            .unwrap()
+            .into_no_null_iter()
+            .all(|v| v.is_finite()));
+    }
+    let metrics = read_frame(&dir.join("metrics.parquet")).unwrap();
+    assert!(metrics.column("d_auxiliary_loss").is_ok());
+    assert!(dir.join("samples/epoch_0001.png").is_file());
+}
+
+#[test]
+fn acgan_latent_points_for_a_2d_latent() {
+    use ganlab::models::acgan::Acgan;
+    let s = spec("acgan", &["noise.dim=2"]);
+    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
+    let m = Acgan::new(&s, &mut init, &Device::Cpu).unwrap();
+    let z = Tensor::rand(-1f32, 1f32, (5, 2), &Device::Cpu).unwrap();
+    let pts = m.latent_points(&z, &[0, 1, 2, 3, 4]).unwrap();
+    assert_eq!(pts.len(), 5);
+    assert_eq!(pts[4].2, 4);
+    let t = m.g.embedding.table.as_tensor().to_vec2::<f32>().unwrap();
+    let zv = z.to_vec2::<f32>().unwrap();
+    assert!((pts[2].0 - zv[2][0] * t[2][0]).abs() < 1e-7 && (pts[2].1 - zv[2][1] * t[2][1]).abs() < 1e-7);
+}

@@ -8,6 +8,7 @@ use crate::nn::Params;
 use crate::rng::StepRngs;
 use crate::spec::{Spec, Variant};
 
+pub mod acgan;
 pub mod dcgan;
 pub mod mlp;
 pub mod mlp_keras;
@@ -52,6 +53,15 @@ pub fn step_flops(g: NetMacs, d: NetMacs, nf: usize, nd: usize, ng: usize) -> f6
     2.0 * (d_step + g_step)
 }
 
+/// What an end-of-epoch evaluation may use.
+pub struct EpochCtx<'a> {
+    pub test: &'a crate::data::Split,
+    pub scale: crate::spec::Scale,
+    /// Test images to evaluate on (the article: all 10,000; profiles may cut it).
+    pub test_size: usize,
+    pub rngs: &'a mut StepRngs,
+}
+
 /// One row of `ganlab inspect`.
 pub struct LayerInfo {
     pub network: &'static str,
@@ -81,6 +91,12 @@ pub trait Gan {
         let _ = images;
         anyhow::bail!("this variant does not score samples with D (no --nice)")
     }
+    /// End of an epoch: the article's per-epoch evaluation, as named rows for
+    /// `epochs.parquet` (ACGAN's train/test table). Most articles have none.
+    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<(String, Vec<(&'static str, f32)>)>> {
+        let _ = ctx;
+        Ok(vec![])
+    }
     /// Names of the extra metrics `train_step` reports, in order.
     fn extra_metrics(&self) -> &'static [&'static str] {
         &[]
@@ -95,5 +111,6 @@ pub fn build(spec: &Spec, dev: &Device) -> Result<Box<dyn Gan>> {
         Variant::MlpPytorch => Box::new(mlp_pytorch::TorchMlpGan::new(spec, &mut init, dev)?),
         Variant::Dcgan => Box::new(dcgan::Dcgan::new(spec, &mut init, dev)?),
         Variant::TanhCnn => Box::new(tanh_cnn::TanhCnnGan::new(spec, &mut init, dev)?),
+        Variant::Acgan => Box::new(acgan::Acgan::new(spec, &mut init, dev)?),
     })
 }

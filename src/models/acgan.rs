@@ -1,0 +1,530 @@
+//! Article 003, the Keras example `mnist_acgan.py` (with the Q&A on how G knows which
+//! digit to draw): `build_generator(latent_size)` (class Embedding x latent, then a
+//! CNN), `build_discriminator()` (two heads: "generation" and "auxiliary"), and the
+//! loop with a per-epoch test evaluation:
+//! ```text
+//! for index in range(600):                             # in order, batch 100
+//!     noise = uniform(-1, 1, (100, 100)); sampled_labels = randint(0, 10, 100)
+//!     generated = generator.predict([noise, sampled_labels])
+//!     discriminator.train_on_batch(concat(image_batch, generated),
+//!                                  [[1]*100 + [0]*100, concat(label_batch, sampled_labels)])
+//!     noise = uniform(-1, 1, (200, 100)); sampled_labels = randint(0, 10, 200)
+//!     combined.train_on_batch([noise, sampled_labels], [ones(200), sampled_labels])
+//! ```
+//! Hard labels, the auxiliary loss fully weighted on fakes, losses 1:1 (this
+//! version of the example). `channels_first`: NCHW as written.
+
+use anyhow::Result;
+use candle_core::{DType, Device, Tensor};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
+use crate::conv::Padding;
+use crate::nn::{bce, dropout, leaky_relu, mean_prob, tanh, Conv2d, Dense, Embedding, Grad, KernelInit, Params};
+use crate::ops::SparseCce;
+use crate::optim::Adam;
+use crate::rng::StepRngs;
+use crate::spec::{BceSemantics, Init, Spec};
+
+pub const CLASSES: usize = 10;
+
+/// `build_generator(latent_size)`.
+pub struct Generator {
+    /// `Embedding(num_classes, latent_size, embeddings_initializer='glorot_normal')`.
+    pub embedding: Embedding,
+    /// Dense(1024, activation='relu').
+    pub dense1: Dense,
+    /// Dense(128 * 7 * 7, activation='relu'), Reshape((128, 7, 7)).
+    pub dense2: Dense,
+    /// UpSampling2D(2), Conv2D(256, 5, padding='same', relu, glorot_normal).
+    pub conv1: Conv2d,
+    /// UpSampling2D(2), Conv2D(128, 5, padding='same', relu, glorot_normal).
+    pub conv2: Conv2d,
+    /// Conv2D(1, 2, padding='same', tanh, glorot_normal): an even kernel, padded 0 before, 1 after.
+    pub conv3: Conv2d,
+    pub params: Params,
+}
+
+impl Generator {
+    pub fn new(latent: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let mut p = Params::default();
+        let gn = KernelInit::GlorotNormal;
+        let dense1 = Dense::new(&mut p, "g.dense1", latent, 1024, Init::GlorotUniform, rng, dev)?;
+        let dense2 = Dense::new(&mut p, "g.dense2", 1024, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
+        let conv1 = Conv2d::with_init(&mut p, "g.conv1", 128, 256, 5, 1, Padding::Same, gn, rng, dev)?;
+        let conv2 = Conv2d::with_init(&mut p, "g.conv2", 256, 128, 5, 1, Padding::Same, gn, rng, dev)?;
+        let conv3 = Conv2d::with_init(&mut p, "g.conv3", 128, 1, 2, 1, Padding::Same, gn, rng, dev)?;
+        let embedding = Embedding::new(&mut p, "g.embedding", CLASSES, latent, rng, dev)?;
+        Ok(Generator {
+            embedding,
+            dense1,
+            dense2,
+            conv1,
+            conv2,
+            conv3,
+            params: p,
+        })
+    }
+
+    /// `h = multiply([latent, Flatten()(Embedding(image_class))])`: `[n, latent]`.
+    pub fn condition(&self, z: &Tensor, labels: &[u8], grad: Grad) -> Result<Tensor> {
+        Ok(z.mul(&self.embedding.forward(labels, grad)?)?)
+    }
+
+    /// `([n, latent], labels) -> [n, 1, 28, 28]` in [-1, 1].
+    pub fn forward(&self, z: &Tensor, labels: &[u8], grad: Grad) -> Result<Tensor> {
+        let n = z.dim(0)?;
+        let h = self.condition(z, labels, grad)?; // [n, 100]
+        let x = self.dense1.forward(&h, grad)?.relu()?; // [n, 1024]
+        let x = self.dense2.forward(&x, grad)?.relu()?.reshape((n, 128, 7, 7))?; // [n, 128, 7, 7]
+        let x = self.conv1.forward(&x.upsample_nearest2d(14, 14)?, grad)?.relu()?; // [n, 256, 14, 14]
+        let x = self.conv2.forward(&x.upsample_nearest2d(28, 28)?, grad)?.relu()?; // [n, 128, 28, 28]
+        tanh(&self.conv3.forward(&x, grad)?) // [n, 1, 28, 28]
+    }
+
+    fn macs(&self) -> NetMacs {
+        let first = 100.0 * 1024.0;
+        let all =
+            first + 1024.0 * 6272.0 + 196.0 * 256.0 * 128.0 * 25.0 + 784.0 * 128.0 * 256.0 * 25.0 + 784.0 * 128.0 * 4.0;
+        NetMacs { all, first }
+    }
+}
+
+/// `build_discriminator()`.
+pub struct Discriminator {
+    /// Conv2D(32, 3, padding='same', strides=2), LeakyReLU(), Dropout(0.3): 14x14.
+    pub conv1: Conv2d,
+    /// Conv2D(64, 3, padding='same', strides=1), LeakyReLU(), Dropout(0.3).
+    pub conv2: Conv2d,
+    /// Conv2D(128, 3, padding='same', strides=2), LeakyReLU(), Dropout(0.3): 7x7.
+    pub conv3: Conv2d,
+    /// Conv2D(256, 3, padding='same', strides=1), LeakyReLU(), Dropout(0.3), Flatten().
+    pub conv4: Conv2d,
+    /// Dense(1, activation='sigmoid', name='generation').
+    pub generation: Dense,
+    /// Dense(num_classes, activation='softmax', name='auxiliary').
+    pub auxiliary: Dense,
+    /// Keras `LeakyReLU()` default alpha.
+    pub slope: f64,
+    pub dropout: f64,
+    pub params: Params,
+}
+
+impl Discriminator {
+    pub fn new(slope: f64, dropout: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let mut p = Params::default();
+        let conv1 = Conv2d::new(&mut p, "d.conv1", 1, 32, 3, 2, Padding::Same, rng, dev)?;
+        let conv2 = Conv2d::new(&mut p, "d.conv2", 32, 64, 3, 1, Padding::Same, rng, dev)?;
+        let conv3 = Conv2d::new(&mut p, "d.conv3", 64, 128, 3, 2, Padding::Same, rng, dev)?;
+        let conv4 = Conv2d::new(&mut p, "d.conv4", 128, 256, 3, 1, Padding::Same, rng, dev)?;
+        let generation = Dense::new(&mut p, "d.generation", 256 * 7 * 7, 1, Init::GlorotUniform, rng, dev)?;
+        let auxiliary = Dense::new(
+            &mut p,
+            "d.auxiliary",
+            256 * 7 * 7,
+            CLASSES,
+            Init::GlorotUniform,
+            rng,
+            dev,
+        )?;
+        Ok(Discriminator {
+            conv1,
+            conv2,
+            conv3,
+            conv4,
+            generation,
+            auxiliary,
+            slope,
+            dropout,
+            params: p,
+        })
+    }
+
+    /// `[n, 1, 28, 28] -> ([n, 1] generation logits, [n, 10] auxiliary logits)`.
+    /// Dropout is on when a generator is given (training and `train_on_batch`),
+    /// off for `evaluate`.
+    pub fn forward(&self, x: &Tensor, grad: Grad, mut drop: Option<&mut ChaCha8Rng>) -> Result<(Tensor, Tensor)> {
+        let mut x = x.clone();
+        for conv in [&self.conv1, &self.conv2, &self.conv3, &self.conv4] {
+            x = leaky_relu(&conv.forward(&x, grad)?, self.slope)?;
+            if let Some(r) = drop.as_deref_mut() {
+                x = dropout(&x, self.dropout, r)?;
+            }
+        }
+        let features = x.flatten_from(1)?; // [n, 12544], channels_first order
+        Ok((
+            self.generation.forward(&features, grad)?,
+            self.auxiliary.forward(&features, grad)?,
+        ))
+    }
+
+    fn macs(&self) -> NetMacs {
+        let first = 196.0 * 32.0 * 9.0;
+        let all =
+            first + 196.0 * 64.0 * 32.0 * 9.0 + 49.0 * 128.0 * 64.0 * 9.0 + 49.0 * 256.0 * 128.0 * 9.0 + 12544.0 * 11.0;
+        NetMacs { all, first }
+    }
+}
+
+/// Total, generation and auxiliary losses (Keras's `train_on_batch` outputs).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Losses {
+    pub total: f32,
+    pub generation: f32,
+    pub auxiliary: f32,
+}
+
+pub struct Acgan {
+    pub g: Generator,
+    pub d: Discriminator,
+    pub d_opt: Adam,
+    /// `combined.compile(Adam(...))`: G's weights (embedding included) only.
+    pub g_opt: Adam,
+    pub bce: BceSemantics,
+    pub batch: usize,
+    /// This epoch's per-batch `train_on_batch` outputs (the table's "train" rows).
+    pub epoch_disc: Vec<Losses>,
+    pub epoch_gen: Vec<Losses>,
+    dev: Device,
+}
+
+fn sample_labels(n: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    (0..n).map(|_| rng.random_range(0..CLASSES as u8)).collect()
+}
+
+fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
+    Ok(Tensor::from_vec(
+        l.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        l.len(),
+        dev,
+    )?)
+}
+
+impl Acgan {
+    pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+        let g = Generator::new(spec.noise.dim, rng, dev)?;
+        let d = Discriminator::new(spec.model.leaky_slope, spec.model.dropout, rng, dev)?;
+        let d_opt = Adam::new(&spec.optim.d, &d.params);
+        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        Ok(Acgan {
+            g,
+            d,
+            d_opt,
+            g_opt,
+            bce: spec.loss.bce,
+            batch: spec.train.batch_size,
+            epoch_disc: vec![],
+            epoch_gen: vec![],
+            dev: dev.clone(),
+        })
+    }
+
+    /// The two-headed loss: BCE on "generation" + sparse CCE on "auxiliary", 1:1.
+    fn loss(&self, gen: &Tensor, aux: &Tensor, y: &Tensor, classes: &[u8]) -> Result<(Tensor, Losses)> {
+        let l_gen = bce(gen, y, self.bce)?;
+        let l_aux = aux
+            .apply_op2(&labels_tensor(classes, &self.dev)?, SparseCce { sem: self.bce })?
+            .mean_all()?;
+        let total = (&l_gen + &l_aux)?;
+        let l = Losses {
+            total: total.to_scalar::<f32>()?,
+            generation: l_gen.to_scalar::<f32>()?,
+            auxiliary: l_aux.to_scalar::<f32>()?,
+        };
+        Ok((total, l))
+    }
+
+    /// Images `[n, 1, 28, 28]` from noise and labels, inference (`generator.predict`).
+    pub fn predict(&self, z: &Tensor, labels: &[u8]) -> Result<Tensor> {
+        Ok(self.g.forward(z, labels, Grad::Frozen)?.detach())
+    }
+
+    /// The Q&A's picture: for a model with a 2-d latent, the points `z * embedding(label)`
+    /// that G actually receives, as `(x, y, label)`.
+    pub fn latent_points(&self, z: &Tensor, labels: &[u8]) -> Result<Vec<(f32, f32, u8)>> {
+        if z.dim(1)? != 2 {
+            anyhow::bail!(
+                "latent_points needs a model trained with noise.dim = 2 (this one has {})",
+                z.dim(1)?
+            );
+        }
+        let h = self.g.condition(z, labels, Grad::Frozen)?.to_vec2::<f32>()?;
+        Ok(h.iter().zip(labels).map(|(p, &l)| (p[0], p[1], l)).collect())
+    }
+}
+
+fn mean(v: &[Losses]) -> Losses {
+    let n = v.len().max(1) as f32;
+    let s = v.iter().fold(Losses::default(), |a, b| Losses {
+        total: a.total + b.total,
+        generation: a.generation + b.generation,
+        auxiliary: a.auxiliary + b.auxiliary,
+    });
+    Losses {
+        total: s.total / n,
+        generation: s.generation / n,
+        auxiliary: s.auxiliary / n,
+    }
+}
+
+fn row(name: &str, l: Losses) -> (String, Vec<(&'static str, f32)>) {
+    (
+        name.to_string(),
+        vec![
+            ("loss", l.total),
+            ("generation_loss", l.generation),
+            ("auxiliary_loss", l.auxiliary),
+        ],
+    )
+}
+
+impl Gan for Acgan {
+    fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
+        let n = real.images.dim(0)?;
+        let image_batch = real.images.reshape((n, 1, 28, 28))?;
+        let noise = rngs.noise(n, &self.dev)?;
+        let sampled = sample_labels(n, &mut rngs.noise);
+        let generated = self.predict(&noise, &sampled)?;
+        let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
+        let y = Tensor::cat(
+            &[
+                Tensor::ones((n, 1), DType::F32, &self.dev)?,
+                Tensor::zeros((n, 1), DType::F32, &self.dev)?,
+            ],
+            0,
+        )?;
+        let aux_y: Vec<u8> = real.labels.iter().chain(&sampled).copied().collect();
+        let (gen, aux) = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?;
+        let (d_loss, dl) = self.loss(&gen, &aux, &y, &aux_y)?;
+        let grads = d_loss.backward()?;
+        self.d_opt.step(&self.d.params, &grads)?;
+
+        // combined.train_on_batch on 2n fresh noise vectors and labels, D frozen.
+        let noise = rngs.noise(2 * n, &self.dev)?;
+        let sampled = sample_labels(2 * n, &mut rngs.noise);
+        let fake = self.g.forward(&noise, &sampled, Grad::Train)?;
+        let (g_gen, g_aux) = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?;
+        let trick = Tensor::ones((2 * n, 1), DType::F32, &self.dev)?;
+        let (g_loss, gl) = self.loss(&g_gen, &g_aux, &trick, &sampled)?;
+        let grads = g_loss.backward()?;
+        self.g_opt.step(&self.g.params, &grads)?;
+
+        self.epoch_disc.push(dl);
+        self.epoch_gen.push(gl);
+        Ok(StepStats {
+            d_loss: dl.total,
+            g_loss: gl.total,
+            d_real: mean_prob(&gen.narrow(0, 0, n)?)?,
+            d_fake: mean_prob(&gen.narrow(0, n, n)?)?,
+            extra: vec![
+                ("d_generation_loss", dl.generation),
+                ("d_auxiliary_loss", dl.auxiliary),
+                ("g_generation_loss", gl.generation),
+                ("g_auxiliary_loss", gl.auxiliary),
+            ],
+        })
+    }
+
+    /// The article's per-epoch table: train rows are the epoch's mean `train_on_batch`
+    /// outputs; test rows evaluate D on [test set, as many fakes] and the combined
+    /// model on twice as many fakes, Dropout off, no training.
+    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<(String, Vec<(&'static str, f32)>)>> {
+        let t = ctx.test_size;
+        let chunk = 500;
+        let mut d_parts = Vec::new();
+        let mut g_parts = Vec::new();
+        // discriminator.evaluate(concat(x_test, generated), [y, aux_y])
+        let noise = ctx.rngs.noise(t, &self.dev)?;
+        let sampled = sample_labels(t, &mut ctx.rngs.noise);
+        let mut real_idx = 0;
+        while real_idx < t {
+            let m = chunk.min(t - real_idx);
+            let imgs: Vec<f32> = (real_idx..real_idx + m)
+                .flat_map(|i| {
+                    ctx.test
+                        .image(i)
+                        .iter()
+                        .map(|&p| ctx.scale.apply(p))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let xr = Tensor::from_vec(imgs, (m, 1, 28, 28), &self.dev)?;
+            let xf = self.predict(&noise.narrow(0, real_idx, m)?, &sampled[real_idx..real_idx + m])?;
+            for (x, y, labels) in [
+                (xr, 1.0f32, ctx.test.labels[real_idx..real_idx + m].to_vec()),
+                (xf, 0.0f32, sampled[real_idx..real_idx + m].to_vec()),
+            ] {
+                let (gen, aux) = self.d.forward(&x, Grad::Frozen, None)?;
+                let (_, l) = self.loss(&gen, &aux, &Tensor::full(y, (m, 1), &self.dev)?, &labels)?;
+                d_parts.push((l, m));
+            }
+            real_idx += m;
+        }
+        // combined.evaluate on 2 t fresh noise vectors and labels, target 1.
+        let noise = ctx.rngs.noise(2 * t, &self.dev)?;
+        let sampled = sample_labels(2 * t, &mut ctx.rngs.noise);
+        let mut i = 0;
+        while i < 2 * t {
+            let m = chunk.min(2 * t - i);
+            let xf = self.predict(&noise.narrow(0, i, m)?, &sampled[i..i + m])?;
+            let (gen, aux) = self.d.forward(&xf, Grad::Frozen, None)?;
+            let (_, l) = self.loss(
+                &gen,
+                &aux,
+                &Tensor::ones((m, 1), DType::F32, &self.dev)?,
+                &sampled[i..i + m],
+            )?;
+            g_parts.push((l, m));
+            i += m;
+        }
+        let weighted = |parts: &[(Losses, usize)]| {
+            let n: usize = parts.iter().map(|p| p.1).sum();
+            let s = parts.iter().fold(Losses::default(), |a, (l, m)| Losses {
+                total: a.total + l.total * *m as f32,
+                generation: a.generation + l.generation * *m as f32,
+                auxiliary: a.auxiliary + l.auxiliary * *m as f32,
+            });
+            let n = n.max(1) as f32;
+            Losses {
+                total: s.total / n,
+                generation: s.generation / n,
+                auxiliary: s.auxiliary / n,
+            }
+        };
+        let rows = vec![
+            row("generator (train)", mean(&self.epoch_gen)),
+            row("generator (test)", weighted(&g_parts)),
+            row("discriminator (train)", mean(&self.epoch_disc)),
+            row("discriminator (test)", weighted(&d_parts)),
+        ];
+        self.epoch_gen.clear();
+        self.epoch_disc.clear();
+        Ok(rows)
+    }
+
+    /// Image `k` gets class `k % 10`: a 10-wide grid has one class per column, as the
+    /// article's per-epoch picture.
+    fn generate(&self, z: &Tensor) -> Result<Tensor> {
+        let n = z.dim(0)?;
+        let labels: Vec<u8> = (0..n).map(|k| (k % CLASSES) as u8).collect();
+        Ok(self.predict(z, &labels)?.reshape((n, 784))?)
+    }
+    fn generator(&self) -> &Params {
+        &self.g.params
+    }
+    fn discriminator(&self) -> &Params {
+        &self.d.params
+    }
+    fn layers(&self) -> Vec<LayerInfo> {
+        let r = |network, name: &str, kind: &str, output: &str, params| LayerInfo {
+            network,
+            name: name.into(),
+            kind: kind.into(),
+            output: output.into(),
+            params,
+        };
+        let (g, d) = (&self.g, &self.d);
+        let pc = |c: &Conv2d| c.param_count();
+        vec![
+            r(
+                "G",
+                "embedding",
+                "Embedding(10, 100) x latent (hadamard)",
+                "[n, 100]",
+                g.embedding.table.elem_count(),
+            ),
+            r(
+                "G",
+                "dense1",
+                "Dense 100->1024, relu",
+                "[n, 1024]",
+                g.dense1.param_count(),
+            ),
+            r(
+                "G",
+                "dense2",
+                "Dense 1024->6272, relu, Reshape((128,7,7))",
+                "[n, 128, 7, 7]",
+                g.dense2.param_count(),
+            ),
+            r(
+                "G",
+                "conv1",
+                "UpSampling2D(2), Conv2D 256 5x5 same, relu",
+                "[n, 256, 14, 14]",
+                pc(&g.conv1),
+            ),
+            r(
+                "G",
+                "conv2",
+                "UpSampling2D(2), Conv2D 128 5x5 same, relu",
+                "[n, 128, 28, 28]",
+                pc(&g.conv2),
+            ),
+            r(
+                "G",
+                "conv3",
+                "Conv2D 1 2x2 same (pad 0/1), tanh",
+                "[n, 1, 28, 28]",
+                pc(&g.conv3),
+            ),
+            r(
+                "D",
+                "conv1",
+                "Conv2D 32 3x3 s2 same, LeakyReLU, Dropout",
+                "[n, 32, 14, 14]",
+                pc(&d.conv1),
+            ),
+            r(
+                "D",
+                "conv2",
+                "Conv2D 64 3x3 s1 same, LeakyReLU, Dropout",
+                "[n, 64, 14, 14]",
+                pc(&d.conv2),
+            ),
+            r(
+                "D",
+                "conv3",
+                "Conv2D 128 3x3 s2 same, LeakyReLU, Dropout",
+                "[n, 128, 7, 7]",
+                pc(&d.conv3),
+            ),
+            r(
+                "D",
+                "conv4",
+                "Conv2D 256 3x3 s1 same, LeakyReLU, Dropout",
+                "[n, 256, 7, 7]",
+                pc(&d.conv4),
+            ),
+            r(
+                "D",
+                "generation",
+                "Flatten, Dense 12544->1, sigmoid",
+                "[n, 1]",
+                d.generation.param_count(),
+            ),
+            r(
+                "D",
+                "auxiliary",
+                "Dense 12544->10, softmax",
+                "[n, 10]",
+                d.auxiliary.param_count(),
+            ),
+        ]
+    }
+    fn flops_per_iter(&self) -> f64 {
+        step_flops(self.g.macs(), self.d.macs(), self.batch, 2 * self.batch, 2 * self.batch)
+    }
+    fn reals_per_step(&self) -> usize {
+        self.batch
+    }
+    fn extra_metrics(&self) -> &'static [&'static str] {
+        &[
+            "d_generation_loss",
+            "d_auxiliary_loss",
+            "g_generation_loss",
+            "g_auxiliary_loss",
+        ]
+    }
+}
