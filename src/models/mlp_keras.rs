@@ -55,6 +55,15 @@ impl VanillaGan {
     }
 }
 
+impl VanillaGan {
+    /// The combined model `GAN = D(G(noise))` as `GAN.train_on_batch` runs it: G
+    /// trainable, D frozen, D's Dropout active. Returns logits `[n, 1]`.
+    pub fn gan(&self, noise: &Tensor, dropout_rng: &mut ChaCha8Rng) -> Result<Tensor> {
+        let fake = self.g.forward(noise, Grad::Train)?; // [n, 784]
+        self.d.forward(&fake, Grad::Frozen, Some(dropout_rng)) // [n, 1]
+    }
+}
+
 impl Gan for VanillaGan {
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
@@ -79,8 +88,7 @@ impl Gan for VanillaGan {
         let d_real = mean_prob(&logits.narrow(0, n, n)?)?;
 
         // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
-        let fake = self.g.forward(&noise, Grad::Train)?; // [n, 784]
-        let logits = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?; // [n, 1]
+        let logits = self.gan(&noise, &mut rngs.dropout)?; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;
         let grads = g_loss.backward()?;
