@@ -292,7 +292,7 @@ pub fn fetch(dir: &Path) -> Result<()> {
                         }
                     }
                 }
-                Err(e) => errors.push(format!("{url}: {e:#}")),
+                Err(e) => errors.push(format!("{e:#}")),
             }
         }
         if !done {

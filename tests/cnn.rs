@@ -328,3 +328,52 @@ fn acgan_latent_points_for_a_2d_latent() {
     let zv = z.to_vec2::<f32>().unwrap();
     assert!((pts[2].0 - zv[2][0] * t[2][0]).abs() < 1e-7 && (pts[2].1 - zv[2][1] * t[2][1]).abs() < 1e-7);
 }
+
+/// Run each layer of each CNN variant on its own and check its output shape.
+#[test]
+fn every_cnn_layer_has_the_articles_output_shape() {
+    let dev = Device::Cpu;
+    let n = 2;
+    let sh = |t: &Tensor| t.dims().to_vec();
+    let x28 = |c: usize| Tensor::zeros((n, c, 28, 28), DType::F32, &dev).unwrap();
+    let x14 = |c: usize| Tensor::zeros((n, c, 14, 14), DType::F32, &dev).unwrap();
+    let x7 = |c: usize| Tensor::zeros((n, c, 7, 7), DType::F32, &dev).unwrap();
+    let z = Tensor::zeros((n, 100), DType::F32, &dev).unwrap();
+    let f = Grad::Frozen;
+    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
+
+    let m = ganlab::models::dcgan::Dcgan::new(&spec("dcgan", &[]), &mut init, &dev).unwrap();
+    assert_eq!(sh(&m.g.dense.forward(&z, f).unwrap()), [n, 6272]);
+    assert_eq!(sh(&m.g.up1.forward(&x7(128), f).unwrap()), [n, 128, 14, 14]);
+    assert_eq!(sh(&m.g.up2.forward(&x14(128), f).unwrap()), [n, 128, 28, 28]);
+    assert_eq!(sh(&m.g.out.forward(&x28(128), f).unwrap()), [n, 1, 28, 28]);
+    assert_eq!(sh(&m.d.conv1.forward(&x28(1), f).unwrap()), [n, 64, 14, 14]);
+    assert_eq!(sh(&m.d.conv2.forward(&x14(64), f).unwrap()), [n, 64, 7, 7]);
+    assert_eq!(sh(&ganlab::nn::flatten_hwc(&x7(64)).unwrap()), [n, 3136]);
+
+    let m = ganlab::models::tanh_cnn::TanhCnnGan::new(&spec("tanh_cnn_sgd", &[]), &mut init, &dev).unwrap();
+    assert_eq!(sh(&m.g.dense1.forward(&z, f).unwrap()), [n, 1024]);
+    assert_eq!(sh(&m.g.conv1.forward(&x14(128), f).unwrap()), [n, 64, 14, 14]);
+    assert_eq!(sh(&m.g.conv2.forward(&x28(64), f).unwrap()), [n, 1, 28, 28]);
+    let c1 = m.d.conv1.forward(&x28(1), f).unwrap();
+    assert_eq!(sh(&c1), [n, 64, 28, 28]);
+    let c2 = m.d.conv2.forward(&c1.max_pool2d(2).unwrap(), f).unwrap();
+    assert_eq!(sh(&c2), [n, 128, 10, 10], "valid 5x5 on 14x14");
+    assert_eq!(
+        sh(&ganlab::nn::flatten_hwc(&c2.max_pool2d(2).unwrap()).unwrap()),
+        [n, 3200]
+    );
+
+    let m = ganlab::models::acgan::Acgan::new(&spec("acgan", &[]), &mut init, &dev).unwrap();
+    assert_eq!(sh(&m.g.conv1.forward(&x14(128), f).unwrap()), [n, 256, 14, 14]);
+    assert_eq!(sh(&m.g.conv2.forward(&x28(256), f).unwrap()), [n, 128, 28, 28]);
+    assert_eq!(
+        sh(&m.g.conv3.forward(&x28(128), f).unwrap()),
+        [n, 1, 28, 28],
+        "2x2 same keeps 28x28"
+    );
+    assert_eq!(sh(&m.d.conv1.forward(&x28(1), f).unwrap()), [n, 32, 14, 14]);
+    assert_eq!(sh(&m.d.conv2.forward(&x14(32), f).unwrap()), [n, 64, 14, 14]);
+    assert_eq!(sh(&m.d.conv3.forward(&x14(64), f).unwrap()), [n, 128, 7, 7]);
+    assert_eq!(sh(&m.d.conv4.forward(&x7(128), f).unwrap()), [n, 256, 7, 7]);
+}

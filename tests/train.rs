@@ -223,11 +223,17 @@ fn cli_inspect_prints_the_parameter_counts() {
 fn every_bce_semantics_trains_with_finite_losses() {
     let out = tempfile::tempdir().unwrap();
     for sem in ["clip", "logits", "torch"] {
-        let s = spec("vanilla_mlp_keras", &["train.epochs=1", "train.iters_per_epoch=5", &format!("loss.bce={sem}")]);
+        let s = spec(
+            "vanilla_mlp_keras",
+            &["train.epochs=1", "train.iters_per_epoch=5", &format!("loss.bce={sem}")],
+        );
         let dir = run(&s, out.path());
         let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
         assert_eq!(log.rows.len(), 5);
-        assert!(log.rows.iter().all(|r| r.d_loss.is_finite() && r.g_loss.is_finite()), "{sem}");
+        assert!(
+            log.rows.iter().all(|r| r.d_loss.is_finite() && r.g_loss.is_finite()),
+            "{sem}"
+        );
         let back = Spec::load(&dir.join("config.yaml"), None, &[]).unwrap();
         assert_eq!(back.loss.bce.to_string(), sem);
     }
