@@ -1,5 +1,8 @@
 //! Kernels against candle's own ops and against hand-computed values.
 
+mod common;
+
+use common::max_rel;
 use std::cell::RefCell;
 
 use candle_core::{Device, Tensor, Var};
@@ -12,10 +15,7 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 }
 
 fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
-    use rand::{Rng, SeedableRng};
-    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| r.random_range(-3.0..3.0)).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    common::rand_tensor(&[shape.0, shape.1], -3.0, 3.0, seed)
 }
 
 #[test]
@@ -241,14 +241,6 @@ fn torch_adam_differs_from_keras_where_eps_matters() {
         (keras - torch).abs() > 1e-4,
         "the two forms should differ here: {keras} {torch}"
     );
-}
-
-fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
-    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
 }
 
 #[test]

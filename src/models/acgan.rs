@@ -417,13 +417,7 @@ impl Gan for Acgan {
         &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let r = |network, name: &str, kind: &str, output: &str, params| LayerInfo {
-            network,
-            name: name.into(),
-            kind: kind.into(),
-            output: output.into(),
-            params,
-        };
+        let r = LayerInfo::new;
         let (g, d) = (&self.g, &self.d);
         let pc = |c: &Conv2d| c.param_count();
         vec![

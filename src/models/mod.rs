@@ -71,6 +71,18 @@ pub struct LayerInfo {
     pub params: usize,
 }
 
+impl LayerInfo {
+    pub fn new(network: &'static str, name: &str, kind: &str, output: &str, params: usize) -> LayerInfo {
+        LayerInfo {
+            network,
+            name: name.into(),
+            kind: kind.into(),
+            output: output.into(),
+            params,
+        }
+    }
+}
+
 /// A GAN as its article trains it.
 pub trait Gan {
     /// One training iteration (the article's D step and G step, batched as it batches them).

@@ -222,13 +222,7 @@ impl Gan for TanhCnnGan {
         &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let row = |network, name: &str, kind: &str, output: &str, params| LayerInfo {
-            network,
-            name: name.into(),
-            kind: kind.into(),
-            output: output.into(),
-            params,
-        };
+        let row = LayerInfo::new;
         let (g, d) = (&self.g, &self.d);
         vec![
             row(

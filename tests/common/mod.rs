@@ -29,3 +29,21 @@ pub fn spec_path(name: &str) -> PathBuf {
         .join("experiments")
         .join(format!("{name}.yaml"))
 }
+
+/// A seeded uniform random tensor in `[lo, hi)`.
+pub fn rand_tensor(shape: &[usize], lo: f32, hi: f32, seed: u64) -> candle_core::Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| r.random_range(lo..hi)).collect();
+    candle_core::Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap()
+}
+
+/// Largest absolute difference relative to the largest magnitude of `b`.
+pub fn max_rel(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
+}
