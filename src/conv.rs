@@ -73,28 +73,50 @@ impl Geom {
     }
 }
 
+/// For kernel offset `k` along an axis: the output positions `lo..hi` whose input
+/// position `o * stride + k - pad` falls inside `[0, size)`.
+#[inline]
+fn valid_range(out: usize, size: usize, stride: usize, k: usize, pad: usize) -> (usize, usize) {
+    // o * stride + k >= pad  and  o * stride + k - pad < size
+    let lo = if k >= pad { 0 } else { (pad - k).div_ceil(stride) };
+    let hi = if size + pad > k {
+        ((size + pad - k - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
 /// `[c, h, w]` -> `[c*kh*kw, oh*ow]`.
 fn im2col(x: &[f32], g: &Geom, out: &mut [f32]) {
     let (oh, ow) = (g.out_h(), g.out_w());
     for c in 0..g.c {
+        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
+            let (y_lo, y_hi) = valid_range(oh, g.h, g.stride, ki, g.ph.before);
             for kj in 0..g.kw {
-                let row = ((c * g.kh + ki) * g.kw + kj) * oh * ow;
+                let (x_lo, x_hi) = valid_range(ow, g.w, g.stride, kj, g.pw.before);
+                let row = &mut out[((c * g.kh + ki) * g.kw + kj) * oh * ow..][..oh * ow];
                 for oy in 0..oh {
-                    let y = (oy * g.stride + ki) as isize - g.ph.before as isize;
-                    let dst = &mut out[row + oy * ow..row + (oy + 1) * ow];
-                    if y < 0 || y >= g.h as isize {
+                    let dst = &mut row[oy * ow..(oy + 1) * ow];
+                    if oy < y_lo || oy >= y_hi {
                         dst.fill(0.0);
                         continue;
                     }
-                    let src = &x[(c * g.h + y as usize) * g.w..(c * g.h + y as usize + 1) * g.w];
-                    for (ox, d) in dst.iter_mut().enumerate() {
-                        let xx = (ox * g.stride + kj) as isize - g.pw.before as isize;
-                        *d = if xx < 0 || xx >= g.w as isize {
-                            0.0
-                        } else {
-                            src[xx as usize]
-                        };
+                    let y = oy * g.stride + ki - g.ph.before;
+                    let src = &plane[y * g.w..(y + 1) * g.w];
+                    dst[..x_lo].fill(0.0);
+                    dst[x_hi..].fill(0.0);
+                    if x_hi <= x_lo {
+                        continue;
+                    }
+                    let x0 = x_lo * g.stride + kj - g.pw.before;
+                    if g.stride == 1 {
+                        dst[x_lo..x_hi].copy_from_slice(&src[x0..x0 + (x_hi - x_lo)]);
+                    } else {
+                        for (i, d) in dst[x_lo..x_hi].iter_mut().enumerate() {
+                            *d = src[x0 + i * g.stride];
+                        }
                     }
                 }
             }
@@ -107,19 +129,27 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
     x.fill(0.0);
     let (oh, ow) = (g.out_h(), g.out_w());
     for c in 0..g.c {
+        let plane = &mut x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
+            let (y_lo, y_hi) = valid_range(oh, g.h, g.stride, ki, g.ph.before);
             for kj in 0..g.kw {
-                let row = ((c * g.kh + ki) * g.kw + kj) * oh * ow;
-                for oy in 0..oh {
-                    let y = (oy * g.stride + ki) as isize - g.ph.before as isize;
-                    if y < 0 || y >= g.h as isize {
-                        continue;
-                    }
-                    let base = (c * g.h + y as usize) * g.w;
-                    for ox in 0..ow {
-                        let xx = (ox * g.stride + kj) as isize - g.pw.before as isize;
-                        if xx >= 0 && (xx as usize) < g.w {
-                            x[base + xx as usize] += cols[row + oy * ow + ox];
+                let (x_lo, x_hi) = valid_range(ow, g.w, g.stride, kj, g.pw.before);
+                let row = &cols[((c * g.kh + ki) * g.kw + kj) * oh * ow..][..oh * ow];
+                if x_hi <= x_lo {
+                    continue;
+                }
+                let x0 = x_lo * g.stride + kj - g.pw.before;
+                for oy in y_lo..y_hi {
+                    let y = oy * g.stride + ki - g.ph.before;
+                    let dst = &mut plane[y * g.w..(y + 1) * g.w];
+                    let src = &row[oy * ow + x_lo..oy * ow + x_hi];
+                    if g.stride == 1 {
+                        for (d, &v) in dst[x0..x0 + src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (i, &v) in src.iter().enumerate() {
+                            dst[x0 + i * g.stride] += v;
                         }
                     }
                 }
@@ -183,6 +213,96 @@ fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
     }
 }
 
+/// Few output channels and stride 1 (the 1-channel output convolutions of the
+/// generators): instead of an im2col matrix `c*kh*kw` rows tall for one output row,
+/// multiply per kernel tap (`Z = W_tap X`, one GEMM over all channels) and add the
+/// shifted tap planes ("kn2row").
+fn direct(o: usize, g: &Geom) -> bool {
+    o <= 4 && g.stride == 1
+}
+
+/// `w [o, c, taps]` -> `[o*taps, c]` (`tap_major = true`) or `[c, o*taps]`.
+fn regroup(w: &[f32], o: usize, c: usize, taps: usize, tap_major: bool) -> Vec<f32> {
+    let mut out = vec![0f32; w.len()];
+    for oc in 0..o {
+        for ci in 0..c {
+            for t in 0..taps {
+                let v = w[(oc * c + ci) * taps + t];
+                if tap_major {
+                    out[(oc * taps + t) * c + ci] = v;
+                } else {
+                    out[ci * o * taps + oc * taps + t] = v;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For every output channel and tap: `f(plane_index, out_row, in_row, x_lo, x_hi, x0)`
+/// over the valid rows, `plane_index = oc * taps + tap`.
+fn for_tap_rows(o: usize, g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize, usize)) {
+    let (oh, ow) = (g.out_h(), g.out_w());
+    for oc in 0..o {
+        for ki in 0..g.kh {
+            let (y_lo, y_hi) = valid_range(oh, g.h, 1, ki, g.ph.before);
+            for kj in 0..g.kw {
+                let (x_lo, x_hi) = valid_range(ow, g.w, 1, kj, g.pw.before);
+                if x_hi <= x_lo {
+                    continue;
+                }
+                let x0 = x_lo + kj - g.pw.before;
+                let t = oc * g.kh * g.kw + ki * g.kw + kj;
+                for oy in y_lo..y_hi {
+                    f(t, oy, oy + ki - g.ph.before, x_lo, x_hi, x0);
+                }
+            }
+        }
+    }
+}
+
+fn direct_fwd(xn: &[f32], wt: &[f32], o: usize, g: &Geom, yn: &mut [f32], z: &mut Vec<f32>) {
+    let (taps, hw, ow) = (g.kh * g.kw, g.h * g.w, g.out_w());
+    z.resize(o * taps * hw, 0.0);
+    gemm1(z, false, wt, false, xn, false, o * taps, hw, g.c); // [o*taps, h*w]
+    yn.fill(0.0);
+    let plane = g.out_h() * ow;
+    for_tap_rows(o, g, |t, oy, yy, x_lo, x_hi, x0| {
+        let oc = t / taps;
+        let src = &z[t * hw + yy * g.w + x0..][..x_hi - x_lo];
+        for (d, &v) in yn[oc * plane + oy * ow + x_lo..oc * plane + oy * ow + x_hi]
+            .iter_mut()
+            .zip(src)
+        {
+            *d += v;
+        }
+    });
+}
+
+/// The shifted copies of `yn` per tap: `[o*taps, h*w]`.
+fn tap_planes(yn: &[f32], o: usize, g: &Geom, s: &mut Vec<f32>) {
+    let (taps, hw, ow) = (g.kh * g.kw, g.h * g.w, g.out_w());
+    s.clear();
+    s.resize(o * taps * hw, 0.0);
+    let plane = g.out_h() * ow;
+    for_tap_rows(o, g, |t, oy, yy, x_lo, x_hi, x0| {
+        let oc = t / taps;
+        s[t * hw + yy * g.w + x0..][..x_hi - x_lo]
+            .copy_from_slice(&yn[oc * plane + oy * ow + x_lo..oc * plane + oy * ow + x_hi]);
+    });
+}
+
+fn direct_adjoint(yn: &[f32], wc: &[f32], o: usize, g: &Geom, xn: &mut [f32], s: &mut Vec<f32>) {
+    tap_planes(yn, o, g, s);
+    gemm1(xn, false, wc, false, s, false, g.c, g.h * g.w, o * g.kh * g.kw); // [c, h*w]
+}
+
+fn direct_weight_grad(xn: &[f32], yn: &[f32], o: usize, g: &Geom, acc_t: &mut [f32], s: &mut Vec<f32>) {
+    tap_planes(yn, o, g, s);
+    // acc_t [o*taps, c] += S [o*taps, hw] @ x^T [hw, c]
+    gemm1(acc_t, true, s, false, xn, true, o * g.kh * g.kw, g.c, g.h * g.w);
+}
+
 /// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
 /// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
 /// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
@@ -190,6 +310,13 @@ fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut y = vec![0f32; n * o * cols];
+    if direct(o, g) {
+        let wt = regroup(w, o, g.c, g.kh * g.kw, true);
+        y.par_chunks_mut(o * cols)
+            .zip(x.par_chunks(in_len))
+            .for_each_init(Vec::new, |z, (yn, xn)| direct_fwd(xn, &wt, o, g, yn, z));
+        return y;
+    }
     y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
         || vec![0f32; rows * cols],
         |buf, (yn, xn)| {
@@ -204,6 +331,13 @@ fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> 
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut x = vec![0f32; n * in_len];
+    if direct(o, g) {
+        let wc = regroup(w, o, g.c, g.kh * g.kw, false);
+        x.par_chunks_mut(in_len)
+            .zip(y.par_chunks(o * cols))
+            .for_each_init(Vec::new, |s, (xn, yn)| direct_adjoint(yn, &wc, o, g, xn, s));
+        return x;
+    }
     x.par_chunks_mut(in_len).zip(y.par_chunks(o * cols)).for_each_init(
         || vec![0f32; rows * cols],
         |buf, (xn, yn)| {
@@ -223,6 +357,23 @@ fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; o * rows];
+            if direct(o, g) {
+                let (taps, mut s) = (g.kh * g.kw, Vec::new());
+                for i in t * per..((t + 1) * per).min(n) {
+                    let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
+                    direct_weight_grad(xn, yn, o, g, &mut acc, &mut s);
+                }
+                // [o*taps, c] -> [o, c, taps]
+                let mut w = vec![0f32; acc.len()];
+                for oc in 0..o {
+                    for t in 0..taps {
+                        for ci in 0..g.c {
+                            w[(oc * g.c + ci) * taps + t] = acc[(oc * taps + t) * g.c + ci];
+                        }
+                    }
+                }
+                return w;
+            }
             let mut buf = vec![0f32; rows * cols];
             for i in t * per..((t + 1) * per).min(n) {
                 im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
