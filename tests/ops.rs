@@ -50,6 +50,19 @@ fn leaky_relu_matches_candle_forward_and_backward() {
 }
 
 #[test]
+fn fast_tanh_is_within_a_few_ulp_of_libm() {
+    let mut worst = 0f32;
+    for i in -200_000..=200_000 {
+        let x = i as f32 * 1e-4; // [-20, 20]
+        let (a, b) = (ganlab::ops::fast_tanh(x), (x as f64).tanh() as f32);
+        worst = worst.max((a - b).abs());
+        assert!(a.abs() <= 1.0);
+    }
+    assert!(worst < 1e-6, "max abs error {worst}");
+    assert_eq!(ganlab::ops::fast_tanh(1e-5), 1e-5);
+}
+
+#[test]
 fn tanh_matches_candle_forward_and_backward() {
     let x = Var::from_tensor(&rand_tensor((17, 131), 9)).unwrap();
     let w = rand_tensor((17, 131), 10);
