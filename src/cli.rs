@@ -107,6 +107,22 @@ pub enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Step parity with the article's own code (needs Python with torch and safetensors)
+    Parity {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Iterations to compare
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// Python interpreter (default: GANLAB_PEER_PY, else python3)
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Where the fixture and outputs go (default: a temporary directory)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// MNIST data: fetch or verify
     Data {
         #[command(subcommand)]
@@ -218,6 +234,42 @@ pub fn main() -> Result<()> {
                         r.pct_of_peak
                     );
                 }
+            }
+        }
+        Cmd::Parity {
+            spec,
+            iters,
+            python,
+            dir,
+            data,
+        } => {
+            let s = load_spec(&spec)?;
+            set_threads(Some(2));
+            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let python = python
+                .or_else(|| std::env::var_os("GANLAB_PEER_PY").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("python3"));
+            let tmp = std::env::temp_dir().join(format!("ganlab-parity-{}-{}", s.name, std::process::id()));
+            let dir = dir.unwrap_or(tmp);
+            let rows = crate::parity::run(&s, &mnist, iters, &dir, &python)?;
+            println!("{}: ganlab vs the article's own code ({})", s.name, dir.display());
+            println!(
+                "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10} {:>9}  tensor",
+                "iter", "d_loss", "article", "g_loss", "article", "rel. upd.", "max |dw|", "> 1e-6"
+            );
+            for r in rows {
+                println!(
+                    "{:>4} {:>11.7} {:>11.7} {:>11.7} {:>11.7} {:>10.2e} {:>10.2e} {:>9}  {}",
+                    r.iter,
+                    r.d_loss.0,
+                    r.d_loss.1,
+                    r.g_loss.0,
+                    r.g_loss.1,
+                    r.rel_update_diff,
+                    r.max_weight_diff.0,
+                    r.n_differ,
+                    r.max_weight_diff.1
+                );
             }
         }
         Cmd::Data { cmd } => match cmd {

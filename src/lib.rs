@@ -11,6 +11,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod parity;
 pub mod plot;
 pub mod rng;
 pub mod run;

@@ -44,6 +44,9 @@ pub struct StepRngs {
     pub noise_spec: NoiseSpec,
     pub noise: ChaCha8Rng,
     pub dropout: ChaCha8Rng,
+    /// When set, every noise batch drawn is also kept here, in order (the step-parity
+    /// check hands them to the article's own code).
+    pub recorded: Option<Vec<Tensor>>,
 }
 
 impl StepRngs {
@@ -52,10 +55,15 @@ impl StepRngs {
             noise_spec: noise_spec.clone(),
             noise: stream(seed, Stream::Noise),
             dropout: stream(seed, Stream::Dropout),
+            recorded: None,
         }
     }
     /// `n` fresh noise vectors, `[n, dim]`.
     pub fn noise(&mut self, n: usize, dev: &Device) -> Result<Tensor> {
-        noise(&self.noise_spec, n, &mut self.noise, dev)
+        let z = noise(&self.noise_spec, n, &mut self.noise, dev)?;
+        if let Some(r) = self.recorded.as_mut() {
+            r.push(z.clone());
+        }
+        Ok(z)
     }
 }
