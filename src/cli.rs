@@ -178,6 +178,7 @@ pub fn main() -> Result<()> {
                 device: Device::Cpu,
                 quiet,
             };
+            crate::run::install_stop_handler();
             let dir = crate::train::train(&s, &mnist, &opts)?;
             println!("{}", dir.display());
         }

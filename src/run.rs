@@ -15,6 +15,38 @@ pub enum Status {
     Completed,
     Failed,
     Interrupted,
+    /// A loss became NaN or infinite.
+    Diverged,
+}
+
+/// Set by SIGINT/SIGTERM; the trainer finishes the current iteration, saves and stops.
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Install the SIGINT/SIGTERM handler once (a second signal exits at once).
+pub fn install_stop_handler() {
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("second interrupt: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("interrupt: finishing this iteration, then saving a checkpoint and the metrics");
+    });
+}
+
+/// Why a training loop ended early on purpose.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error("interrupted at step {step} (epoch {epoch}); checkpoint `interrupted` and the metrics are saved")]
+    Interrupted { step: u64, epoch: usize },
+    #[error("diverged at step {step} (epoch {epoch}): d_loss {d_loss}, g_loss {g_loss}; last finite: {last_finite}")]
+    Diverged {
+        step: u64,
+        epoch: usize,
+        d_loss: f32,
+        g_loss: f32,
+        last_finite: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

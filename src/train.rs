@@ -159,12 +159,22 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
     match &result {
         Ok(()) => manifest.status = Status::Completed,
         Err(e) => {
-            manifest.status = Status::Failed;
+            manifest.status = match e.downcast_ref::<run::Stopped>() {
+                Some(run::Stopped::Interrupted { .. }) => Status::Interrupted,
+                Some(run::Stopped::Diverged { .. }) => Status::Diverged,
+                None => Status::Failed,
+            };
             manifest.error = Some(format!("{e:#}"));
         }
     }
     manifest.write(&dir)?;
-    result.with_context(|| format!("run {} failed; its metrics so far are in it", dir.display()))?;
+    result.with_context(|| {
+        format!(
+            "run {} stopped ({:?}); its metrics so far are in it",
+            dir.display(),
+            manifest.status
+        )
+    })?;
     flushed?;
     plotted?;
     Ok(dir)
@@ -225,11 +235,19 @@ fn train_loop(
             step += 1;
             last = s.clone();
             if ![s.d_loss, s.g_loss].iter().all(|v| v.is_finite()) {
-                anyhow::bail!(
-                    "diverged at step {step} (epoch {epoch}): d_loss {} g_loss {}",
-                    s.d_loss,
-                    s.g_loss
-                );
+                let last_finite = log
+                    .rows
+                    .last()
+                    .map(|r| format!("step {} d_loss {} g_loss {}", r.step, r.d_loss, r.g_loss))
+                    .unwrap_or_else(|| "none".into());
+                return Err(run::Stopped::Diverged {
+                    step,
+                    epoch,
+                    d_loss: s.d_loss,
+                    g_loss: s.g_loss,
+                    last_finite,
+                }
+                .into());
             }
             if step % spec.log.every as u64 == 0 {
                 log.push(Row {
@@ -244,6 +262,10 @@ fn train_loop(
                     images_per_s: idx.len() as f64 / t0.elapsed().as_secs_f64(),
                     extra: s.extra.clone(),
                 });
+            }
+            if run::STOP.load(std::sync::atomic::Ordering::SeqCst) {
+                save_checkpoint(model.as_ref(), dir, "interrupted")?;
+                return Err(run::Stopped::Interrupted { step, epoch }.into());
             }
             let ck = &spec.checkpoint;
             if ck.every_iters > 0 && it % ck.every_iters == ck.iter_offset {

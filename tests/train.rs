@@ -238,3 +238,90 @@ fn every_bce_semantics_trains_with_finite_losses() {
         assert_eq!(back.loss.bce.to_string(), sem);
     }
 }
+
+fn wait_for(path: &Path, secs: u64) {
+    let t = std::time::Instant::now();
+    while !path.exists() {
+        assert!(t.elapsed().as_secs() < secs, "{} did not appear", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Start a long Keras run in a child process and return it with its run directory's parent.
+fn start_long_run(out: &Path) -> (std::process::Child, PathBuf) {
+    let child = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args([
+            "run",
+            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
+            "--profile",
+            "quick",
+        ])
+        .args([
+            "--set",
+            "train.epochs=200",
+            "--set",
+            "train.iters_per_epoch=5",
+            "--quiet",
+            "--threads",
+            "2",
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--data-dir",
+            common::data_dir().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent = out.join("vanilla_mlp_keras");
+    wait_for(&parent, 30);
+    let t = std::time::Instant::now();
+    let dir = loop {
+        if let Some(e) = std::fs::read_dir(&parent).unwrap().flatten().next() {
+            break e.path();
+        }
+        assert!(t.elapsed().as_secs() < 30);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    wait_for(&dir.join("metrics.parquet"), 60); // at least one epoch flushed
+    (child, dir)
+}
+
+#[test]
+fn sigint_saves_a_checkpoint_and_marks_the_run_interrupted() {
+    let out = tempfile::tempdir().unwrap();
+    let (child, dir) = start_long_run(out.path());
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "an interrupted run must exit non-zero");
+    let m = Manifest::read(&dir).unwrap();
+    assert_eq!(m.status, Status::Interrupted, "{:?}", m.error);
+    assert!(dir.join("checkpoints/g_interrupted.safetensors").is_file());
+    let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+    assert_eq!(
+        log.rows.len() as u64,
+        log.rows.last().unwrap().step,
+        "every step up to the stop is logged"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted at step"));
+}
+
+#[test]
+fn sigkill_leaves_readable_metrics_and_a_running_manifest() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut child, dir) = start_long_run(out.path());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Running);
+    let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+    assert!(
+        !log.rows.is_empty() && log.rows.len() % 5 == 0,
+        "whole epochs only: {}",
+        log.rows.len()
+    );
+}
