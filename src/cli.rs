@@ -123,6 +123,15 @@ pub enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// One self-contained HTML report comparing runs side by side
+    Report {
+        /// Run directories, or folders holding runs (e.g. runs/ or runs/dcgan)
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Output HTML file
+        #[arg(short, long, default_value = "reports/report.html")]
+        output: PathBuf,
+    },
     /// MNIST data: fetch or verify
     Data {
         #[command(subcommand)]
@@ -272,6 +281,11 @@ pub fn main() -> Result<()> {
                     r.max_weight_diff.1
                 );
             }
+        }
+        Cmd::Report { runs, output } => {
+            let n = crate::report::write_report(&runs, &output)?;
+            eprintln!("{n} run(s) in the report");
+            println!("{}", output.display());
         }
         Cmd::Data { cmd } => match cmd {
             DataCmd::Fetch { dir } => {

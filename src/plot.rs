@@ -14,7 +14,7 @@ static FONT: Once = Once::new();
 
 /// plotters draws text with a font we ship (DejaVu Sans), so nothing depends on
 /// the fonts a machine has.
-fn register_font() {
+pub fn register_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);

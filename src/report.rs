@@ -1,0 +1,382 @@
+//! `ganlab report`: one self-contained HTML file that puts runs side by side:
+//! the specs' key hyperparameters (differences highlighted), final metrics and
+//! timing, loss and D-output curves (per run and overlaid), the latest sample grid,
+//! ACGAN's per-epoch table, and provenance. Images are inline (base64 PNG or inline
+//! SVG) and the CSS is inline, so the file opens offline anywhere.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::log::{read_frame, MetricsLog};
+use crate::run::Manifest;
+use crate::spec::Spec;
+
+const TEMPLATE: &str = include_str!("report.html.j2");
+
+/// Every run directory under the given paths (a run, a spec folder, or an output folder).
+pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut runs = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            bail!("{} does not exist", p.display());
+        }
+        collect(p, 3, &mut runs)?;
+    }
+    if runs.is_empty() {
+        bail!(
+            "no ganlab runs under {} (a run directory holds manifest.json; make one with `ganlab run SPEC`)",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    runs.sort();
+    runs.dedup();
+    Ok(runs)
+}
+
+fn collect(p: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
+    if p.join("manifest.json").is_file() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    if depth == 0 || !p.is_dir() {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(p)
+        .with_context(|| format!("cannot read {}", p.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|e| e.is_dir())
+        .collect();
+    entries.sort();
+    for e in entries {
+        collect(&e, depth - 1, out)?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Cell {
+    value: String,
+    differs: bool,
+}
+
+#[derive(Serialize)]
+struct ParamRow {
+    key: String,
+    cells: Vec<Cell>,
+}
+
+#[derive(Serialize)]
+struct EpochRow {
+    epoch: u32,
+    component: String,
+    values: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct RunView {
+    title: String,
+    dir: String,
+    article: String,
+    source: String,
+    description: String,
+    status: String,
+    final_metrics: Vec<(String, String)>,
+    provenance: Vec<(String, String)>,
+    images: Vec<(String, String)>,
+    epoch_columns: Vec<String>,
+    epoch_rows: Vec<EpochRow>,
+}
+
+fn png_data_uri(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+fn latest_grid(run: &Path) -> Option<PathBuf> {
+    let mut grids: Vec<PathBuf> = std::fs::read_dir(run.join("samples"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    grids.sort();
+    grids.pop()
+}
+
+fn mean_tail(v: &[f32]) -> f32 {
+    let k = (v.len() / 10).max(1).min(v.len());
+    let t = &v[v.len() - k..];
+    t.iter().sum::<f32>() / t.len().max(1) as f32
+}
+
+/// Median seconds per iteration from the wall-clock column.
+fn median_iter_s(log: &MetricsLog) -> Option<f64> {
+    let mut d: Vec<f64> = log
+        .rows
+        .windows(2)
+        .map(|w| w[1].seconds - w[0].seconds)
+        .filter(|x| *x > 0.0)
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_by(|a, b| a.total_cmp(b));
+    Some(d[d.len() / 2])
+}
+
+/// The key hyperparameters of a spec, as (key, value) pairs.
+fn key_params(s: &Spec) -> Vec<(&'static str, String)> {
+    let o = |x: &crate::spec::OptimSpec| match x.kind {
+        crate::spec::OptimKind::SgdKeras => format!("SGD lr={} momentum={} nesterov={}", x.lr, x.momentum, x.nesterov),
+        k => format!("{k:?} lr={} betas=({}, {}) eps={:e}", x.lr, x.beta1, x.beta2, x.eps),
+    };
+    vec![
+        ("variant", s.model.variant.to_string()),
+        ("seed", s.seed.to_string()),
+        ("data.scale", format!("{:?}", s.data.scale)),
+        ("noise", format!("{:?} {}-d", s.noise.dist, s.noise.dim)),
+        ("train.batch_size", s.train.batch_size.to_string()),
+        ("train.epochs", s.train.epochs.to_string()),
+        (
+            "train.iters_per_epoch",
+            s.train.iters_per_epoch.map_or("one pass".into(), |v| v.to_string()),
+        ),
+        ("train.sampling", format!("{:?}", s.train.sampling)),
+        ("optim.g", o(&s.optim.g)),
+        ("optim.d", o(&s.optim.d)),
+        ("loss.bce", s.loss.bce.to_string()),
+        ("model.dropout", s.model.dropout.to_string()),
+        ("profile", s.profile.clone().unwrap_or_else(|| "-".into())),
+    ]
+}
+
+/// Smoothed curves of several runs on one step axis, as an inline SVG.
+fn overlay_svg(runs: &[(String, MetricsLog)], pick: fn(&crate::log::Row) -> f32, label: &str) -> Result<String> {
+    crate::plot::register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let series: Vec<(String, Vec<(f64, f64)>)> = runs
+            .iter()
+            .map(|(name, log)| {
+                let v: Vec<f32> = log.rows.iter().map(pick).collect();
+                let s = crate::plot::smooth(&v, 0.05);
+                let pts = log
+                    .rows
+                    .iter()
+                    .zip(s)
+                    .map(|(r, y)| (r.step as f64, y as f64))
+                    .filter(|p| p.1.is_finite());
+                (name.clone(), pts.collect())
+            })
+            .collect();
+        let xmax = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).fold(1.0, f64::max);
+        let (ymin, ymax) = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        let (ymin, ymax) = if ymin < ymax { (ymin, ymax) } else { (0.0, 1.0) };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(label, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..xmax, ymin..ymax)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (i, (name, pts)) in series.into_iter().enumerate() {
+            let c = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts, c))
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    // Inline SVG inside HTML: drop the XML prolog if any.
+    Ok(svg.trim_start_matches(|c| c != '<').to_string())
+}
+
+/// Write the report for `paths` to `out` (atomically).
+pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
+    let runs = find_runs(paths)?;
+    let mut views = Vec::new();
+    let mut specs = Vec::new();
+    let mut logs = Vec::new();
+    for r in &runs {
+        let m = Manifest::read(r)?;
+        let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
+        let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
+        let col = |f: fn(&crate::log::Row) -> f32| log.rows.iter().map(f).collect::<Vec<f32>>();
+        let mut fm = vec![("iterations done".to_string(), m.steps_done.to_string())];
+        if !log.rows.is_empty() {
+            for (k, v) in [
+                ("d_loss (last 10 %)", mean_tail(&col(|r| r.d_loss))),
+                ("g_loss (last 10 %)", mean_tail(&col(|r| r.g_loss))),
+                ("D(x) (last 10 %)", mean_tail(&col(|r| r.d_real))),
+                ("D(G(z)) (last 10 %)", mean_tail(&col(|r| r.d_fake))),
+            ] {
+                fm.push((k.into(), format!("{v:.4}")));
+            }
+            if let Some(s) = median_iter_s(&log) {
+                fm.push(("median iteration".into(), format!("{:.1} ms", s * 1e3)));
+            }
+            fm.push((
+                "wall time".into(),
+                format!("{:.1} s", log.rows.last().map_or(0.0, |r| r.seconds)),
+            ));
+        }
+        let mut images = Vec::new();
+        for (name, p) in [
+            ("losses", r.join("plots/losses.png")),
+            ("D outputs", r.join("plots/d_outputs.png")),
+        ] {
+            if let Some(uri) = png_data_uri(&p) {
+                images.push((name.to_string(), uri));
+            }
+        }
+        if let Some(g) = latest_grid(r) {
+            if let Some(uri) = png_data_uri(&g) {
+                let label = g
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                images.push((format!("samples ({label})"), uri));
+            }
+        }
+        let (mut epoch_columns, mut epoch_rows) = (Vec::new(), Vec::new());
+        if let Ok(df) = read_frame(&r.join("epochs.parquet")) {
+            epoch_columns = df.get_column_names().iter().skip(2).map(|s| s.to_string()).collect();
+            let epochs: Vec<u32> = df.column("epoch")?.u32()?.into_no_null_iter().collect();
+            let comps: Vec<String> = df
+                .column("component")?
+                .str()?
+                .iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect();
+            for (i, (e, c)) in epochs.iter().zip(comps).enumerate() {
+                let values = epoch_columns
+                    .iter()
+                    .map(|k| {
+                        let v = df.column(k).ok().and_then(|c| c.f32().ok().and_then(|c| c.get(i)));
+                        v.map_or("-".into(), |v| format!("{v:.4}"))
+                    })
+                    .collect();
+                epoch_rows.push(EpochRow {
+                    epoch: *e,
+                    component: c,
+                    values,
+                });
+            }
+        }
+        let title = format!(
+            "{} / {}",
+            spec.name,
+            r.file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default()
+        );
+        views.push(RunView {
+            title: title.clone(),
+            dir: r.display().to_string(),
+            article: spec.source.title.clone(),
+            source: spec.source.file.clone(),
+            description: spec.description.clone(),
+            status: format!("{:?}", m.status).to_lowercase(),
+            final_metrics: fm,
+            provenance: vec![
+                ("ganlab".into(), m.ganlab_version.clone()),
+                ("git commit".into(), m.git_commit.clone().unwrap_or_else(|| "-".into())),
+                ("seed".into(), m.seed.to_string()),
+                ("threads".into(), m.threads.to_string()),
+                ("device".into(), m.device.clone()),
+                ("spec hash".into(), m.spec_hash.clone()),
+                ("started".into(), m.started.clone()),
+                ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
+            ],
+            images,
+            epoch_columns,
+            epoch_rows,
+        });
+        logs.push((title, log));
+        specs.push(spec);
+    }
+    let params: Vec<Vec<(&'static str, String)>> = specs.iter().map(key_params).collect();
+    let rows = params[0]
+        .iter()
+        .enumerate()
+        .map(|(i, (key, _))| {
+            let vals: Vec<&String> = params.iter().map(|p| &p[i].1).collect();
+            let differs = vals.iter().any(|v| *v != vals[0]);
+            ParamRow {
+                key: key.to_string(),
+                cells: vals
+                    .into_iter()
+                    .map(|v| Cell {
+                        value: v.clone(),
+                        differs,
+                    })
+                    .collect(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let overlays = vec![
+        (
+            "G loss (EMA 0.05)".to_string(),
+            overlay_svg(&logs, |r| r.g_loss, "G loss (EMA 0.05), all runs")?,
+        ),
+        (
+            "D loss (EMA 0.05)".to_string(),
+            overlay_svg(&logs, |r| r.d_loss, "D loss (EMA 0.05), all runs")?,
+        ),
+        (
+            "D(x) (EMA 0.05)".to_string(),
+            overlay_svg(&logs, |r| r.d_real, "D(x) (EMA 0.05), all runs")?,
+        ),
+        (
+            "D(G(z)) (EMA 0.05)".to_string(),
+            overlay_svg(&logs, |r| r.d_fake, "D(G(z)) (EMA 0.05), all runs")?,
+        ),
+    ];
+    let mut env = minijinja::Environment::new();
+    env.add_template("report", TEMPLATE)?;
+    let html = env.get_template("report")?.render(minijinja::context! {
+        generated => crate::run::now(),
+        version => env!("CARGO_PKG_VERSION"),
+        names => views.iter().map(|v| v.title.clone()).collect::<Vec<_>>(),
+        params => rows,
+        runs => views,
+        overlays => overlays,
+    })?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let tmp = out.with_extension("html.tmp");
+    std::fs::write(&tmp, html).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(runs.len())
+}
