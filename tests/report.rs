@@ -51,6 +51,48 @@ fn report_compares_runs_in_one_self_contained_file() {
     assert!(html.matches("<svg").count() >= 4, "overlaid curves inline as SVG");
     // The hyperparameters that differ between the two articles are highlighted.
     assert!(html.contains("<td class=\"diff\">MlpKeras") || html.contains("class=\"diff\">mlp_keras"));
+    // Every inline image decodes.
+    use base64::Engine;
+    for uri in html.split("src=\"data:image/png;base64,").skip(1) {
+        let b64 = &uri[..uri.find('"').unwrap()];
+        let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let img = image::load_from_memory(&png).unwrap();
+        assert!(img.width() > 0 && img.height() > 0);
+    }
+    // In a real browser when one is installed (CI installs Debian's chromium).
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if chromium.exists() {
+        let shot = out.path().join("shot.png");
+        let profile = out.path().join("chromium-profile");
+        let o = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+            ])
+            .args([
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--window-size=1280,2000", &format!("--screenshot={}", shot.display())])
+            .arg(format!("file://{}", html_path.display()))
+            .output()
+            .unwrap();
+        assert!(
+            shot.is_file(),
+            "chromium took no screenshot: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let img = image::open(&shot).unwrap().to_luma8();
+        let distinct: std::collections::HashSet<u8> = img.pixels().map(|p| p.0[0]).collect();
+        assert!(distinct.len() > 20, "the screenshot is blank");
+    } else {
+        eprintln!("SKIPPED: the browser check needs /usr/bin/chromium (apt-get install chromium)");
+    }
     // Well-formed: every element closes (checked with an XML reader).
     let body = html.trim_start_matches("<!DOCTYPE html>");
     let mut reader = quick_xml::Reader::from_str(body);
