@@ -123,6 +123,12 @@ pub enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// List runs with their status (a `running` run whose process is gone is `stale`)
+    List {
+        /// Output directory or run folders
+        #[arg(default_value = "runs")]
+        dirs: Vec<PathBuf>,
+    },
     /// One self-contained HTML report comparing runs side by side
     Report {
         /// Run directories, or folders holding runs (e.g. runs/ or runs/dcgan)
@@ -279,6 +285,34 @@ pub fn main() -> Result<()> {
                     r.max_weight_diff.0,
                     r.n_differ,
                     r.max_weight_diff.1
+                );
+            }
+        }
+        Cmd::List { dirs } => {
+            let runs = crate::report::find_runs(&dirs)?;
+            println!(
+                "{:<20} {:<26} {:<12} {:>8} {:<26} dir",
+                "spec", "run", "status", "steps", "started"
+            );
+            for r in runs {
+                let m = Manifest::read(&r)?;
+                let status = if m.is_stale() {
+                    "stale".to_string()
+                } else {
+                    format!("{:?}", m.status).to_lowercase()
+                };
+                let id = r
+                    .file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{:<20} {:<26} {:<12} {:>8} {:<26} {}",
+                    m.spec,
+                    id,
+                    status,
+                    m.steps_done,
+                    m.started,
+                    r.display()
                 );
             }
         }

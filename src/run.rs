@@ -68,6 +68,19 @@ pub struct Manifest {
     pub epochs_done: usize,
     pub steps_done: u64,
     pub error: Option<String>,
+    /// The training process, to tell a live `running` run from a killed one.
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+impl Manifest {
+    /// `running` with no live process behind it: the run was killed.
+    pub fn is_stale(&self) -> bool {
+        self.status == Status::Running
+            && self
+                .pid
+                .is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists())
+    }
 }
 
 impl Manifest {

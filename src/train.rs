@@ -148,6 +148,7 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
         epochs_done: 0,
         steps_done: 0,
         error: None,
+        pid: Some(std::process::id()),
     };
     manifest.write(&dir)?;
     let mut log = MetricsLog::default();

@@ -317,7 +317,18 @@ fn sigkill_leaves_readable_metrics_and_a_running_manifest() {
     let (mut child, dir) = start_long_run(out.path());
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Running);
+    let m = Manifest::read(&dir).unwrap();
+    assert_eq!(m.status, Status::Running);
+    assert!(m.is_stale(), "a killed run must show as stale");
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(["list", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(" stale "),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert!(
         !log.rows.is_empty() && log.rows.len() % 5 == 0,
