@@ -225,6 +225,15 @@ pub fn full_targets(n: usize, v: f32, dev: &Device) -> Result<Tensor> {
     Ok(Tensor::full(v, (n, 1), dev)?)
 }
 
+/// Labels for a stacked D batch: `n` rows of `first`, then `n` rows of `second`, `[2n, 1]`
+/// (e.g. `[1]*B + [0]*B` for [reals, fakes]).
+pub fn stacked_targets(n: usize, first: f32, second: f32, dev: &Device) -> Result<Tensor> {
+    Ok(Tensor::cat(
+        &[Tensor::full(first, (n, 1), dev)?, Tensor::full(second, (n, 1), dev)?],
+        0,
+    )?)
+}
+
 /// Mean of sigmoid(logits) (the D(x) or D(G(z)) statistic).
 pub fn mean_prob(logits: &Tensor) -> Result<f32> {
     Ok(candle_nn::ops::sigmoid(&logits.detach())?

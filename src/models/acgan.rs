@@ -21,7 +21,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
-use crate::nn::{bce, dropout, leaky_relu, mean_prob, tanh, Conv2d, Dense, Embedding, Grad, KernelInit, Params};
+use crate::nn::{
+    bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
+};
 use crate::ops::SparseCce;
 use crate::optim::Adam;
 use crate::rng::StepRngs;
@@ -287,13 +289,7 @@ impl Gan for Acgan {
         let sampled = sample_labels(n, &mut rngs.noise);
         let generated = self.predict(&noise, &sampled)?;
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
-        let y = Tensor::cat(
-            &[
-                Tensor::ones((n, 1), DType::F32, &self.dev)?,
-                Tensor::zeros((n, 1), DType::F32, &self.dev)?,
-            ],
-            0,
-        )?;
+        let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
         let aux_y: Vec<u8> = real.labels.iter().chain(&sampled).copied().collect();
         let (gen, aux) = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?;
         let (d_loss, dl) = self.loss(&gen, &aux, &y, &aux_y)?;

@@ -17,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
 use crate::nn::{
-    bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, Conv2d, ConvTranspose2d, Dense, Grad, Params,
+    bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Conv2d, ConvTranspose2d,
+    Dense, Grad, Params,
 };
 use crate::optim::Adam;
 use crate::rng::StepRngs;
@@ -161,13 +162,7 @@ impl Gan for Dcgan {
         let x_fake = self.g.forward(&rngs.noise(half, &self.dev)?, Grad::Frozen)?.detach();
         // d_model.train_on_batch(vstack((X_real, X_fake)), vstack((ones, zeros)))
         let x = Tensor::cat(&[&x_real, &x_fake], 0)?; // [2h, 1, 28, 28]
-        let y = Tensor::cat(
-            &[
-                Tensor::ones((half, 1), DType::F32, &self.dev)?,
-                Tensor::zeros((half, 1), DType::F32, &self.dev)?,
-            ],
-            0,
-        )?;
+        let y = stacked_targets(half, 1.0, 0.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train, &mut rngs.dropout)?; // [2h, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
         // Keras's binary accuracy on this batch, before the update, Dropout on.

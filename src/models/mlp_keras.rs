@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
-use crate::nn::{bce, mean_prob, Grad, Params};
+use crate::nn::{bce, mean_prob, stacked_targets, Grad, Params};
 use crate::optim::Adam;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Spec};
@@ -73,13 +73,7 @@ impl Gan for VanillaGan {
 
         // discriminator.train_on_batch([fake, real], [0, 1]): one batch of 2n, Dropout on.
         let x = Tensor::cat(&[&fake, &real.images], 0)?; // [2n, 784]
-        let y = Tensor::cat(
-            &[
-                Tensor::zeros((n, 1), candle_core::DType::F32, &self.dev)?,
-                Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?,
-            ],
-            0,
-        )?;
+        let y = stacked_targets(n, 0.0, 1.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?; // [2n, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
         let grads = d_loss.backward()?;

@@ -20,7 +20,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
-use crate::nn::{bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, tanh, BatchNorm, Conv2d, Dense, Grad, Params};
+use crate::nn::{
+    bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, BatchNorm, Conv2d, Dense, Grad, Params,
+};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
@@ -177,13 +179,7 @@ impl Gan for TanhCnnGan {
         // generated_images = g.predict(noise): BatchNorm in inference mode.
         let generated = self.g.forward(&rngs.noise(n, &self.dev)?, Mode::Predict)?.detach();
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
-        let y = Tensor::cat(
-            &[
-                Tensor::ones((n, 1), DType::F32, &self.dev)?,
-                Tensor::zeros((n, 1), DType::F32, &self.dev)?,
-            ],
-            0,
-        )?;
+        let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train)?; // [2n, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
         let grads = d_loss.backward()?;
