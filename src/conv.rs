@@ -158,37 +158,10 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
     }
 }
 
-/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` single-threaded (images run in parallel),
-/// with either operand optionally read transposed.
+/// Single-threaded GEMM (images run in parallel), see [`crate::dense::gemm_rm`].
 #[allow(clippy::too_many_arguments)]
 fn gemm1(dst: &mut [f32], acc: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], rhs_t: bool, m: usize, n: usize, k: usize) {
-    let (lcs, lrs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
-    let (rcs, rrs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
-    debug_assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
-    // SAFETY: the slices hold exactly the elements these strides address; dst is distinct.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            acc,
-            lhs.as_ptr(),
-            lcs,
-            lrs,
-            rhs.as_ptr(),
-            rcs,
-            rrs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    crate::dense::gemm_rm(dst, acc, lhs, lhs_t, rhs, rhs_t, (m, n, k), false)
 }
 
 /// Sum per-chunk partial results in a fixed order (deterministic for a thread count).

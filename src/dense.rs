@@ -23,15 +23,34 @@ fn parallelism() -> gemm::Parallelism {
     }
 }
 
-/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]`, all row-major, or `lhs` read transposed
-/// (`lhs_t`: stored as `[k, m]`).
-fn matmul(dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], m: usize, n: usize, k: usize) {
-    debug_assert_eq!(dst.len(), m * n);
-    debug_assert_eq!(lhs.len(), m * k);
-    debug_assert_eq!(rhs.len(), k * n);
+/// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` through `gemm`; either operand
+/// may be read transposed (`lhs_t`: stored `[k, m]`; `rhs_t`: stored `[n, k]`).
+/// `parallel` uses the compute threads; the convolutions run one GEMM per image on
+/// each thread instead.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_rm(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_t: bool,
+    rhs: &[f32],
+    rhs_t: bool,
+    (m, n, k): (usize, usize, usize),
+    parallel: bool,
+) {
+    assert!(
+        dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n,
+        "gemm: operand sizes"
+    );
     let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
+    let (rhs_cs, rhs_rs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
+    let par = if parallel {
+        parallelism()
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
-    // these row-major (or transposed) strides, and dst does not alias the inputs.
+    // these strides (checked above), and dst does not alias the inputs (&mut).
     unsafe {
         gemm::gemm(
             m,
@@ -45,16 +64,20 @@ fn matmul(dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_t: bool, rhs: &[f3
             lhs_cs,
             lhs_rs,
             rhs.as_ptr(),
-            1,
-            n as isize,
+            rhs_cs,
+            rhs_rs,
             1.0,
             1.0,
             false,
             false,
             false,
-            parallelism(),
+            par,
         )
     }
+}
+
+fn matmul(dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], m: usize, n: usize, k: usize) {
+    gemm_rm(dst, accumulate, lhs, lhs_t, rhs, false, (m, n, k), true)
 }
 
 /// Blocked, parallel transpose of a row-major `[r, c]` matrix into `[c, r]`.
