@@ -336,3 +336,76 @@ fn sigkill_leaves_readable_metrics_and_a_running_manifest() {
         log.rows.len()
     );
 }
+
+#[test]
+fn unwritable_output_directory_is_one_clear_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args([
+            "run",
+            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
+            "--profile",
+            "quick",
+        ])
+        .args([
+            "--out",
+            "/proc/ganlab-cannot-write-here",
+            "--data-dir",
+            common::data_dir().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot create the output directory") && err.contains("--out"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_runs_started_at_once_get_their_own_directories() {
+    let out = tempfile::tempdir().unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_ganlab"))
+            .args([
+                "run",
+                common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
+                "--profile",
+                "quick",
+            ])
+            .args([
+                "--set",
+                "train.epochs=1",
+                "--set",
+                "train.iters_per_epoch=2",
+                "--quiet",
+                "--threads",
+                "1",
+            ])
+            .args([
+                "--out",
+                out.path().to_str().unwrap(),
+                "--data-dir",
+                common::data_dir().to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let last = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    let (da, db) = (last(&a), last(&b));
+    assert_ne!(da, db);
+    for d in [da, db] {
+        assert_eq!(Manifest::read(Path::new(&d)).unwrap().status, Status::Completed);
+    }
+}
