@@ -205,6 +205,11 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     let mut bits = vec![0u32; x.elem_count()];
     rng.fill(&mut bits[..]);
     let mask: Vec<f32> = bits.iter().map(|&b| if b >= threshold { scale } else { 0.0 }).collect();
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return Ok(x.apply_op1(ops::MaskMul {
+            mask: std::sync::Arc::new(mask),
+        })?);
+    }
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
     Ok(x.mul(&mask)?)
 }

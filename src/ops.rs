@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use candle_core::{
     backend::BackendStorage, bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp2, Layout, Result, Shape, Tensor,
@@ -163,6 +164,31 @@ impl CustomOp2 for TanhGrad {
             CpuStorage::F32(map2(&y, &g, |y, g| g * (1.0 - y * y))),
             l1.shape().clone(),
         ))
+    }
+}
+
+/// Multiply by a fixed mask (dropout): `y = x * mask`, backward `dy * mask`. As one
+/// op, backprop does not also form the (unneeded) gradient of the mask, as candle's
+/// `mul` does.
+pub struct MaskMul {
+    pub mask: Arc<Vec<f32>>,
+}
+
+impl CustomOp1 for MaskMul {
+    fn name(&self) -> &'static str {
+        "ganlab-mask-mul"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        if x.len() != self.mask.len() {
+            bail!("mask-mul: {} values, mask of {}", x.len(), self.mask.len());
+        }
+        Ok((CpuStorage::F32(map2(&x, &self.mask, |x, m| x * m)), l.shape().clone()))
+    }
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.apply_op1_no_bwd(&MaskMul {
+            mask: self.mask.clone(),
+        })?))
     }
 }
 

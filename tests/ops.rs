@@ -91,6 +91,34 @@ fn tanh_matches_candle_forward_and_backward() {
 }
 
 #[test]
+fn dropout_mask_op_matches_candle_mul() {
+    use rand::SeedableRng;
+    let x = Var::from_tensor(&rand_tensor((33, 257), 40)).unwrap();
+    let w = rand_tensor((33, 257), 41);
+    let mut r1 = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let ours = ganlab::nn::dropout(x.as_tensor(), 0.3, &mut r1).unwrap();
+    // The same mask, applied with candle's own mul: zeros where ours is zero, 1/0.7 elsewhere.
+    let kept = ours.ne(0f32).unwrap().to_dtype(candle_core::DType::F32).unwrap();
+    let theirs = x.as_tensor().mul(&(kept * (1.0 / 0.7)).unwrap()).unwrap();
+    assert!(max_rel(&ours, &theirs) < 1e-6);
+    let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(max_rel(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-6);
+    // About 30 % dropped.
+    let frac = 1.0
+        - ours
+            .ne(0f32)
+            .unwrap()
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+    assert!((frac - 0.3).abs() < 0.02, "{frac}");
+}
+
+#[test]
 fn leaky_relu_finite_difference() {
     let x0 = vec![-1.3f32, -0.2, 0.4, 2.0];
     let f = |v: &[f32]| v.iter().map(|&x| if x > 0.0 { x } else { 0.2 * x } * x).sum::<f32>();
