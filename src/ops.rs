@@ -72,6 +72,8 @@ fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
 /// LeakyReLU: `x` if `x > 0`, else `slope * x` (Keras `LeakyReLU(alpha)`, torch `nn.LeakyReLU`).
 pub struct LeakyRelu {
     pub slope: f32,
+    /// Dropout fused in: `y = lrelu(x) * mask` (Keras's `LeakyReLU` then `Dropout`).
+    pub mask: Option<Arc<Vec<f32>>>,
 }
 
 impl CustomOp1 for LeakyRelu {
@@ -81,13 +83,23 @@ impl CustomOp1 for LeakyRelu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_view(s, l)?;
         let a = self.slope;
-        Ok((
-            CpuStorage::F32(map1(&x, |v| if v > 0.0 { v } else { a * v })),
-            l.shape().clone(),
-        ))
+        let y = match &self.mask {
+            None => map1(&x, |v| if v > 0.0 { v } else { a * v }),
+            Some(m) => {
+                if m.len() != x.len() {
+                    bail!("leaky-relu: {} values, mask of {}", x.len(), m.len());
+                }
+                map2(&x, m, |v, m| if v > 0.0 { v * m } else { a * v * m })
+            }
+        };
+        Ok((CpuStorage::F32(y), l.shape().clone()))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?))
+        let g = arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?;
+        Ok(Some(match &self.mask {
+            None => g,
+            Some(m) => g.apply_op1_no_bwd(&MaskMul { mask: m.clone() })?,
+        }))
     }
 }
 

@@ -119,6 +119,21 @@ fn dropout_mask_op_matches_candle_mul() {
 }
 
 #[test]
+fn fused_leaky_relu_dropout_equals_the_two_layers() {
+    use rand::SeedableRng;
+    let x = Var::from_tensor(&rand_tensor((29, 301), 50)).unwrap();
+    let w = rand_tensor((29, 301), 51);
+    let mut r1 = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut r2 = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let fused = ganlab::nn::leaky_relu_dropout(x.as_tensor(), 0.2, 0.3, &mut r1).unwrap();
+    let split = ganlab::nn::dropout(&leaky_relu(x.as_tensor(), 0.2).unwrap(), 0.3, &mut r2).unwrap();
+    assert_eq!(max_rel(&fused, &split), 0.0, "same mask, same arithmetic");
+    let g1 = fused.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = split.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(max_rel(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-6);
+}
+
+#[test]
 fn leaky_relu_finite_difference() {
     let x0 = vec![-1.3f32, -0.2, 0.4, 2.0];
     let f = |v: &[f32]| v.iter().map(|&x| if x > 0.0 { x } else { 0.2 * x } * x).sum::<f32>();

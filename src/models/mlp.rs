@@ -10,7 +10,7 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, LayerInfo, NetMacs};
-use crate::nn::{dropout, leaky_relu, tanh, Dense, Grad, Params};
+use crate::nn::{leaky_relu, leaky_relu_dropout, tanh, Dense, Grad, Params};
 use crate::spec::ModelSpec;
 
 pub const IMAGE: usize = 784;
@@ -106,10 +106,12 @@ impl MlpDiscriminator {
         let mut x = x.clone();
         let mut drop = drop;
         for l in &self.hidden {
-            x = leaky_relu(&l.forward(&x, grad)?, self.slope)?; // [n, width]
-            if let Some(r) = drop.as_deref_mut() {
-                x = dropout(&x, self.dropout, r)?;
-            }
+            let h = l.forward(&x, grad)?; // [n, width]
+            x = match drop.as_deref_mut() {
+                // LeakyReLU(0.2), Dropout(0.3), fused
+                Some(r) => leaky_relu_dropout(&h, self.slope, self.dropout, r)?,
+                None => leaky_relu(&h, self.slope)?,
+            };
         }
         self.out.forward(&x, grad) // [n, 1]
     }
