@@ -256,13 +256,18 @@ impl Acgan {
     }
 }
 
-fn mean(v: &[Losses]) -> Losses {
-    let n = v.len().max(1) as f32;
-    let s = v.iter().fold(Losses::default(), |a, b| Losses {
-        total: a.total + b.total,
-        generation: a.generation + b.generation,
-        auxiliary: a.auxiliary + b.auxiliary,
+/// Mean of losses, each weighted by its count of images (the train rows weigh 1 each).
+fn weighted_mean(parts: impl Iterator<Item = (Losses, usize)>) -> Losses {
+    let (s, n) = parts.fold((Losses::default(), 0usize), |(a, n), (l, m)| {
+        let w = m as f32;
+        let sum = Losses {
+            total: a.total + l.total * w,
+            generation: a.generation + l.generation * w,
+            auxiliary: a.auxiliary + l.auxiliary * w,
+        };
+        (sum, n + m)
     });
+    let n = n.max(1) as f32;
     Losses {
         total: s.total / n,
         generation: s.generation / n,
@@ -374,25 +379,17 @@ impl Gan for Acgan {
             g_parts.push((l, m));
             i += m;
         }
-        let weighted = |parts: &[(Losses, usize)]| {
-            let n: usize = parts.iter().map(|p| p.1).sum();
-            let s = parts.iter().fold(Losses::default(), |a, (l, m)| Losses {
-                total: a.total + l.total * *m as f32,
-                generation: a.generation + l.generation * *m as f32,
-                auxiliary: a.auxiliary + l.auxiliary * *m as f32,
-            });
-            let n = n.max(1) as f32;
-            Losses {
-                total: s.total / n,
-                generation: s.generation / n,
-                auxiliary: s.auxiliary / n,
-            }
-        };
         let rows = vec![
-            row("generator (train)", mean(&self.epoch_gen)),
-            row("generator (test)", weighted(&g_parts)),
-            row("discriminator (train)", mean(&self.epoch_disc)),
-            row("discriminator (test)", weighted(&d_parts)),
+            row(
+                "generator (train)",
+                weighted_mean(self.epoch_gen.iter().map(|l| (*l, 1))),
+            ),
+            row("generator (test)", weighted_mean(g_parts.into_iter())),
+            row(
+                "discriminator (train)",
+                weighted_mean(self.epoch_disc.iter().map(|l| (*l, 1))),
+            ),
+            row("discriminator (test)", weighted_mean(d_parts.into_iter())),
         ];
         self.epoch_gen.clear();
         self.epoch_disc.clear();
