@@ -6,11 +6,13 @@ after warm-up). Prints one JSON object per spec with the same keys.
 
 The real batch is random data of the right range (timing does not need MNIST).
 """
-import argparse, json, resource, statistics, time
+import argparse, json
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_mlp import peak_gflops, result, timed  # same timing and JSON keys
 
 
 class Reshape(nn.Module):
@@ -131,29 +133,8 @@ def step_acgan(g, d, og, od, b):
     freeze(d, False)
 
 
-def peak_gflops():
-    a = torch.ones(2048, 2048)
-    a @ a
-    ts = []
-    for _ in range(5):
-        s = time.perf_counter()
-        a @ a
-        ts.append(time.perf_counter() - s)
-    return 2 * 2048 ** 3 / statistics.median(ts) / 1e9
-
-
 def bench(name, step, g, d, og, od, b, iters, warmup, peak, gflop):
-    ts = []
-    for i in range(warmup + iters):
-        s = time.perf_counter()
-        step(g, d, og, od, b)
-        if i >= warmup:
-            ts.append((time.perf_counter() - s) * 1e3)
-    med = statistics.median(ts)
-    return {"spec": name, "framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(),
-            "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
-            "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return result(name, timed(lambda: step(g, d, og, od, b), iters, warmup), peak, gflop)
 
 
 def main():

@@ -71,21 +71,31 @@ def peak_gflops():
     return 2 * 2048 ** 3 / statistics.median(ts) / 1e9
 
 
-def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
-    loss = nn.BCELoss()
+def timed(run, iters, warmup):
+    """Milliseconds of each timed call of `run()` after `warmup` untimed ones."""
     ts = []
     for i in range(warmup + iters):
         s = time.perf_counter()
-        step(G, D, opt_g, opt_d, loss, n)
+        run()
         if i >= warmup:
             ts.append((time.perf_counter() - s) * 1e3)
+    return ts
+
+
+def result(name, ts, peak, gflop):
+    """One JSON row with the keys of `ganlab bench --json`."""
     med = statistics.median(ts)
     return {"spec": name, "framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(),
             "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
             "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
+    loss = nn.BCELoss()
+    return result(name, timed(lambda: step(G, D, opt_g, opt_d, loss, n), iters, warmup), peak, gflop)
 
 
 def main():
