@@ -179,7 +179,7 @@ fn chunk_len(n: usize) -> usize {
     n.div_ceil(candle_core::utils::get_num_threads().max(1)).max(1)
 }
 
-fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
+pub(crate) fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
     match l.dims() {
         &[a, b, c, d] => Ok([a, b, c, d]),
         d => bail!("conv: {what} must be 4-d, got {d:?}"),
@@ -279,7 +279,7 @@ fn direct_weight_grad(xn: &[f32], yn: &[f32], o: usize, g: &Geom, acc_t: &mut [f
 /// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
 /// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
 /// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
-fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut y = vec![0f32; n * o * cols];
@@ -300,7 +300,7 @@ fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     y
 }
 
-fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut x = vec![0f32; n * in_len];
@@ -322,7 +322,7 @@ fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> 
 }
 
 /// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T`.
-fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let per = chunk_len(n);
@@ -369,7 +369,7 @@ fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f
 }
 
 /// Per-channel sum over images and pixels of `[n, o, p]`.
-fn channel_sum(y: &[f32], n: usize, o: usize, p: usize) -> Vec<f32> {
+pub(crate) fn channel_sum(y: &[f32], n: usize, o: usize, p: usize) -> Vec<f32> {
     let mut s = vec![0f32; o];
     for i in 0..n {
         for (c, sc) in s.iter_mut().enumerate() {

@@ -399,6 +399,17 @@ impl Conv2d {
         Ok(crate::conv::conv2d(x, &w, &b, self.stride, self.padding)?)
     }
 
+    /// `UpSampling2D((2, 2))` then this convolution (stride 1, 'same', odd kernel),
+    /// fused: `[n, in, h, w] -> [n, out, 2h, 2w]`, the same function with 9 instead of
+    /// 25 taps per output pixel for 5x5 kernels (see [`crate::upconv`]).
+    pub fn forward_upsampled2(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        if self.stride != 1 || self.padding != crate::conv::Padding::Same {
+            bail!("the fused upsample-convolution needs stride 1 and 'same' padding");
+        }
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::upconv::upsample2_conv2d(x, &w, &b)?)
+    }
+
     pub fn param_count(&self) -> usize {
         self.w.elem_count() + self.b.elem_count()
     }

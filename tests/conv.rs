@@ -5,6 +5,8 @@ mod common;
 use candle_core::{Device, Tensor, Var};
 use common::max_rel;
 use ganlab::conv::{conv2d, conv_transpose2d, Pad, Padding};
+use ganlab::pool::max_pool2d;
+use ganlab::upconv::upsample2_conv2d;
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
     common::rand_tensor(shape, -1.0, 1.0, seed)
@@ -149,4 +151,142 @@ fn conv2d_finite_difference_on_weights() {
         let fd = (f(&p) - f(&m)) / 2e-2;
         assert!((g[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()), "{k}: {} vs {fd}", g[k]);
     }
+}
+
+/// The fused `UpSampling2D(2)` + 'same' convolution against candle's upsampling and
+/// ganlab's plain convolution (itself checked against candle's above).
+fn check_upconv(n: usize, c: usize, h: usize, w_: usize, o: usize, k: usize, seed: u64) {
+    let x = Var::from_tensor(&rand(&[n, c, h, w_], seed)).unwrap();
+    let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 1)).unwrap();
+    let b = Var::from_tensor(&rand(&[o], seed + 2)).unwrap();
+    let ours = upsample2_conv2d(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+    assert_eq!(ours.dims(), &[n, o, 2 * h, 2 * w_]);
+    let up = x.as_tensor().upsample_nearest2d(2 * h, 2 * w_).unwrap();
+    let theirs = conv2d(&up, w.as_tensor(), b.as_tensor(), 1, Padding::Same).unwrap();
+    assert!(max_rel(&ours, &theirs) < 1e-5, "forward");
+    let probe = rand(ours.dims(), seed + 3);
+    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+        assert!(e < 1e-5, "d{name} n{n} c{c} h{h} w{w_} o{o} k{k}: {e}");
+    }
+}
+
+#[test]
+fn fused_upsample_conv_matches_upsample_then_conv() {
+    check_upconv(2, 3, 5, 7, 4, 5, 40); // odd sizes, 5x5 as in the articles
+    check_upconv(3, 2, 4, 4, 1, 5, 41); // one output channel (the kn2row path)
+    check_upconv(1, 4, 3, 6, 6, 3, 42); // 3x3
+    check_upconv(2, 2, 2, 3, 3, 7, 43); // a kernel wider than the small image
+}
+
+#[test]
+fn fused_upsample_conv_finite_difference() {
+    let x0 = rand(&[1, 2, 3, 4], 50).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let w0 = rand(&[2, 2, 5, 5], 51);
+    let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+    let probe = rand(&[1, 2, 6, 8], 52);
+    let f = |xv: &[f32], w: &Tensor| -> f32 {
+        let x = Tensor::from_vec(xv.to_vec(), (1, 2, 3, 4), &Device::Cpu).unwrap();
+        upsample2_conv2d(&x, w, &b)
+            .unwrap()
+            .mul(&probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let xv = Var::from_tensor(&Tensor::from_vec(x0.clone(), (1, 2, 3, 4), &Device::Cpu).unwrap()).unwrap();
+    let wv = Var::from_tensor(&w0).unwrap();
+    let g = upsample2_conv2d(xv.as_tensor(), wv.as_tensor(), &b)
+        .unwrap()
+        .mul(&probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let gx = g.get(&xv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for k in [0, 5, 11, 23] {
+        let (mut p, mut m) = (x0.clone(), x0.clone());
+        p[k] += 1e-2;
+        m[k] -= 1e-2;
+        let fd = (f(&p, &w0) - f(&m, &w0)) / 2e-2;
+        assert!(
+            (gx[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()),
+            "dx {k}: {} vs {fd}",
+            gx[k]
+        );
+    }
+    let gw = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let wflat = w0.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for k in [0, 12, 37, 99] {
+        let (mut p, mut m) = (wflat.clone(), wflat.clone());
+        p[k] += 1e-2;
+        m[k] -= 1e-2;
+        let t = |v: Vec<f32>| Tensor::from_vec(v, (2, 2, 5, 5), &Device::Cpu).unwrap();
+        let fd = (f(&x0, &t(p)) - f(&x0, &t(m))) / 2e-2;
+        assert!(
+            (gw[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()),
+            "dw {k}: {} vs {fd}",
+            gw[k]
+        );
+    }
+}
+
+#[test]
+fn max_pool_matches_candle_and_sends_ties_to_the_first_maximum() {
+    // Random inputs (no ties): the forward equals candle's. candle 0.11's backward is not a
+    // reference: it scales each window's gradient by 1/(k*k) (it multiplies by the mean of
+    // the max mask instead of dividing by the number of maxima), so the gradient is checked
+    // against a plain loop: dy lands on each window's maximum, nothing elsewhere.
+    let (h, w) = (10, 8);
+    let x = Var::from_tensor(&rand(&[2, 3, h, w], 60)).unwrap();
+    let ours = max_pool2d(x.as_tensor(), 2).unwrap();
+    let theirs = x.as_tensor().max_pool2d(2).unwrap();
+    assert_eq!(ours.dims(), &[2, 3, 5, 4]);
+    assert_eq!(max_rel(&ours, &theirs), 0.0);
+    let probe = rand(ours.dims(), 61);
+    let g = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let xv = x.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let pv = probe.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut expect = vec![0f32; xv.len()];
+    for plane in 0..6 {
+        for (oy, ox) in (0..5).flat_map(|a| (0..4).map(move |b| (a, b))) {
+            let cells = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(i, j)| plane * h * w + (2 * oy + i) * w + 2 * ox + j);
+            let best = cells
+                .into_iter()
+                .fold(cells[0], |b, c| if xv[c] > xv[b] { c } else { b });
+            expect[best] = pv[plane * 20 + oy * 4 + ox];
+        }
+    }
+    assert_eq!(g, expect);
+    // 3 x 3 drops the last row and column ('valid'): they get no gradient even when largest.
+    let odd = Var::from_tensor(
+        &Tensor::from_vec(vec![1f32, 2., 9., 4., 0., 9., 9., 9., 9.], (1, 1, 3, 3), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let y = max_pool2d(odd.as_tensor(), 2).unwrap();
+    assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![4.0]);
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let expect = vec![0f32, 0., 0., 1., 0., 0., 0., 0., 0.];
+    assert_eq!(
+        g.get(&odd).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        expect
+    );
+    // A tied window: TensorFlow's MaxPoolGrad gives the whole gradient to the first maximum.
+    let t = Var::from_tensor(&Tensor::from_vec(vec![1f32, 3., 3., 3.], (1, 1, 2, 2), &Device::Cpu).unwrap()).unwrap();
+    let g = max_pool2d(t.as_tensor(), 2)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(
+        g.get(&t).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        vec![0., 1., 0., 0.]
+    );
 }

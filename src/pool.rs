@@ -1,0 +1,104 @@
+//! Keras `MaxPooling2D((k, k))` (stride k, 'valid': a trailing row or column that
+//! does not fill a window is dropped) as a candle custom op on NCHW tensors.
+//!
+//! The backward pass sends each window's gradient to one element, the first maximum
+//! in row-major order within the window, as TensorFlow's `MaxPoolGrad` does (candle's
+//! own backward splits it among tied maxima and builds it from five tensor ops).
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::ops::f32_view;
+
+/// `[n, c, h, w] -> [n, c, h / k, w / k]`, the maximum of each `k x k` window.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxPool2d {
+    pub k: usize,
+}
+
+fn dims(l: &Layout, k: usize) -> Result<(usize, usize, usize, usize, usize)> {
+    match l.dims() {
+        &[n, c, h, w] if k > 0 && h >= k && w >= k => Ok((n * c, h, w, h / k, w / k)),
+        d => bail!("max-pool {k}x{k}: input {d:?} must be [n, c, h, w] with h, w >= {k}"),
+    }
+}
+
+/// Offset within the `h x w` plane of the first maximum of window `(oy, ox)`.
+#[inline]
+fn argmax(plane: &[f32], w: usize, k: usize, oy: usize, ox: usize) -> usize {
+    let mut best = (oy * k) * w + ox * k;
+    let mut m = plane[best];
+    for i in 0..k {
+        let row = (oy * k + i) * w + ox * k;
+        for (j, &v) in plane[row..row + k].iter().enumerate() {
+            // Strictly greater: the first maximum in row-major order wins.
+            if v > m {
+                m = v;
+                best = row + j;
+            }
+        }
+    }
+    best
+}
+
+impl CustomOp1 for MaxPool2d {
+    fn name(&self) -> &'static str {
+        "ganlab-max-pool2d"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (planes, h, w, oh, ow) = dims(l, self.k)?;
+        let x = f32_view(s, l)?;
+        let mut y = vec![0f32; planes * oh * ow];
+        let k = self.k;
+        y.par_chunks_mut(oh * ow).zip(x.par_chunks(h * w)).for_each(|(yp, xp)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    yp[oy * ow + ox] = xp[argmax(xp, w, k, oy, ox)];
+                }
+            }
+        });
+        let d = l.dims();
+        Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
+    }
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(grad, &MaxPoolGrad { k: self.k })?))
+    }
+}
+
+/// `(x, dy) -> dx`: each window's `dy` at its first maximum, zeros elsewhere.
+struct MaxPoolGrad {
+    k: usize,
+}
+
+impl CustomOp2 for MaxPoolGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-max-pool2d-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (planes, h, w, oh, ow) = dims(l1, self.k)?;
+        if l2.shape().elem_count() != planes * oh * ow {
+            bail!("max-pool grad: dy {:?} does not fit x {:?}", l2.dims(), l1.dims());
+        }
+        let (x, g) = (f32_view(s1, l1)?, f32_view(s2, l2)?);
+        let mut dx = vec![0f32; planes * h * w];
+        let k = self.k;
+        dx.par_chunks_mut(h * w)
+            .zip(x.par_chunks(h * w).zip(g.par_chunks(oh * ow)))
+            .for_each(|(dp, (xp, gp))| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        dp[argmax(xp, w, k, oy, ox)] = gp[oy * ow + ox];
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// Max-pooling through [`MaxPool2d`] on the CPU, candle's `max_pool2d` elsewhere.
+pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        return x.apply_op1(MaxPool2d { k });
+    }
+    x.max_pool2d(k)
+}
