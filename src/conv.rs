@@ -10,6 +10,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::ops::f32_view;
+use crate::subpixel::Plan;
 
 /// Padding of one spatial axis: before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,10 +271,10 @@ fn direct_adjoint(yn: &[f32], wc: &[f32], o: usize, g: &Geom, xn: &mut [f32], s:
     gemm1(xn, false, wc, false, s, false, g.c, g.h * g.w, o * g.kh * g.kw); // [c, h*w]
 }
 
-fn direct_weight_grad(xn: &[f32], yn: &[f32], o: usize, g: &Geom, acc_t: &mut [f32], s: &mut Vec<f32>) {
+fn direct_weight_grad(xn: &[f32], yn: &[f32], o: usize, g: &Geom, acc: &mut [f32], s: &mut Vec<f32>) {
     tap_planes(yn, o, g, s);
-    // acc_t [o*taps, c] += S [o*taps, hw] @ x^T [hw, c]
-    gemm1(acc_t, true, s, false, xn, true, o * g.kh * g.kw, g.c, g.h * g.w);
+    // acc [c, o*taps] += x [c, hw] @ S^T [hw, o*taps] (c, a multiple of 16, as the GEMM's rows)
+    gemm1(acc, true, xn, false, s, true, g.c, o * g.kh * g.kw, g.h * g.w);
 }
 
 /// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
@@ -336,12 +337,12 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
                     let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
                     direct_weight_grad(xn, yn, o, g, &mut acc, &mut s);
                 }
-                // [o*taps, c] -> [o, c, taps]
+                // [c, o*taps] -> [o, c, taps]
                 let mut w = vec![0f32; acc.len()];
                 for oc in 0..o {
                     for t in 0..taps {
                         for ci in 0..g.c {
-                            w[(oc * g.c + ci) * taps + t] = acc[(oc * taps + t) * g.c + ci];
+                            w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
                         }
                     }
                 }
@@ -517,8 +518,12 @@ impl CustomOp3 for ConvTranspose2d {
         }
         let g = self.geom(xd, wd)?;
         let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
-        // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
-        let mut y = conv_adjoint(&x, &w, xd[0], xd[1], &g);
+        // Sub-pixel form where it applies; else w as [c_in, c_out*kh*kw] is the
+        // "o x rows" matrix of the underlying convolution, and this its adjoint.
+        let mut y = match Plan::new(&g, xd[1]).filter(|_| std::env::var_os("NOSUB").is_none()) {
+            Some(plan) => plan.forward(&x, &w, xd[0]),
+            None => conv_adjoint(&x, &w, xd[0], xd[1], &g),
+        };
         add_bias(&mut y, &b, g.h * g.w);
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
     }

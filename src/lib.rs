@@ -18,5 +18,6 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod spec;
+pub mod subpixel;
 pub mod train;
 pub mod upconv;

@@ -94,7 +94,12 @@ fn conv2d_matches_candle_forward_and_gradients() {
 
 #[test]
 fn conv_transpose2d_matches_candle_forward_and_gradients() {
-    for (n, cin, h, cout, seed) in [(2usize, 3usize, 7usize, 4usize, 10u64), (3, 2, 5, 1, 11)] {
+    // 4x4 stride 2 'same' (DCGAN's) on odd and even sizes: the sub-pixel path.
+    for (n, cin, h, cout, seed) in [
+        (2usize, 3usize, 7usize, 4usize, 10u64),
+        (3, 2, 5, 1, 11),
+        (2, 4, 6, 3, 12),
+    ] {
         let x = Var::from_tensor(&rand(&[n, cin, h, h], seed)).unwrap();
         let w = Var::from_tensor(&rand(&[cin, cout, 4, 4], seed + 1)).unwrap();
         let b = Var::from_tensor(&rand(&[cout], seed + 2)).unwrap();
@@ -289,4 +294,28 @@ fn max_pool_matches_candle_and_sends_ties_to_the_first_maximum() {
         g.get(&t).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         vec![0., 1., 0., 0.]
     );
+}
+
+#[test]
+fn valid_conv_transpose_with_uneven_classes_matches_candle() {
+    // 3x3 stride 2 'valid': output classes with two taps and with one (sub-pixel path).
+    let x = Var::from_tensor(&rand(&[2, 3, 5, 4], 70)).unwrap();
+    let w = Var::from_tensor(&rand(&[3, 2, 3, 3], 71)).unwrap();
+    let b = Var::from_tensor(&rand(&[2], 72)).unwrap();
+    let ours = conv_transpose2d(x.as_tensor(), w.as_tensor(), b.as_tensor(), 2, Padding::Valid).unwrap();
+    assert_eq!(ours.dims(), &[2, 2, 11, 9]);
+    let theirs = x
+        .as_tensor()
+        .conv_transpose2d(w.as_tensor(), 0, 0, 2, 1)
+        .unwrap()
+        .broadcast_add(&b.as_tensor().reshape((1, 2, 1, 1)).unwrap())
+        .unwrap();
+    assert!(max_rel(&ours, &theirs) < 1e-5, "forward");
+    let probe = rand(ours.dims(), 73);
+    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+        assert!(e < 1e-5, "d{name}: {e}");
+    }
 }
