@@ -45,6 +45,19 @@ pub struct DataArgs {
 
 #[derive(Subcommand)]
 pub enum Cmd {
+    /// Continue an interrupted, failed or killed run exactly, in its own directory
+    Resume {
+        /// The run directory (runs/<spec>/<id>)
+        run: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Compute threads (default: the run's own, which keeps the metrics bit-identical)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print only errors and the run directory
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Train a spec into a new run directory (printed as the last line)
     Run {
         #[command(flatten)]
@@ -204,6 +217,27 @@ pub fn main() -> Result<()> {
             };
             crate::run::install_stop_handler();
             let dir = crate::train::train(&s, &mnist, &opts)?;
+            println!("{}", dir.display());
+        }
+        Cmd::Resume {
+            run,
+            data,
+            threads,
+            quiet,
+        } => {
+            let manifest = Manifest::read(&run)?;
+            let s = crate::train::run_spec(&run)?;
+            let threads = set_threads(threads.or(Some(manifest.threads)));
+            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let opts = crate::train::RunOptions {
+                out: run.parent().map(Path::to_path_buf).unwrap_or_default(),
+                spec_file: manifest.spec_file.clone(),
+                threads,
+                device: Device::Cpu,
+                quiet,
+            };
+            crate::run::install_stop_handler();
+            let dir = crate::train::resume(&run, &mnist, &opts)?;
             println!("{}", dir.display());
         }
         Cmd::Sample {

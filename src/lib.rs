@@ -2,6 +2,7 @@
 //! measure them. See README.md for use and ARCHITECTURE.md for the layout.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod conv;
 pub mod data;

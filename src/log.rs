@@ -84,8 +84,13 @@ impl MetricsLog {
         Ok(())
     }
 
-    /// Read a metrics file back.
+    /// Read a metrics file back (without the variant's extra columns).
     pub fn read(path: &Path) -> Result<MetricsLog> {
+        Self::read_with(path, &[])
+    }
+
+    /// Read a metrics file back with the variant's extra columns `extras`.
+    pub fn read_with(path: &Path, extras: &[&'static str]) -> Result<MetricsLog> {
         let df = read_frame(path)?;
         let u64c = |n: &str| -> Result<Vec<u64>> { Ok(df.column(n)?.u64()?.into_no_null_iter().collect()) };
         let u32c = |n: &str| -> Result<Vec<u32>> { Ok(df.column(n)?.u32()?.into_no_null_iter().collect()) };
@@ -94,6 +99,15 @@ impl MetricsLog {
         let (step, epoch, iter) = (u64c("step")?, u32c("epoch")?, u32c("iter")?);
         let (dl, gl, dr, dfk) = (f32c("d_loss")?, f32c("g_loss")?, f32c("d_real")?, f32c("d_fake")?);
         let (sec, ips) = (f64c("seconds")?, f64c("images_per_s")?);
+        let extra_cols = extras
+            .iter()
+            .map(|&name| {
+                Ok((
+                    name,
+                    f32c(name).with_context(|| format!("{} lacks column {name}", path.display()))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let rows = (0..step.len())
             .map(|i| Row {
                 step: step[i],
@@ -105,7 +119,7 @@ impl MetricsLog {
                 d_fake: dfk[i],
                 seconds: sec[i],
                 images_per_s: ips[i],
-                extra: vec![],
+                extra: extra_cols.iter().map(|(name, v)| (*name, v[i])).collect(),
             })
             .collect();
         Ok(MetricsLog { rows })
@@ -116,10 +130,46 @@ impl MetricsLog {
 /// one column per named value. Written like the metrics (atomic rewrite).
 #[derive(Default)]
 pub struct EpochTable {
-    pub rows: Vec<(u32, String, Vec<(&'static str, f32)>)>,
+    pub rows: Vec<(u32, String, Vec<(String, f32)>)>,
 }
 
 impl EpochTable {
+    /// Read a table written by [`EpochTable::flush`].
+    pub fn read(path: &Path) -> Result<EpochTable> {
+        let df = read_frame(path)?;
+        let epoch: Vec<u32> = df.column("epoch")?.u32()?.into_no_null_iter().collect();
+        let comp: Vec<String> = df
+            .column("component")?
+            .str()?
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect();
+        let names: Vec<String> = df
+            .get_column_names()
+            .into_iter()
+            .skip(2)
+            .map(|n| n.to_string())
+            .collect();
+        let cols = names
+            .iter()
+            .map(|n| {
+                Ok(df
+                    .column(n)?
+                    .f32()?
+                    .iter()
+                    .map(|v| v.unwrap_or(f32::NAN))
+                    .collect::<Vec<_>>())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = (0..epoch.len())
+            .map(|i| {
+                let values = names.iter().zip(&cols).map(|(n, c)| (n.clone(), c[i])).collect();
+                (epoch[i], comp[i].clone(), values)
+            })
+            .collect();
+        Ok(EpochTable { rows })
+    }
+
     pub fn flush(&self, path: &Path) -> Result<()> {
         let Some(first) = self.rows.first() else { return Ok(()) };
         let mut df = df!(
@@ -128,7 +178,7 @@ impl EpochTable {
         )?;
         for (k, (name, _)) in first.2.iter().enumerate() {
             let v: Vec<f32> = self.rows.iter().map(|r| r.2.get(k).map_or(f32::NAN, |e| e.1)).collect();
-            df.with_column(Column::new((*name).into(), v))?;
+            df.with_column(Column::new(name.as_str().into(), v))?;
         }
         let tmp = path.with_extension("parquet.tmp");
         let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;

@@ -133,3 +133,69 @@ impl Optimizer {
         }
     }
 }
+
+/// An optimiser's state for checkpoints: its step count and buffers (Adam: every
+/// parameter's `m`, then every `v`; SGD: every velocity), in parameter order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimState {
+    pub t: u64,
+    pub buffers: Vec<Vec<f32>>,
+}
+
+fn restore(dst: &mut [Vec<f32>], src: Vec<Vec<f32>>, what: &str) -> Result<()> {
+    if dst.len() != src.len() || dst.iter().zip(&src).any(|(a, b)| a.len() != b.len()) {
+        anyhow::bail!("{what} state does not fit this model's parameters (checkpoint from another spec?)");
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = s;
+    }
+    Ok(())
+}
+
+impl Adam {
+    pub fn state(&self) -> OptimState {
+        OptimState {
+            t: self.t,
+            buffers: self.m.iter().chain(&self.v).cloned().collect(),
+        }
+    }
+    pub fn set_state(&mut self, s: OptimState) -> Result<()> {
+        let n = self.m.len();
+        if s.buffers.len() != 2 * n {
+            anyhow::bail!("Adam state has {} buffers, this model needs {}", s.buffers.len(), 2 * n);
+        }
+        let mut b = s.buffers;
+        let v = b.split_off(n);
+        restore(&mut self.m, b, "Adam m")?;
+        restore(&mut self.v, v, "Adam v")?;
+        self.t = s.t;
+        Ok(())
+    }
+}
+
+impl SgdKeras {
+    pub fn state(&self) -> OptimState {
+        OptimState {
+            t: 0,
+            buffers: self.v.clone(),
+        }
+    }
+    pub fn set_state(&mut self, s: OptimState) -> Result<()> {
+        restore(&mut self.v, s.buffers, "SGD velocity")
+    }
+}
+
+impl Optimizer {
+    pub fn state(&self) -> OptimState {
+        match self {
+            Optimizer::Adam(a) => a.state(),
+            Optimizer::Sgd(s) => s.state(),
+        }
+    }
+    pub fn set_state(&mut self, s: OptimState) -> Result<()> {
+        match self {
+            Optimizer::Adam(a) => a.set_state(s),
+            Optimizer::Sgd(o) => o.set_state(s),
+        }
+    }
+}

@@ -71,6 +71,9 @@ pub struct Manifest {
     /// The training process, to tell a live `running` run from a killed one.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// When and from which checkpoint the run was resumed, in order.
+    #[serde(default)]
+    pub resumed: Vec<String>,
 }
 
 impl Manifest {

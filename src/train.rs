@@ -10,6 +10,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::{Loaded, TrainState};
 use crate::data::{Mnist, Split, PIXELS};
 use crate::log::{MetricsLog, Row};
 use crate::models::{self, Batch, Gan};
@@ -53,6 +54,31 @@ impl Sampler {
             Sampling::Sequential => self.pos = 0,
             Sampling::WithReplacement => {}
         }
+    }
+
+    /// The state a checkpoint needs: generator position and place in the order, and
+    /// the order itself.
+    pub fn state(&self) -> (crate::checkpoint::SamplerState, &[usize]) {
+        let s = crate::checkpoint::SamplerState {
+            rng: crate::checkpoint::RngPos::of(&self.rng),
+            pos: self.pos,
+        };
+        (s, &self.perm)
+    }
+
+    /// Restore what [`Sampler::state`] returned.
+    pub fn restore(&mut self, s: &crate::checkpoint::SamplerState, order: Vec<usize>) -> Result<()> {
+        if order.len() != self.n || s.pos > self.n {
+            anyhow::bail!(
+                "the checkpoint's data order has {} images, this data set {}",
+                order.len(),
+                self.n
+            );
+        }
+        s.rng.apply(&mut self.rng, "data")?;
+        self.perm = order;
+        self.pos = s.pos;
+        Ok(())
     }
 
     /// Indices of the next batch.
@@ -117,10 +143,47 @@ fn save_grid(model: &dyn Gan, spec: &Spec, z: &Tensor, dir: &Path, tag: &str) ->
     )
 }
 
-fn save_checkpoint(model: &dyn Gan, dir: &Path, tag: &str) -> Result<()> {
-    let c = dir.join("checkpoints");
-    model.generator().save(&c.join(format!("g_{tag}.safetensors")))?;
-    model.discriminator().save(&c.join(format!("d_{tag}.safetensors")))
+/// Where the loop stands, for checkpoints.
+#[derive(Clone)]
+struct Position {
+    step: u64,
+    epoch: usize,
+    iter: usize,
+    epoch_done: bool,
+    seconds: f64,
+}
+
+/// Save weights and the full training state under `tag` (see [`crate::checkpoint`]).
+fn save_checkpoint(
+    model: &dyn Gan,
+    spec: &Spec,
+    opts: &RunOptions,
+    rngs: &StepRngs,
+    sampler: &Sampler,
+    at: Position,
+    dir: &Path,
+    tag: &str,
+) -> Result<()> {
+    let (noise_rng, dropout_rng) = crate::checkpoint::rng_positions(rngs);
+    let (sampler_state, order) = sampler.state();
+    let [d, g] = model.optim_states();
+    let state = TrainState {
+        format: crate::checkpoint::FORMAT,
+        spec_hash: spec.hash(),
+        variant: spec.model.variant.to_string(),
+        tag: tag.to_string(),
+        step: at.step,
+        epoch: at.epoch,
+        iter: at.iter,
+        epoch_done: at.epoch_done,
+        seconds: at.seconds,
+        threads: opts.threads,
+        noise_rng,
+        dropout_rng,
+        sampler: sampler_state,
+        optim_t: [d.t, g.t],
+    };
+    crate::checkpoint::save(model, &state, order, dir)
 }
 
 /// Train `spec` on `data` into a new run directory; returns its path.
@@ -130,7 +193,7 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
     let dir = run::create_run_dir(&opts.out, spec)?;
     std::fs::write(dir.join("config.yaml"), spec.to_yaml())
         .with_context(|| format!("cannot write {}", dir.join("config.yaml").display()))?;
-    let mut manifest = Manifest {
+    let manifest = Manifest {
         ganlab_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: run::git_commit(),
         spec: spec.name.clone(),
@@ -149,10 +212,86 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
         steps_done: 0,
         error: None,
         pid: Some(std::process::id()),
+        resumed: vec![],
     };
-    manifest.write(&dir)?;
-    let mut log = MetricsLog::default();
-    let result = on_pool(|| train_loop(spec, data, opts, &dir, &mut log, &mut manifest));
+    run_in(spec, data, opts, &dir, manifest, MetricsLog::default(), None)
+}
+
+/// The spec of an existing run, from its `config.yaml`.
+pub fn run_spec(dir: &Path) -> Result<Spec> {
+    let p = dir.join("config.yaml");
+    if !p.is_file() {
+        anyhow::bail!("{} is not a ganlab run directory (no config.yaml)", dir.display());
+    }
+    Ok(Spec::load(&p, None, &[])?)
+}
+
+/// Continue an interrupted, failed or killed run in its own directory from its latest
+/// complete checkpoint. Metrics logged after that checkpoint are dropped and
+/// recomputed, so the finished run's metrics equal an uninterrupted run's (wall-clock
+/// columns aside) when it uses the same thread count.
+pub fn resume(dir: &Path, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
+    let mut manifest = Manifest::read(dir)?;
+    match manifest.status {
+        Status::Completed => anyhow::bail!(
+            "run {} completed all its epochs: nothing to resume (start a new run to train longer)",
+            dir.display()
+        ),
+        Status::Running if !manifest.is_stale() => anyhow::bail!(
+            "run {} is still running (pid {}); stop it first",
+            dir.display(),
+            manifest.pid.map_or("?".into(), |p| p.to_string())
+        ),
+        _ => {}
+    }
+    let spec = run_spec(dir)?;
+    if spec.hash() != manifest.spec_hash {
+        anyhow::bail!(
+            "{}: config.yaml does not match the spec the run was started with (edited?)",
+            dir.display()
+        );
+    }
+    let state = crate::checkpoint::latest(dir)?.with_context(|| {
+        format!(
+            "run {} has no complete checkpoint to resume from (checkpoints/state_*.json); start it again",
+            dir.display()
+        )
+    })?;
+    if state.threads != opts.threads {
+        eprintln!(
+            "note: the run used {} threads, resuming with {}: the metrics will not be bit-identical",
+            state.threads, opts.threads
+        );
+    }
+    let metrics = dir.join("metrics.parquet");
+    let extras = models::build(&spec, &opts.device)?.extra_metrics();
+    let mut log = if metrics.is_file() {
+        MetricsLog::read_with(&metrics, extras)?
+    } else {
+        MetricsLog::default()
+    };
+    log.rows.retain(|r| r.step <= state.step);
+    manifest.status = Status::Running;
+    manifest.ended = None;
+    manifest.error = None;
+    manifest.pid = Some(std::process::id());
+    manifest
+        .resumed
+        .push(format!("{} from {} (step {})", run::now(), state.tag, state.step));
+    run_in(&spec, data, opts, dir, manifest, log, Some(state))
+}
+
+fn run_in(
+    spec: &Spec,
+    data: &Mnist,
+    opts: &RunOptions,
+    dir: &Path,
+    mut manifest: Manifest,
+    mut log: MetricsLog,
+    from: Option<TrainState>,
+) -> Result<PathBuf> {
+    manifest.write(dir)?;
+    let result = on_pool(|| train_loop(spec, data, opts, dir, &mut log, &mut manifest, from));
     let metrics = dir.join("metrics.parquet");
     let flushed = log.flush(&metrics);
     let plotted = crate::plot::training_curves(&log.rows, &dir.join("plots"), &spec.name);
@@ -168,7 +307,7 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
             manifest.error = Some(format!("{e:#}"));
         }
     }
-    manifest.write(&dir)?;
+    manifest.write(dir)?;
     result.with_context(|| {
         format!(
             "run {} stopped ({:?}); its metrics so far are in it",
@@ -178,9 +317,10 @@ pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
     })?;
     flushed?;
     plotted?;
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_loop(
     spec: &Spec,
     data: &Mnist,
@@ -188,6 +328,7 @@ fn train_loop(
     dir: &Path,
     log: &mut MetricsLog,
     manifest: &mut Manifest,
+    from: Option<TrainState>,
 ) -> Result<()> {
     let dev = &opts.device;
     let mut model = models::build(spec, dev)?;
@@ -200,6 +341,30 @@ fn train_loop(
         dev,
     )?;
     let ipe = spec.iters_per_epoch(data.train.len());
+    let metrics = dir.join("metrics.parquet");
+    let epochs_path = dir.join("epochs.parquet");
+    let mut table = crate::log::EpochTable::default();
+    // Where to start: epoch `first`, its first `skip` iterations already done.
+    let (mut step, first, mut skip, base_seconds) = match from {
+        None => (0u64, 1usize, 0usize, 0.0),
+        Some(state) => {
+            let Loaded { state, optim, order } = crate::checkpoint::load(model.as_mut(), state, dir)?;
+            model.set_optim_states(optim)?;
+            state.noise_rng.apply(&mut rngs.noise, "noise")?;
+            state.dropout_rng.apply(&mut rngs.dropout, "dropout")?;
+            sampler.restore(&state.sampler, order)?;
+            if epochs_path.is_file() {
+                table = crate::log::EpochTable::read(&epochs_path)?;
+            }
+            let last_done = if state.epoch_done { state.epoch } else { state.epoch - 1 };
+            table.rows.retain(|r| r.0 as usize <= last_done);
+            if state.epoch_done {
+                (state.step, state.epoch + 1, 0, state.seconds)
+            } else {
+                (state.step, state.epoch, state.iter, state.seconds)
+            }
+        }
+    };
     let total = (ipe * spec.train.epochs) as u64;
     let pb = if opts.quiet {
         indicatif::ProgressBar::hidden()
@@ -211,15 +376,16 @@ fn train_loop(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let metrics = dir.join("metrics.parquet");
-    let mut table = crate::log::EpochTable::default();
+    pb.set_position(step);
     let start = Instant::now();
-    let mut step = 0u64;
-    for epoch in 1..=spec.train.epochs {
+    let seconds = || base_seconds + start.elapsed().as_secs_f64();
+    for epoch in first..=spec.train.epochs {
         pb.set_prefix(format!("{} epoch {epoch}/{}", spec.name, spec.train.epochs));
-        sampler.start_epoch();
+        if skip == 0 {
+            sampler.start_epoch();
+        }
         let mut last = Default::default();
-        for it in 0..ipe {
+        for it in std::mem::take(&mut skip)..ipe {
             if spec.samples.every_iters > 0 && it % spec.samples.every_iters == 0 {
                 save_grid(
                     model.as_ref(),
@@ -259,18 +425,34 @@ fn train_loop(
                     g_loss: s.g_loss,
                     d_real: s.d_real,
                     d_fake: s.d_fake,
-                    seconds: start.elapsed().as_secs_f64(),
+                    seconds: seconds(),
                     images_per_s: idx.len() as f64 / t0.elapsed().as_secs_f64(),
                     extra: s.extra.clone(),
                 });
             }
+            let at = |tag_epoch_done: bool| Position {
+                step,
+                epoch,
+                iter: it + 1,
+                epoch_done: tag_epoch_done,
+                seconds: seconds(),
+            };
             if run::STOP.load(std::sync::atomic::Ordering::SeqCst) {
-                save_checkpoint(model.as_ref(), dir, "interrupted")?;
+                save_checkpoint(
+                    model.as_ref(),
+                    spec,
+                    opts,
+                    &rngs,
+                    &sampler,
+                    at(false),
+                    dir,
+                    "interrupted",
+                )?;
                 return Err(run::Stopped::Interrupted { step, epoch }.into());
             }
             let ck = &spec.checkpoint;
             if ck.every_iters > 0 && it % ck.every_iters == ck.iter_offset {
-                save_checkpoint(model.as_ref(), dir, "iter")?;
+                save_checkpoint(model.as_ref(), spec, opts, &rngs, &sampler, at(false), dir, "iter")?;
             }
             pb.inc(1);
             if it % 8 == 0 {
@@ -299,9 +481,10 @@ fn train_loop(
                         pb.println(line);
                     }
                 }
+                let values = values.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
                 table.rows.push((epoch as u32, component, values));
             }
-            table.flush(&dir.join("epochs.parquet"))?;
+            table.flush(&epochs_path)?;
         }
         manifest.epochs_done = epoch;
         manifest.steps_done = step;
@@ -309,8 +492,19 @@ fn train_loop(
         if spec.grid_at(epoch) {
             save_grid(model.as_ref(), spec, &grid_z, dir, &format!("epoch_{epoch:04}"))?;
         }
+        let at = Position {
+            step,
+            epoch,
+            iter: ipe,
+            epoch_done: true,
+            seconds: seconds(),
+        };
         if spec.checkpoint.every > 0 && epoch % spec.checkpoint.every == 0 {
-            save_checkpoint(model.as_ref(), dir, &format!("epoch_{epoch:04}"))?;
+            let tag = format!("epoch_{epoch:04}");
+            save_checkpoint(model.as_ref(), spec, opts, &rngs, &sampler, at.clone(), dir, &tag)?;
+        }
+        if epoch == spec.train.epochs {
+            save_checkpoint(model.as_ref(), spec, opts, &rngs, &sampler, at, dir, "final")?;
         }
         if pb.is_hidden() && !opts.quiet {
             eprintln!(
@@ -321,11 +515,10 @@ fn train_loop(
                 last.g_loss,
                 last.d_real,
                 last.d_fake,
-                start.elapsed().as_secs_f64()
+                seconds()
             );
         }
     }
     pb.finish_and_clear();
-    save_checkpoint(model.as_ref(), dir, "final")?;
     Ok(())
 }

@@ -25,7 +25,7 @@ use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
 use crate::ops::SparseCce;
-use crate::optim::Adam;
+use crate::optim::{Adam, OptimState};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -288,6 +288,14 @@ fn row(name: &str, l: Losses) -> (String, Vec<(&'static str, f32)>) {
 }
 
 impl Gan for Acgan {
+    fn optim_states(&self) -> [OptimState; 2] {
+        [self.d_opt.state(), self.g_opt.state()]
+    }
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
+        let [d, g] = s;
+        self.d_opt.set_state(d)?;
+        self.g_opt.set_state(g)
+    }
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;

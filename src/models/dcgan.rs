@@ -20,7 +20,7 @@ use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Conv2d, ConvTranspose2d,
     Dense, Grad, Params,
 };
-use crate::optim::Adam;
+use crate::optim::{Adam, OptimState};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -155,6 +155,14 @@ impl Dcgan {
 }
 
 impl Gan for Dcgan {
+    fn optim_states(&self) -> [OptimState; 2] {
+        [self.d_opt.state(), self.g_opt.state()]
+    }
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
+        let [d, g] = s;
+        self.d_opt.set_state(d)?;
+        self.g_opt.set_state(g)
+    }
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let half = real.images.dim(0)?;
         let x_real = real.images.reshape((half, 1, 28, 28))?;

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, mean_prob, stacked_targets, Grad, Params};
-use crate::optim::Adam;
+use crate::optim::{Adam, OptimState};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Spec};
 
@@ -65,6 +65,14 @@ impl VanillaGan {
 }
 
 impl Gan for VanillaGan {
+    fn optim_states(&self) -> [OptimState; 2] {
+        [self.d_opt.state(), self.g_opt.state()]
+    }
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
+        let [d, g] = s;
+        self.d_opt.set_state(d)?;
+        self.g_opt.set_state(g)
+    }
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let noise = rngs.noise(n, &self.dev)?; // [n, 100]

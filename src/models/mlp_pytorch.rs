@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
-use crate::optim::Adam;
+use crate::optim::{Adam, OptimState};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Spec};
 
@@ -50,6 +50,14 @@ impl TorchMlpGan {
 }
 
 impl Gan for TorchMlpGan {
+    fn optim_states(&self) -> [OptimState; 2] {
+        [self.d_optimizer.state(), self.g_optimizer.state()]
+    }
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
+        let [d, g] = s;
+        self.d_optimizer.set_state(d)?;
+        self.g_optimizer.set_state(g)
+    }
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         // The last batch of an epoch may be smaller.
         let n = real.images.dim(0)?;

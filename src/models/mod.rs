@@ -5,6 +5,7 @@ use anyhow::Result;
 use candle_core::{Device, Tensor};
 
 use crate::nn::Params;
+use crate::optim::OptimState;
 use crate::rng::StepRngs;
 use crate::spec::{Spec, Variant};
 
@@ -113,6 +114,10 @@ pub trait Gan {
     fn extra_metrics(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The D and G optimisers' states (in that order), for checkpoints.
+    fn optim_states(&self) -> [OptimState; 2];
+    /// Restore what [`Gan::optim_states`] returned.
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()>;
 }
 
 /// Build the spec's variant with weights drawn from the run's init generator.

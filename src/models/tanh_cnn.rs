@@ -23,7 +23,7 @@ use crate::conv::Padding;
 use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, BatchNorm, Conv2d, Dense, Grad, Params,
 };
-use crate::optim::Optimizer;
+use crate::optim::{OptimState, Optimizer};
 use crate::pool::max_pool2d;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
@@ -173,6 +173,14 @@ impl TanhCnnGan {
 }
 
 impl Gan for TanhCnnGan {
+    fn optim_states(&self) -> [OptimState; 2] {
+        [self.d_optim.state(), self.g_optim.state()]
+    }
+    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
+        let [d, g] = s;
+        self.d_optim.set_state(d)?;
+        self.g_optim.set_state(g)
+    }
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;

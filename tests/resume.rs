@@ -1,0 +1,154 @@
+//! Exact resume: a run stopped by SIGINT (mid-epoch) or SIGKILL (back to its last
+//! epoch checkpoint) and continued with `ganlab resume` ends with the same metrics as
+//! an uninterrupted run, wall-clock columns aside. And the resume refusals.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::Device;
+use ganlab::log::{MetricsLog, Row};
+use ganlab::run::{Manifest, Status};
+use ganlab::spec::Spec;
+use ganlab::train::{train, RunOptions};
+
+const SETS: &[&str] = &["train.epochs=40", "train.iters_per_epoch=5", "checkpoint.every=1"];
+
+fn ganlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(args)
+        .args(["--data-dir", common::data_dir().to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// Start the run in a child process; return it and its run directory once the first
+/// epoch's metrics are flushed.
+fn start(out: &Path) -> (std::process::Child, PathBuf) {
+    let spec = common::spec_path("vanilla_mlp_keras");
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        spec.display().to_string(),
+        "--profile".into(),
+        "quick".into(),
+    ];
+    for s in SETS {
+        args.extend(["--set".to_string(), s.to_string()]);
+    }
+    args.extend(["--quiet", "--threads", "2", "--out"].map(String::from));
+    args.push(out.display().to_string());
+    args.extend(["--data-dir".into(), common::data_dir().display().to_string()]);
+    let child = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = out.join("vanilla_mlp_keras");
+    let t = std::time::Instant::now();
+    loop {
+        let dir = std::fs::read_dir(&parent)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path());
+        if let Some(dir) = dir.filter(|d| d.join("metrics.parquet").exists()) {
+            return (child, dir);
+        }
+        assert!(t.elapsed().as_secs() < 120, "the run never flushed its metrics");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The uninterrupted run's metrics, computed once for all tests.
+fn uninterrupted() -> &'static [Row] {
+    static ROWS: std::sync::OnceLock<Vec<Row>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(uninterrupted_run)
+}
+
+fn uninterrupted_run() -> Vec<Row> {
+    let sets: Vec<String> = SETS.iter().map(|s| s.to_string()).collect();
+    let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
+    ganlab::cli::set_threads(Some(2));
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out: out.path().to_path_buf(),
+        spec_file: "test".into(),
+        threads: 2,
+        device: Device::Cpu,
+        quiet: true,
+    };
+    let dir = train(&s, common::mnist(), &opts).unwrap();
+    MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows
+}
+
+/// The deterministic columns of every row.
+fn same_metrics(a: &[Row], b: &[Row]) {
+    assert_eq!(a.len(), b.len(), "row counts");
+    for (x, y) in a.iter().zip(b) {
+        let key = |r: &Row| (r.step, r.epoch, r.iter, r.d_loss, r.g_loss, r.d_real, r.d_fake);
+        assert_eq!(key(x), key(y), "step {}", x.step);
+    }
+}
+
+fn resume_and_compare(dir: &Path, stopped_at: Status) {
+    let m = Manifest::read(dir).unwrap();
+    assert_eq!(m.status, stopped_at);
+    let before = MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows.len();
+    assert!(before < 200, "the run finished before it was stopped");
+    let o = ganlab(&["resume", dir.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = Manifest::read(dir).unwrap();
+    assert_eq!(m.status, Status::Completed);
+    assert_eq!(m.resumed.len(), 1, "{:?}", m.resumed);
+    let rows = MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows;
+    same_metrics(&rows, uninterrupted());
+}
+
+#[test]
+fn sigint_mid_epoch_then_resume_equals_an_uninterrupted_run() {
+    let out = tempfile::tempdir().unwrap();
+    let (child, dir) = start(out.path());
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait_with_output().unwrap();
+    assert!(dir.join("checkpoints/state_interrupted.json").is_file());
+    resume_and_compare(&dir, Status::Interrupted);
+}
+
+#[test]
+fn sigkill_then_resume_from_the_last_epoch_equals_an_uninterrupted_run() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut child, dir) = start(out.path());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    resume_and_compare(&dir, Status::Running);
+}
+
+#[test]
+fn resume_refuses_completed_and_unknown_runs() {
+    let out = tempfile::tempdir().unwrap();
+    let sets: Vec<String> = ["train.epochs=1", "train.iters_per_epoch=2"].map(String::from).to_vec();
+    let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
+    ganlab::cli::set_threads(Some(2));
+    let opts = RunOptions {
+        out: out.path().to_path_buf(),
+        spec_file: "test".into(),
+        threads: 2,
+        device: Device::Cpu,
+        quiet: true,
+    };
+    let dir = train(&s, common::mnist(), &opts).unwrap();
+    let o = ganlab(&["resume", dir.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nothing to resume") && err.lines().count() == 1, "{err}");
+    let o = ganlab(&["resume", out.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a ganlab run"), "{err}");
+}
