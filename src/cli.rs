@@ -73,6 +73,43 @@ pub enum Cmd {
         /// Print only errors and the run directory
         #[arg(long, short)]
         quiet: bool,
+        /// Train into exactly this new directory instead of OUT/<spec>/<id> (sweeps)
+        #[arg(long, hide = true)]
+        run_dir: Option<PathBuf>,
+    },
+    /// Run a spec's `sweep:` (seeds and/or a grid), skipping completed members
+    Sweep {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Output directory; members go to OUT/<spec>/sweep-<hash>/<member>
+        #[arg(long, default_value = "runs")]
+        out: PathBuf,
+        /// Members run at once
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Threads in all (each member gets threads / jobs); default all cores
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only member I (0-based; what a Slurm array task does)
+        #[arg(long, value_name = "I")]
+        member: Option<usize>,
+        /// Write a Slurm job-array script instead of running
+        #[arg(long)]
+        slurm: bool,
+        /// Slurm partition
+        #[arg(long, requires = "slurm")]
+        partition: Option<String>,
+        /// Slurm time limit, e.g. 02:00:00
+        #[arg(long, requires = "slurm")]
+        time: Option<String>,
+        /// CPUs per Slurm task (also the member's threads)
+        #[arg(long, default_value_t = 2, requires = "slurm")]
+        cpus: usize,
+        /// List the members and exit
+        #[arg(long)]
+        list: bool,
     },
     /// Generate a grid of samples from a run's final generator
     Sample {
@@ -204,6 +241,7 @@ pub fn main() -> Result<()> {
             out,
             threads,
             quiet,
+            run_dir,
         } => {
             let s = load_spec(&spec)?;
             let threads = set_threads(threads.or(s.threads));
@@ -216,8 +254,78 @@ pub fn main() -> Result<()> {
                 quiet,
             };
             crate::run::install_stop_handler();
-            let dir = crate::train::train(&s, &mnist, &opts)?;
+            let dir = match run_dir {
+                Some(d) => {
+                    let mut s = s;
+                    s.sweep = Default::default();
+                    crate::train::train_in_new(&s, &mnist, &opts, &d)?
+                }
+                None => crate::train::train(&s, &mnist, &opts)?,
+            };
             println!("{}", dir.display());
+        }
+        Cmd::Sweep {
+            spec,
+            data,
+            out,
+            jobs,
+            threads,
+            member,
+            slurm,
+            partition,
+            time,
+            cpus,
+            list,
+        } => {
+            let sw = crate::sweep::Sweep::new(&spec.spec, spec.profile.as_deref(), &spec.sets, &out)?;
+            if list {
+                for (i, m) in sw.members.iter().enumerate() {
+                    println!("{i:>3}  {}  {}", m.id, sw.dir.join(&m.id).display());
+                }
+                return Ok(());
+            }
+            if slurm {
+                let opts = crate::sweep::SlurmOptions { partition, time, cpus };
+                let script = sw.write_slurm(&opts, data.data_dir.as_deref())?;
+                println!("{}", script.display());
+                eprintln!(
+                    "submit: sbatch {}\nthen:   ganlab report {} -o reports/{}-sweep.html",
+                    script.display(),
+                    sw.dir.display(),
+                    sw.base.name
+                );
+                return Ok(());
+            }
+            let total = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if let Some(i) = member {
+                if i >= sw.members.len() {
+                    bail!("--member {i}: this sweep has members 0 to {}", sw.members.len() - 1);
+                }
+                let Some(args) = sw.plan(i, total, data.data_dir.as_deref())? else {
+                    eprintln!("{}: already completed (or running)", sw.members[i].id);
+                    return Ok(());
+                };
+                std::fs::create_dir_all(&sw.dir)?;
+                let exe = std::env::current_exe()?;
+                let st = std::process::Command::new(exe).args(&args).status()?;
+                if !st.success() {
+                    bail!("sweep member {} failed ({st})", sw.members[i].id);
+                }
+                return Ok(());
+            }
+            let per = (total / jobs.max(1)).max(1);
+            eprintln!(
+                "{}: {} members in {}, {} at a time, {per} threads each",
+                sw.base.name,
+                sw.members.len(),
+                sw.dir.display(),
+                jobs.max(1)
+            );
+            let failed = sw.run_local(jobs, per, data.data_dir.as_deref())?;
+            println!("{}", sw.dir.display());
+            if !failed.is_empty() {
+                bail!("{} sweep member(s) failed: {}", failed.len(), failed.join(", "));
+            }
         }
         Cmd::Resume {
             run,

@@ -20,5 +20,6 @@ pub mod rng;
 pub mod run;
 pub mod spec;
 pub mod subpixel;
+pub mod sweep;
 pub mod train;
 pub mod upconv;

@@ -96,6 +96,87 @@ struct RunView {
     epoch_rows: Vec<EpochRow>,
 }
 
+/// Runs of one spec that differ only in their seed, summarised as mean +- std.
+#[derive(Serialize)]
+struct GroupView {
+    label: String,
+    n: usize,
+    seeds: String,
+    /// (metric, "mean +- std").
+    stats: Vec<(String, String)>,
+}
+
+/// Mean and sample standard deviation.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, var.sqrt())
+}
+
+/// The spec with its seed zeroed: runs with equal keys are seeds of one experiment.
+fn seedless_key(s: &Spec) -> String {
+    let mut k = s.clone();
+    k.seed = 0;
+    k.hash()
+}
+
+/// Group runs by [`seedless_key`]; groups of two or more become rows. `finals` holds
+/// each run's named final values.
+fn seed_groups(specs: &[Spec], finals: &[Vec<(String, f64)>]) -> Vec<GroupView> {
+    let mut order: Vec<String> = Vec::new();
+    let mut members: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, s) in specs.iter().enumerate() {
+        let k = seedless_key(s);
+        if !members.contains_key(&k) {
+            order.push(k.clone());
+        }
+        members.entry(k).or_default().push(i);
+    }
+    // Label each group by the key hyperparameters that tell the groups apart.
+    let params: Vec<Vec<(&'static str, String)>> = order.iter().map(|k| key_params(&specs[members[k][0]])).collect();
+    let differing: Vec<usize> = (0..params.first().map_or(0, |p| p.len()))
+        .filter(|&j| params[0][j].0 != "seed" && params.iter().any(|p| p[j].1 != params[0][j].1))
+        .collect();
+    order
+        .iter()
+        .zip(&params)
+        .filter(|(k, _)| members[*k].len() > 1)
+        .map(|(k, p)| {
+            let idx = &members[k];
+            let first = &specs[idx[0]];
+            let mut label = format!("{} ({})", first.name, first.profile.as_deref().unwrap_or("full budget"));
+            for &j in &differing {
+                label.push_str(&format!(", {} {}", p[j].0, p[j].1));
+            }
+            let names: Vec<String> = finals[idx[0]].iter().map(|(n, _)| n.clone()).collect();
+            let stats = names
+                .iter()
+                .enumerate()
+                .filter_map(|(j, name)| {
+                    let v: Vec<f64> = idx.iter().filter_map(|&i| finals[i].get(j).map(|x| x.1)).collect();
+                    (v.len() == idx.len()).then(|| {
+                        let (m, sd) = mean_std(&v);
+                        (name.clone(), format!("{m:.4} \u{b1} {sd:.4}"))
+                    })
+                })
+                .collect();
+            let mut seeds: Vec<u64> = idx.iter().map(|&i| specs[i].seed).collect();
+            seeds.sort_unstable();
+            GroupView {
+                label,
+                n: idx.len(),
+                seeds: seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+                stats,
+            }
+        })
+        .collect()
+}
+
 fn png_data_uri(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     Some(format!(
@@ -227,12 +308,14 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let mut views = Vec::new();
     let mut specs = Vec::new();
     let mut logs = Vec::new();
+    let mut finals: Vec<Vec<(String, f64)>> = Vec::new();
     for r in &runs {
         let m = Manifest::read(r)?;
         let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
         let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
         let col = |f: fn(&crate::log::Row) -> f32| log.rows.iter().map(f).collect::<Vec<f32>>();
         let mut fm = vec![("iterations done".to_string(), m.steps_done.to_string())];
+        let mut final_values = Vec::new();
         if !log.rows.is_empty() {
             for (k, v) in [
                 ("d_loss (last 10 %)", mean_tail(&col(|r| r.d_loss))),
@@ -241,9 +324,11 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
                 ("D(G(z)) (last 10 %)", mean_tail(&col(|r| r.d_fake))),
             ] {
                 fm.push((k.into(), format!("{v:.4}")));
+                final_values.push((k.to_string(), v as f64));
             }
             if let Some(s) = median_iter_s(&log) {
                 fm.push(("median iteration".into(), format!("{:.1} ms", s * 1e3)));
+                final_values.push(("median iteration (ms)".into(), s * 1e3));
             }
             fm.push((
                 "wall time".into(),
@@ -324,6 +409,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         });
         logs.push((title, log));
         specs.push(spec);
+        finals.push(final_values);
     }
     let params: Vec<Vec<(&'static str, String)>> = specs.iter().map(key_params).collect();
     let rows = params[0]
@@ -371,6 +457,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         params => rows,
         runs => views,
         overlays => overlays,
+        groups => seed_groups(&specs, &finals),
     })?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

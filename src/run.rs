@@ -127,6 +127,24 @@ pub fn now() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
+/// Create the run directory `dir` (and its parents); refuses an existing one.
+pub fn create_named_run_dir(dir: &Path) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} already exists: a run directory is never reused", dir.display())
+        }
+        Err(e) => bail!("cannot create the run directory {}: {e}", dir.display()),
+    }
+    for sub in ["samples", "checkpoints", "plots"] {
+        std::fs::create_dir(dir.join(sub))?;
+    }
+    Ok(())
+}
+
 /// Create a fresh run directory. Never reuses an existing one: the leaf is created
 /// with `create_dir`, which fails if it exists, and a suffix is tried instead.
 pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {

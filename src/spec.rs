@@ -52,6 +52,9 @@ pub struct Spec {
     /// Compute threads; `null` uses all cores (or `--threads`).
     #[serde(default, deserialize_with = "de_opt_pos_usize")]
     pub threads: Option<usize>,
+    /// Runs of this spec over seeds and/or a grid of keys (`ganlab sweep`).
+    #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
+    pub sweep: SweepSpec,
     /// Named overrides of budget keys, e.g. `quick: { train.epochs: 2 }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, BTreeMap<String, Value>>,
@@ -365,6 +368,25 @@ pub struct CheckpointSpec {
     pub every_iters: usize,
     #[serde(default)]
     pub iter_offset: usize,
+}
+
+/// A sweep: every combination of the grid's values, once per seed. Grid keys are
+/// `--set` key paths (e.g. `optim.d.lr`); their values are checked when a member's
+/// spec is built.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Seeds to run (empty: the spec's own `seed`).
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<Value>>,
+}
+
+impl SweepSpec {
+    pub fn is_empty(&self) -> bool {
+        self.seeds.is_empty() && self.grid.is_empty()
+    }
 }
 
 /// End-of-epoch evaluation, for the articles that have one (ACGAN).

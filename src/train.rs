@@ -191,6 +191,17 @@ fn save_checkpoint(
 /// are still written.
 pub fn train(spec: &Spec, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
     let dir = run::create_run_dir(&opts.out, spec)?;
+    train_into(spec, data, opts, &dir)
+}
+
+/// As [`train`], into `dir`, which must not exist yet (a sweep member's fixed directory).
+pub fn train_in_new(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path) -> Result<PathBuf> {
+    run::create_named_run_dir(dir)?;
+    train_into(spec, data, opts, dir)
+}
+
+fn train_into(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path) -> Result<PathBuf> {
+    let dir = dir.to_path_buf();
     std::fs::write(dir.join("config.yaml"), spec.to_yaml())
         .with_context(|| format!("cannot write {}", dir.join("config.yaml").display()))?;
     let manifest = Manifest {
