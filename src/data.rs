@@ -177,7 +177,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 pub fn load_idx(dir: &Path, spec: &IdxFile) -> Result<Vec<u8>> {
     let path = find_file(dir, spec.name).with_context(|| {
         format!(
-            "{} not found in {} (neither {}.gz nor {})",
+            "{} not found in {} (neither {}.gz nor {}); run `ganlab data fetch DIR` or point --data-dir / GANLAB_DATA at a complete copy",
             spec.name,
             dir.display(),
             spec.name,
