@@ -10,6 +10,7 @@ pub mod dense;
 pub mod log;
 pub mod models;
 pub mod nn;
+pub mod notebook;
 pub mod ops;
 pub mod optim;
 pub mod parity;

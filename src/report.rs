@@ -185,7 +185,7 @@ fn png_data_uri(path: &Path) -> Option<String> {
     ))
 }
 
-fn latest_grid(run: &Path) -> Option<PathBuf> {
+pub(crate) fn latest_grid(run: &Path) -> Option<PathBuf> {
     let mut grids: Vec<PathBuf> = std::fs::read_dir(run.join("samples"))
         .ok()?
         .flatten()
@@ -244,7 +244,11 @@ fn key_params(s: &Spec) -> Vec<(&'static str, String)> {
 }
 
 /// Smoothed curves of several runs on one step axis, as an inline SVG.
-fn overlay_svg(runs: &[(String, MetricsLog)], pick: fn(&crate::log::Row) -> f32, label: &str) -> Result<String> {
+pub(crate) fn overlay_svg(
+    runs: &[(String, MetricsLog)],
+    pick: fn(&crate::log::Row) -> f32,
+    label: &str,
+) -> Result<String> {
     crate::plot::register_font();
     let mut svg = String::new();
     {
