@@ -71,38 +71,41 @@ impl Params {
     }
     /// Load weights saved by [`Params::save`]; names, shapes and dtypes must match.
     pub fn load(&self, path: &Path) -> Result<()> {
-        let map = candle_core::safetensors::load(path, &Device::Cpu).with_context(|| {
-            format!(
-                "{} is not a readable safetensors checkpoint (corrupt or truncated)",
-                path.display()
-            )
-        })?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        self.load_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// [`Params::load`] from the bytes of a safetensors file (`origin` names it in
+    /// errors). Every tensor is checked before any weight changes, so a refused file
+    /// leaves the model as it was.
+    pub fn load_bytes(&self, bytes: &[u8], origin: &str) -> Result<()> {
+        let map = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .with_context(|| format!("{origin} is not a readable safetensors checkpoint (corrupt or truncated)"))?;
+        let mut checked = Vec::with_capacity(self.vars.len());
         for (name, var) in self.names.iter().zip(&self.vars) {
             let t = map.get(name).with_context(|| {
-                format!(
-                    "{} has no tensor `{name}`: it was saved by another variant or layout",
-                    path.display()
-                )
+                format!("{origin} has no tensor `{name}`: it was saved by another variant or layout")
             })?;
             if t.dims() != var.dims() || t.dtype() != var.dtype() {
                 bail!(
-                    "{}: tensor `{name}` is {:?} {:?}, this model needs {:?} {:?} (checkpoint from another spec?)",
-                    path.display(),
+                    "{origin}: tensor `{name}` is {:?} {:?}, this model needs {:?} {:?} (checkpoint from another spec?)",
                     t.dtype(),
                     t.dims(),
                     var.dtype(),
                     var.dims()
                 );
             }
-            var.set(&t.to_device(var.device())?)?;
+            checked.push((var, t));
         }
         if map.len() != self.names.len() {
             bail!(
-                "{} holds {} tensors, this model has {}: saved by another variant",
-                path.display(),
+                "{origin} holds {} tensors, this model has {}: saved by another variant",
                 map.len(),
                 self.names.len()
             );
+        }
+        for (var, t) in checked {
+            var.set(&t.to_device(var.device())?)?;
         }
         Ok(())
     }
