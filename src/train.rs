@@ -213,6 +213,7 @@ fn train_loop(
     );
     let metrics = dir.join("metrics.parquet");
     let mut table = crate::log::EpochTable::default();
+    let mut quality = crate::eval::during::Quality::for_spec(spec, data)?;
     let start = Instant::now();
     let mut step = 0u64;
     for epoch in 1..=spec.train.epochs {
@@ -311,6 +312,9 @@ fn train_loop(
         }
         if spec.checkpoint.every > 0 && epoch % spec.checkpoint.every == 0 {
             save_checkpoint(model.as_ref(), dir, &format!("epoch_{epoch:04}"))?;
+        }
+        if let Some(q) = quality.as_mut() {
+            q.after_epoch(model.as_ref(), spec, epoch, dir, &pb, opts.quiet)?;
         }
         if pb.is_hidden() && !opts.quiet {
             eprintln!(

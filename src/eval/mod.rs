@@ -10,6 +10,7 @@
 //! | `idx` | IDX image and label files of any length (external samples) |
 //! | `score` | scoring a run's generator or an IDX file: all metrics, printouts, `eval.parquet` |
 //! | `cli` | the `ganlab eval` and `ganlab evaluator` commands |
+//! | `during` | `eval.every_epochs`: scoring samples while a run trains |
 //!
 //! Every number is computed with the pinned weights unless the user explicitly
 //! allows others, and every printout carries the SHA-256 of the weights used.
@@ -24,6 +25,7 @@ use crate::data::PIXELS;
 use crate::nn::Grad;
 
 pub mod cli;
+pub mod during;
 pub mod idx;
 pub mod lenet;
 pub mod metrics;

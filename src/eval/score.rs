@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
+use indicatif::ProgressBar;
 use polars::prelude::*;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{metrics, prd, Embedding, Evaluator, CLASSES, FEATURES, FEATURE_LAYER};
 use crate::data::PIXELS;
+use crate::models::Gan;
 use crate::spec::{Spec, Variant};
 
 /// KID subsets and their size (Binkowski et al. 2018 use 100 subsets of 1,000).
@@ -269,45 +272,37 @@ pub fn draw_from_run(run: &Path, checkpoint: &str, n: usize, seed: u64, show_pro
         );
     }
     let dev = Device::Cpu;
-    let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
+    let model = crate::models::build(&spec, &dev)?;
+    model.generator().load(&g_path)?;
     let pb = if show_progress {
         super::progress(n as u64, "generating")
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
+    let drawn = draw(model.as_ref(), &spec, n, &mut r, &pb);
+    pb.finish_and_clear();
+    drawn
+}
+
+/// Draw `n` images from `model` with noise from `rng`, in chunks. Conditional models
+/// (ACGAN) draw digit `k % 10` for row `k` of each `generate` call (see
+/// `Acgan::generate`); the chunk size keeps that pattern across chunks.
+pub fn draw(model: &dyn Gan, spec: &Spec, n: usize, rng: &mut ChaCha8Rng, pb: &ProgressBar) -> Result<Drawn> {
+    const _: () = assert!(GEN_CHUNK % CLASSES == 0);
+    let dev = Device::Cpu;
     let mut images = Vec::with_capacity(n * PIXELS);
-    let conditional = spec.model.variant == Variant::Acgan;
-    let labels: Vec<u8> = (0..n).map(|k| (k % CLASSES) as u8).collect();
-    // ACGAN is built as itself, to draw each digit on request; the others through the trait.
-    enum G {
-        Conditional(crate::models::acgan::Acgan),
-        Plain(Box<dyn crate::models::Gan>),
-    }
-    let g = if conditional {
-        let mut init = crate::rng::stream(spec.seed, crate::rng::Stream::Init);
-        let m = crate::models::acgan::Acgan::new(&spec, &mut init, &dev)?;
-        crate::models::Gan::generator(&m).load(&g_path)?;
-        G::Conditional(m)
-    } else {
-        let m = crate::models::build(&spec, &dev)?;
-        m.generator().load(&g_path)?;
-        G::Plain(m)
-    };
     for a in (0..n).step_by(GEN_CHUNK) {
         let b = (a + GEN_CHUNK).min(n);
-        let z = crate::rng::noise(&spec.noise, b - a, &mut r, &dev)?;
-        let x = match &g {
-            G::Conditional(m) => m.predict(&z, &labels[a..b])?,
-            G::Plain(m) => m.generate(&z)?,
-        };
-        let v = x.flatten_all()?.to_vec1::<f32>()?;
+        let z = crate::rng::noise(&spec.noise, b - a, rng, &dev)?;
+        let v = model.generate(&z)?.flatten_all()?.to_vec1::<f32>()?;
         images.extend(v.iter().map(|&p| spec.data.scale.to_u8(p)));
         pb.inc((b - a) as u64);
     }
-    pb.finish_and_clear();
+    let conditional = spec.model.variant == Variant::Acgan;
     Ok(Drawn {
         images,
-        labels: conditional.then_some(labels),
+        labels: conditional.then(|| (0..n).map(|k| (k % CLASSES) as u8).collect()),
     })
 }
 
