@@ -402,11 +402,13 @@ fn short_run(spec: &str, out: &Path, sets: &[&str]) -> String {
 fn eval_scores_real_runs_and_appends_to_eval_parquet() {
     let out = tempfile::tempdir().unwrap();
     let spec = common::spec_path("mlp_pytorch");
-    let run = short_run(
-        spec.to_str().unwrap(),
-        out.path(),
-        &["train.epochs=1", "train.iters_per_epoch=50"],
-    );
+    let sets = [
+        "train.epochs=1",
+        "train.iters_per_epoch=50",
+        "eval.every_epochs=1",
+        "eval.samples=500",
+    ];
+    let run = short_run(spec.to_str().unwrap(), out.path(), &sets);
     let v = json(&ganlab(&["eval", &run, "--n", "1000", "--json"]));
     for k in KEYS {
         assert!(v.get(k).is_some(), "no `{k}` in {v}");
@@ -421,7 +423,19 @@ fn eval_scores_real_runs_and_appends_to_eval_parquet() {
         "{table}"
     );
     let df = ganlab::log::read_frame(&Path::new(&run).join("eval.parquet")).unwrap();
-    assert_eq!(df.height(), 2);
+    // One row from training (eval.every_epochs), then one per `ganlab eval`.
+    assert_eq!(df.height(), 3);
+    let tags: Vec<&str> = df
+        .column("checkpoint")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(tags, ["epoch_0001", "final", "final"]);
+    let n: Vec<u64> = df.column("n").unwrap().u64().unwrap().into_no_null_iter().collect();
+    assert_eq!(n, [500, 1000, 500]);
     for c in [
         "fid",
         "kid",

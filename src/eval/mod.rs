@@ -173,17 +173,6 @@ impl Evaluator {
         })
     }
 
-    /// A network trained in this process (unpinned), e.g. by `ganlab evaluator train`.
-    pub fn from_net(net: lenet::LeNet, sha256: String) -> Evaluator {
-        let pinned = sha256 == pinned::SHA256;
-        Evaluator {
-            net,
-            sha256,
-            pinned,
-            dev: Device::Cpu,
-        }
-    }
-
     /// Short tag for printouts: the checksum and whether it is the pinned one.
     pub fn tag(&self) -> String {
         format!(
