@@ -188,6 +188,13 @@ pub enum Cmd {
         #[arg(short, long, default_value = "reports/report.html")]
         output: PathBuf,
     },
+    /// Score samples with the pinned MNIST evaluator: FID, KID, IS, precision/recall, class coverage
+    Eval(crate::eval::cli::EvalArgs),
+    /// The pinned MNIST evaluator network: train it, check its test accuracy, reference rows
+    Evaluator {
+        #[command(subcommand)]
+        cmd: crate::eval::cli::EvaluatorCmd,
+    },
     /// MNIST data: fetch or verify
     Data {
         #[command(subcommand)]
@@ -472,6 +479,8 @@ pub fn main() -> Result<()> {
             eprintln!("{n} run(s) in the report");
             println!("{}", output.display());
         }
+        Cmd::Eval(a) => crate::eval::cli::eval(a)?,
+        Cmd::Evaluator { cmd } => crate::eval::cli::evaluator(cmd)?,
         Cmd::Data { cmd } => match cmd {
             DataCmd::Fetch { dir } => {
                 let dir = dir.unwrap_or_else(|| crate::data::resolve_dir(None, None).0);

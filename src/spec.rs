@@ -396,6 +396,29 @@ pub struct EvalSpec {
     /// Test images per evaluation (the article: all 10,000).
     #[serde(default = "test_size", deserialize_with = "de_pos_usize")]
     pub test_size: usize,
+    /// Score generated samples with the pinned MNIST evaluator (FID, KID, IS, ...)
+    /// after every this many epochs, into the run's `eval.parquet`; 0 never.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub every_epochs: usize,
+    /// Images each of those evaluations draws.
+    #[serde(
+        default = "eval_samples",
+        deserialize_with = "de_pos_usize",
+        skip_serializing_if = "is_default_eval_samples"
+    )]
+    pub samples: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+fn eval_samples() -> usize {
+    2000
+}
+
+fn is_default_eval_samples(v: &usize) -> bool {
+    *v == eval_samples()
 }
 
 fn test_size() -> usize {
@@ -404,7 +427,11 @@ fn test_size() -> usize {
 
 impl Default for EvalSpec {
     fn default() -> Self {
-        EvalSpec { test_size: test_size() }
+        EvalSpec {
+            test_size: test_size(),
+            every_epochs: 0,
+            samples: eval_samples(),
+        }
     }
 }
 

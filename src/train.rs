@@ -388,6 +388,7 @@ fn train_loop(
             .progress_chars("=> "),
     );
     pb.set_position(step);
+    let mut quality = crate::eval::during::Quality::for_spec(spec, data)?;
     let start = Instant::now();
     let seconds = || base_seconds + start.elapsed().as_secs_f64();
     for epoch in first..=spec.train.epochs {
@@ -516,6 +517,9 @@ fn train_loop(
         }
         if epoch == spec.train.epochs {
             save_checkpoint(model.as_ref(), spec, opts, &rngs, &sampler, at, dir, "final")?;
+        }
+        if let Some(q) = quality.as_mut() {
+            q.after_epoch(model.as_ref(), spec, epoch, dir, &pb, opts.quiet)?;
         }
         if pb.is_hidden() && !opts.quiet {
             eprintln!(

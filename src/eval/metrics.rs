@@ -1,0 +1,226 @@
+//! The sample-quality statistics, on the evaluator's features and probabilities:
+//! FID, KID, the classifier Inception Score, class coverage and class accuracy.
+//! All arithmetic is in f64.
+
+use anyhow::{bail, Result};
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::CLASSES;
+
+/// A Gaussian fit of a feature set: mean and (unbiased) covariance.
+#[derive(Clone, Debug)]
+pub struct Gaussian {
+    pub mean: DVector<f64>,
+    pub cov: DMatrix<f64>,
+}
+
+/// Features as an `n x d` f64 matrix.
+pub fn to_matrix(features: &[f32], d: usize) -> DMatrix<f64> {
+    let n = features.len() / d;
+    DMatrix::from_row_iterator(n, d, features.iter().map(|&v| v as f64))
+}
+
+impl Gaussian {
+    /// Fit `n` rows of `d` features (`n >= 2`).
+    pub fn fit(features: &[f32], d: usize) -> Result<Gaussian> {
+        let n = features.len() / d;
+        if n < 2 || features.len() % d != 0 {
+            bail!(
+                "a Gaussian fit needs at least 2 rows of {d} features (got {} values)",
+                features.len()
+            );
+        }
+        let x = to_matrix(features, d);
+        let mean = x.row_mean().transpose();
+        let mut c = x;
+        for mut row in c.row_iter_mut() {
+            row -= mean.transpose();
+        }
+        let cov = c.tr_mul(&c) / (n as f64 - 1.0);
+        Ok(Gaussian { mean, cov })
+    }
+}
+
+/// The square root of a symmetric positive semi-definite matrix through its
+/// symmetric eigendecomposition `V diag(l) V^T -> V diag(sqrt(max(l, 0))) V^T`
+/// (negative eigenvalues from rounding are clamped to 0).
+pub fn sqrtm_psd(m: &DMatrix<f64>) -> DMatrix<f64> {
+    let sym = (m + m.transpose()) * 0.5;
+    let e = SymmetricEigen::new(sym);
+    let s = e.eigenvalues.map(|l| l.max(0.0).sqrt());
+    &e.eigenvectors * DMatrix::from_diagonal(&s) * e.eigenvectors.transpose()
+}
+
+/// `tr sqrt(A^(1/2) B A^(1/2))` for symmetric PSD `A`, `B` (equal to `tr sqrt(A B)`),
+/// from the eigenvalues of the symmetric matrix `A^(1/2) B A^(1/2)`.
+pub fn trace_sqrt_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let ra = sqrtm_psd(a);
+    let m = &ra * b * &ra;
+    let sym = (&m + m.transpose()) * 0.5;
+    SymmetricEigen::new(sym)
+        .eigenvalues
+        .iter()
+        .map(|&l| l.max(0.0).sqrt())
+        .sum()
+}
+
+/// Frechet distance between two Gaussians:
+/// `|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1^(1/2) S2 S1^(1/2))`.
+pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> f64 {
+    let d = &a.mean - &b.mean;
+    let v = d.norm_squared() + a.cov.trace() + b.cov.trace() - 2.0 * trace_sqrt_product(&a.cov, &b.cov);
+    v.max(0.0)
+}
+
+/// FID of two feature sets of width `d`.
+pub fn fid(x: &[f32], y: &[f32], d: usize) -> Result<f64> {
+    Ok(frechet_distance(&Gaussian::fit(x, d)?, &Gaussian::fit(y, d)?))
+}
+
+/// KID: mean and standard deviation of the unbiased MMD^2 over subsets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Kid {
+    pub mean: f64,
+    pub std: f64,
+    pub subsets: usize,
+    pub subset_size: usize,
+}
+
+/// The cubic polynomial kernel `k(x, y) = (x . y / d + 1)^3` of Binkowski et al. 2018.
+fn poly_kernel(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    let d = a.ncols() as f64;
+    (a * b.transpose()).map(|v| (v / d + 1.0).powi(3))
+}
+
+/// Unbiased MMD^2 of two equally sized samples (rows) under the cubic kernel.
+pub fn mmd2_unbiased(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let m = x.nrows() as f64;
+    let (kxx, kyy, kxy) = (poly_kernel(x, x), poly_kernel(y, y), poly_kernel(x, y));
+    let off = |k: &DMatrix<f64>| k.sum() - k.trace();
+    (off(&kxx) + off(&kyy)) / (m * (m - 1.0)) - 2.0 * kxy.sum() / (m * m)
+}
+
+/// KID over `subsets` random subsets of `subset_size` rows of each set (clipped to
+/// the smaller set), drawn from `rng`; standard deviation over subsets (ddof 0).
+pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, subset_size: usize, rng: &mut ChaCha8Rng) -> Result<Kid> {
+    let (nx, ny) = (x.len() / d, y.len() / d);
+    let m = subset_size.min(nx).min(ny);
+    if m < 2 || subsets == 0 {
+        bail!("KID needs at least 2 samples in each set and one subset (got {nx} and {ny})");
+    }
+    let (xm, ym) = (to_matrix(x, d), to_matrix(y, d));
+    let draws: Vec<(Vec<usize>, Vec<usize>)> = (0..subsets)
+        .map(|_| (sample(rng, nx, m).into_vec(), sample(rng, ny, m).into_vec()))
+        .collect();
+    let vals: Vec<f64> = draws
+        .par_iter()
+        .map(|(ix, iy)| mmd2_unbiased(&xm.select_rows(ix), &ym.select_rows(iy)))
+        .collect();
+    let (mean, std) = mean_std(&vals);
+    Ok(Kid {
+        mean,
+        std,
+        subsets,
+        subset_size: m,
+    })
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// Classifier Inception Score: `exp(E_x KL(p(y|x) || p(y)))` on each of `splits`
+/// consecutive splits; mean and standard deviation over splits. Its maximum is
+/// the number of classes (10).
+pub fn inception_score(probs: &[f64], splits: usize) -> Result<(f64, f64)> {
+    let n = probs.len() / CLASSES;
+    let splits = splits.min(n);
+    if splits == 0 {
+        bail!("the Inception Score needs at least one image");
+    }
+    let scores: Vec<f64> = (0..splits)
+        .map(|s| {
+            let (a, b) = (s * n / splits, (s + 1) * n / splits);
+            let part = &probs[a * CLASSES..b * CLASSES];
+            let m = (b - a) as f64;
+            let mut py = [0f64; CLASSES];
+            for row in part.chunks(CLASSES) {
+                for k in 0..CLASSES {
+                    py[k] += row[k] / m;
+                }
+            }
+            let kl: f64 = part
+                .chunks(CLASSES)
+                .map(|row| {
+                    (0..CLASSES)
+                        .filter(|&k| row[k] > 0.0)
+                        .map(|k| row[k] * (row[k].ln() - py[k].ln()))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / m;
+            kl.exp()
+        })
+        .collect();
+    Ok(mean_std(&scores))
+}
+
+/// A class is counted as covered when it holds at least this share of the samples
+/// (a tenth of the uniform share), so that a few stray images do not hide a collapse.
+pub const COVER_MIN_SHARE: f64 = 0.01;
+
+/// The predicted-class histogram and what it says about mode collapse.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coverage {
+    pub counts: [usize; CLASSES],
+    /// Classes holding at least [`COVER_MIN_SHARE`] of the samples.
+    pub covered: usize,
+    /// `KL(histogram || uniform)` in nats: 0 for a uniform histogram, ln 10 = 2.303
+    /// when every sample is one class.
+    pub kl_uniform: f64,
+}
+
+/// Coverage of predicted classes (digits 0-9; other values are refused).
+pub fn coverage(pred: &[u8]) -> Result<Coverage> {
+    let mut counts = [0usize; CLASSES];
+    for &p in pred {
+        if p as usize >= CLASSES {
+            bail!("class {p} is not a digit");
+        }
+        counts[p as usize] += 1;
+    }
+    let n = pred.len() as f64;
+    if pred.is_empty() {
+        bail!("class coverage of no images");
+    }
+    let covered = counts.iter().filter(|&&c| c as f64 >= COVER_MIN_SHARE * n).count();
+    let kl_uniform = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            p * (p * CLASSES as f64).ln()
+        })
+        .sum();
+    Ok(Coverage {
+        counts,
+        covered,
+        kl_uniform,
+    })
+}
+
+/// Fraction of `pred` equal to `labels` (same length).
+pub fn class_accuracy(pred: &[u8], labels: &[u8]) -> f64 {
+    let n = pred.len().min(labels.len());
+    if n == 0 {
+        return f64::NAN;
+    }
+    pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / n as f64
+}
