@@ -94,6 +94,8 @@ struct RunView {
     images: Vec<(String, String)>,
     epoch_columns: Vec<String>,
     epoch_rows: Vec<EpochRow>,
+    /// Sample quality rows from `eval.parquet` (pinned evaluator).
+    quality_rows: Vec<crate::eval::score::QualityRow>,
 }
 
 /// Runs of one spec that differ only in their seed, summarised as mean +- std.
@@ -306,6 +308,24 @@ pub(crate) fn overlay_svg(
     Ok(svg.trim_start_matches(|c| c != '<').to_string())
 }
 
+/// Each scored run's latest sample-quality row beside the evaluator's reference rows
+/// (empty when no run was scored).
+fn quality_summary(views: &[RunView]) -> Vec<crate::eval::score::QualityRow> {
+    let mut rows: Vec<crate::eval::score::QualityRow> = views
+        .iter()
+        .filter_map(|v| {
+            v.quality_rows.last().map(|q| crate::eval::score::QualityRow {
+                label: format!("{} ({})", v.title, q.label),
+                cells: q.cells.clone(),
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        rows.extend(crate::eval::score::reference_rows());
+    }
+    rows
+}
+
 /// Write the report for `paths` to `out` (atomically).
 pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let runs = find_runs(paths)?;
@@ -382,6 +402,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
                 });
             }
         }
+        let quality_rows = crate::eval::score::read_quality_rows(r)?;
         let title = format!(
             "{} / {}",
             spec.name,
@@ -410,6 +431,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             images,
             epoch_columns,
             epoch_rows,
+            quality_rows,
         });
         logs.push((title, log));
         specs.push(spec);
@@ -459,6 +481,9 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         version => env!("CARGO_PKG_VERSION"),
         names => views.iter().map(|v| v.title.clone()).collect::<Vec<_>>(),
         params => rows,
+        quality => quality_summary(&views),
+        quality_columns => crate::eval::score::QUALITY_COLUMNS,
+        evaluator_sha256 => crate::eval::pinned::SHA256,
         runs => views,
         overlays => overlays,
         groups => seed_groups(&specs, &finals),

@@ -172,6 +172,29 @@ fn kid_is_unbiased_on_two_halves_of_the_same_set() {
         kn.mean > 100.0 * k.mean.abs().max(1e-4),
         "noise KID {kn:?} vs halves {k:?}"
     );
+    // Deterministic for its seed, also while other threads compute.
+    let again = std::thread::scope(|s| {
+        let h: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut rng = ganlab::rng::stream(3, ganlab::rng::Stream::Data);
+                    kid(&a, &b, FEATURES, 50, 1000, &mut rng).unwrap()
+                })
+            })
+            .collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    assert!(again.iter().all(|x| x == &k), "{again:?} vs {k:?}");
+}
+
+#[test]
+fn reference_rows_in_the_code_are_current() {
+    let rows = ganlab::eval::score::reference_scores(ev(), common::mnist(), 10_000, 0, false).unwrap();
+    for (s, r) in rows.iter().zip(&ganlab::eval::reference::ROWS) {
+        assert!(r.matches(s), "{} is now {s:?}", r.label);
+    }
+    // Real images score near the ideal, noise far from it.
+    assert!(rows[0].fid < 1.0 && rows[0].inception_score > 9.5 && rows[1].fid > 300.0);
 }
 
 #[test]
@@ -448,6 +471,18 @@ fn eval_scores_real_runs_and_appends_to_eval_parquet() {
     ] {
         assert!(df.column(c).is_ok(), "eval.parquet lacks {c}");
     }
+
+    // The HTML report shows the rows beside the reference rows.
+    let html = out.path().join("r.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(["report", &run, "-o"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Sample quality (pinned MNIST evaluator)") && page.contains("epoch_0001"));
+    assert!(page.contains(ganlab::eval::pinned::SHA256) && page.contains("reference: uniform noise"));
 
     // ACGAN is conditional: the evaluator checks the digit each image was drawn for.
     let spec = common::spec_path("acgan");

@@ -267,36 +267,7 @@ fn reference(ev: &Evaluator, mnist: &Mnist, n: usize, seed: u64, json: bool) -> 
     if n == 0 || n > mnist.train.len() {
         bail!("--n must be between 1 and {}", mnist.train.len());
     }
-    let progress = !json;
-    let reference = ev.embed(&mnist.test.images, progress)?;
-    // n training images drawn without replacement, with their true labels.
-    let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
-    let idx = rand::seq::index::sample(&mut r, mnist.train.len(), n).into_vec();
-    let mut images = Vec::with_capacity(n * crate::data::PIXELS);
-    for &i in &idx {
-        images.extend_from_slice(mnist.train.image(i));
-    }
-    let labels: Vec<u8> = idx.iter().map(|&i| mnist.train.labels[i]).collect();
-    let rows = [
-        score::score(
-            ev,
-            &reference,
-            &images,
-            Some(&labels),
-            &format!("MNIST train ({n} random images, true labels)"),
-            seed,
-            progress,
-        )?,
-        score::score(
-            ev,
-            &reference,
-            &score::uniform_noise(n, seed),
-            None,
-            &format!("uniform noise ({n} images)"),
-            seed,
-            progress,
-        )?,
-    ];
+    let rows = score::reference_scores(ev, mnist, n, seed, !json)?;
     if json {
         for s in &rows {
             println!("{}", serde_json::to_string(s)?);

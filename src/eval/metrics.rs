@@ -17,12 +17,6 @@ pub struct Gaussian {
     pub cov: DMatrix<f64>,
 }
 
-/// Features as an `n x d` f64 matrix.
-pub fn to_matrix(features: &[f32], d: usize) -> DMatrix<f64> {
-    let n = features.len() / d;
-    DMatrix::from_row_iterator(n, d, features.iter().map(|&v| v as f64))
-}
-
 impl Gaussian {
     /// Fit `n` rows of `d` features (`n >= 2`).
     pub fn fit(features: &[f32], d: usize) -> Result<Gaussian> {
@@ -33,15 +27,29 @@ impl Gaussian {
                 features.len()
             );
         }
-        let x = to_matrix(features, d);
-        let mean = x.row_mean().transpose();
-        let mut c = x;
-        for mut row in c.row_iter_mut() {
-            row -= mean.transpose();
+        let mut mean = vec![0f64; d];
+        for row in features.chunks(d) {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += v as f64;
+            }
         }
-        let cov = c.tr_mul(&c) / (n as f64 - 1.0);
-        Ok(Gaussian { mean, cov })
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let centered: Vec<f64> = features
+            .chunks(d)
+            .flat_map(|row| row.iter().zip(&mean).map(|(&v, m)| v as f64 - m))
+            .collect();
+        let cov = super::gram::gram_t(&centered, d);
+        Ok(Gaussian {
+            mean: DVector::from_vec(mean),
+            cov: DMatrix::from_row_slice(d, d, &cov) / (n as f64 - 1.0),
+        })
     }
+}
+
+/// `a b` of square matrices by plain loops (the matrices here are 128 x 128).
+fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    let n = a.nrows();
+    DMatrix::from_fn(n, b.ncols(), |i, j| (0..n).map(|k| a[(i, k)] * b[(k, j)]).sum())
 }
 
 /// The square root of a symmetric positive semi-definite matrix through its
@@ -51,14 +59,16 @@ pub fn sqrtm_psd(m: &DMatrix<f64>) -> DMatrix<f64> {
     let sym = (m + m.transpose()) * 0.5;
     let e = SymmetricEigen::new(sym);
     let s = e.eigenvalues.map(|l| l.max(0.0).sqrt());
-    &e.eigenvectors * DMatrix::from_diagonal(&s) * e.eigenvectors.transpose()
+    let v = &e.eigenvectors;
+    let n = v.nrows();
+    DMatrix::from_fn(n, n, |i, j| (0..n).map(|k| v[(i, k)] * s[k] * v[(j, k)]).sum())
 }
 
 /// `tr sqrt(A^(1/2) B A^(1/2))` for symmetric PSD `A`, `B` (equal to `tr sqrt(A B)`),
 /// from the eigenvalues of the symmetric matrix `A^(1/2) B A^(1/2)`.
 pub fn trace_sqrt_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     let ra = sqrtm_psd(a);
-    let m = &ra * b * &ra;
+    let m = mul(&mul(&ra, b), &ra);
     let sym = (&m + m.transpose()) * 0.5;
     SymmetricEigen::new(sym)
         .eigenvalues
@@ -89,18 +99,29 @@ pub struct Kid {
     pub subset_size: usize,
 }
 
-/// The cubic polynomial kernel `k(x, y) = (x . y / d + 1)^3` of Binkowski et al. 2018.
-fn poly_kernel(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    let d = a.ncols() as f64;
-    (a * b.transpose()).map(|v| (v / d + 1.0).powi(3))
+/// Sum of the cubic polynomial kernel `k(x, y) = (x . y / d + 1)^3` (Binkowski et al.
+/// 2018) over all pairs of rows, and over the diagonal when `x` and `y` are one set.
+fn kernel_sum(x: &[f64], y: &[f64], d: usize, same: bool) -> (f64, f64) {
+    let m = x.len() / d;
+    let k = super::gram::dots(x, y, d, false);
+    let f = |v: f64| (v / d as f64 + 1.0).powi(3);
+    let total = k.iter().map(|&v| f(v)).sum();
+    let diag = if same {
+        (0..m).map(|i| f(k[i * m + i])).sum()
+    } else {
+        0.0
+    };
+    (total, diag)
 }
 
-/// Unbiased MMD^2 of two equally sized samples (rows) under the cubic kernel.
-pub fn mmd2_unbiased(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
-    let m = x.nrows() as f64;
-    let (kxx, kyy, kxy) = (poly_kernel(x, x), poly_kernel(y, y), poly_kernel(x, y));
-    let off = |k: &DMatrix<f64>| k.sum() - k.trace();
-    (off(&kxx) + off(&kyy)) / (m * (m - 1.0)) - 2.0 * kxy.sum() / (m * m)
+/// Unbiased MMD^2 of two equally sized samples (`m x d` row-major, f64) under the
+/// cubic kernel.
+pub fn mmd2_unbiased(x: &[f64], y: &[f64], d: usize) -> f64 {
+    let m = (x.len() / d) as f64;
+    let (sxx, dxx) = kernel_sum(x, x, d, true);
+    let (syy, dyy) = kernel_sum(y, y, d, true);
+    let (sxy, _) = kernel_sum(x, y, d, false);
+    ((sxx - dxx) + (syy - dyy)) / (m * (m - 1.0)) - 2.0 * sxy / (m * m)
 }
 
 /// KID over `subsets` random subsets of `subset_size` rows of each set (clipped to
@@ -111,13 +132,17 @@ pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, subset_size: usize, r
     if m < 2 || subsets == 0 {
         bail!("KID needs at least 2 samples in each set and one subset (got {nx} and {ny})");
     }
-    let (xm, ym) = (to_matrix(x, d), to_matrix(y, d));
     let draws: Vec<(Vec<usize>, Vec<usize>)> = (0..subsets)
         .map(|_| (sample(rng, nx, m).into_vec(), sample(rng, ny, m).into_vec()))
         .collect();
+    let rows = |f: &[f32], ix: &[usize]| -> Vec<f64> {
+        ix.iter()
+            .flat_map(|&i| f[i * d..(i + 1) * d].iter().map(|&v| v as f64))
+            .collect()
+    };
     let vals: Vec<f64> = draws
         .par_iter()
-        .map(|(ix, iy)| mmd2_unbiased(&xm.select_rows(ix), &ym.select_rows(iy)))
+        .map(|(ix, iy)| mmd2_unbiased(&rows(x, ix), &rows(y, iy), d))
         .collect();
     let (mean, std) = mean_std(&vals);
     Ok(Kid {

@@ -6,7 +6,9 @@
 //! | `lenet` | the evaluator CNN and its deterministic training |
 //! | `pinned` | the committed weights (compiled in) and their SHA-256 |
 //! | `metrics` | FID, KID, classifier Inception Score, class coverage and accuracy |
+//! | `gram` | the f64 matrix products of the metrics, through `gemm` |
 //! | `prd` | precision and recall of k-nearest-neighbour manifolds (Kynkaanniemi et al. 2019) |
+//! | `reference` | the reference rows (real train images, uniform noise), for the report |
 //! | `idx` | IDX image and label files of any length (external samples) |
 //! | `score` | scoring a run's generator or an IDX file: all metrics, printouts, `eval.parquet` |
 //! | `cli` | the `ganlab eval` and `ganlab evaluator` commands |
@@ -26,11 +28,13 @@ use crate::nn::Grad;
 
 pub mod cli;
 pub mod during;
+pub mod gram;
 pub mod idx;
 pub mod lenet;
 pub mod metrics;
 pub mod pinned;
 pub mod prd;
+pub mod reference;
 pub mod score;
 
 pub use lenet::{CLASSES, FEATURES};

@@ -5,7 +5,7 @@
 //! samples inside the generated one.
 //!
 //! Distances are f64, from `|a|^2 + |b|^2 - 2 a.b` with the products done by
-//! `gemm` in row blocks (memory stays at a block times the set size).
+//! `gemm` (see `gram`) in row blocks (memory stays at a block times the set size).
 
 use anyhow::{bail, Result};
 use rayon::prelude::*;
@@ -42,34 +42,7 @@ impl Set {
 
 /// Squared distances of rows `a0..a1` of `a` to every row of `b`, row-major.
 fn sq_dists(a: &Set, a0: usize, a1: usize, b: &Set, d: usize) -> Vec<f64> {
-    let m = a1 - a0;
-    let mut dot = vec![0f64; m * b.n];
-    let lhs = &a.x[a0 * d..a1 * d];
-    // SAFETY: dot is m x n (row stride n), lhs m x d row-major, b.x read as its
-    // transpose d x n (column stride d, row stride 1): all within the slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            b.n,
-            d,
-            dot.as_mut_ptr(),
-            1,
-            b.n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            d as isize,
-            b.x.as_ptr(),
-            d as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads().max(1)),
-        );
-    }
+    let mut dot = super::gram::dots(&a.x[a0 * d..a1 * d], &b.x, d, true);
     dot.par_chunks_mut(b.n).enumerate().for_each(|(i, row)| {
         let na = a.norms[a0 + i];
         for (v, nb) in row.iter_mut().zip(&b.norms) {

@@ -312,3 +312,144 @@ pub fn uniform_noise(n: usize, seed: u64) -> Vec<u8> {
     let mut r = crate::rng::stream(seed, crate::rng::Stream::Noise);
     (0..n * PIXELS).map(|_| r.random::<u8>()).collect()
 }
+
+/// The reference rows: `n` random training images (with their true labels) and `n`
+/// uniform-noise images, each scored against the test set.
+pub fn reference_scores(
+    ev: &Evaluator,
+    mnist: &crate::data::Mnist,
+    n: usize,
+    seed: u64,
+    show_progress: bool,
+) -> Result<Vec<Scores>> {
+    let reference = ev.embed(&mnist.test.images, show_progress)?;
+    let mut r = crate::rng::stream(seed, crate::rng::Stream::Samples);
+    let idx = rand::seq::index::sample(&mut r, mnist.train.len(), n).into_vec();
+    let mut images = Vec::with_capacity(n * PIXELS);
+    for &i in &idx {
+        images.extend_from_slice(mnist.train.image(i));
+    }
+    let labels: Vec<u8> = idx.iter().map(|&i| mnist.train.labels[i]).collect();
+    Ok(vec![
+        score(
+            ev,
+            &reference,
+            &images,
+            Some(&labels),
+            &format!("MNIST train ({n} random images, true labels)"),
+            seed,
+            show_progress,
+        )?,
+        score(
+            ev,
+            &reference,
+            &uniform_noise(n, seed),
+            None,
+            &format!("uniform noise ({n} images)"),
+            seed,
+            show_progress,
+        )?,
+    ])
+}
+
+/// A row of `eval.parquet` as the HTML report shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct QualityRow {
+    pub label: String,
+    pub cells: Vec<String>,
+}
+
+/// Column names of [`QualityRow::cells`].
+pub const QUALITY_COLUMNS: &[&str] = &[
+    "n",
+    "FID",
+    "KID",
+    "IS",
+    "precision",
+    "recall",
+    "classes",
+    "class KL",
+    "class acc.",
+    "evaluator",
+];
+
+fn cells(n: u64, v: [f64; 5], classes: u32, class_kl: f64, acc: Option<f64>, sha: &str) -> Vec<String> {
+    let [fid, kid, is, p, r] = v;
+    vec![
+        n.to_string(),
+        format!("{fid:.2}"),
+        format!("{kid:.4}"),
+        format!("{is:.2}"),
+        format!("{p:.3}"),
+        format!("{r:.3}"),
+        format!("{classes}/10"),
+        format!("{class_kl:.3}"),
+        acc.map_or("-".into(), |a| format!("{a:.4}")),
+        sha.chars().take(12).collect(),
+    ]
+}
+
+/// The reference rows for the report.
+pub fn reference_rows() -> Vec<QualityRow> {
+    super::reference::ROWS
+        .iter()
+        .map(|r| QualityRow {
+            label: r.label.to_string(),
+            cells: cells(
+                r.n as u64,
+                [r.fid, r.kid, r.inception_score, r.precision, r.recall],
+                r.classes_covered as u32,
+                r.class_kl,
+                r.class_accuracy,
+                super::reference::EVALUATOR_SHA256,
+            ),
+        })
+        .collect()
+}
+
+/// The rows of `RUN/eval.parquet` (none when the run was never scored).
+pub fn read_quality_rows(run: &Path) -> Result<Vec<QualityRow>> {
+    let path = run.join("eval.parquet");
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let df = crate::log::read_frame(&path)?;
+    let f64c = |n: &str| -> Result<Vec<Option<f64>>> { Ok(df.column(n)?.f64()?.iter().collect()) };
+    let strc = |n: &str| -> Result<Vec<String>> {
+        Ok(df
+            .column(n)?
+            .str()?
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect())
+    };
+    let (tags, shas) = (strc("checkpoint")?, strc("evaluator_sha256")?);
+    let n: Vec<Option<u64>> = df.column("n")?.u64()?.iter().collect();
+    let classes: Vec<Option<u32>> = df.column("classes_covered")?.u32()?.iter().collect();
+    let cols = [
+        "fid",
+        "kid",
+        "inception_score",
+        "precision",
+        "recall",
+        "class_kl",
+        "class_accuracy",
+    ];
+    let v = cols.iter().map(|c| f64c(c)).collect::<Result<Vec<_>>>()?;
+    Ok((0..df.height())
+        .map(|i| {
+            let g = |k: usize| v[k][i].unwrap_or(f64::NAN);
+            QualityRow {
+                label: tags[i].clone(),
+                cells: cells(
+                    n[i].unwrap_or(0),
+                    [g(0), g(1), g(2), g(3), g(4)],
+                    classes[i].unwrap_or(0),
+                    g(5),
+                    v[6][i],
+                    &shas[i],
+                ),
+            }
+        })
+        .collect())
+}
