@@ -13,6 +13,7 @@ pub mod ops;
 pub mod optim;
 pub mod parity;
 pub mod plot;
+pub mod pool;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -16,7 +16,6 @@
 
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
@@ -191,10 +190,6 @@ pub struct Acgan {
     dev: Device,
 }
 
-fn sample_labels(n: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
-    (0..n).map(|_| rng.random_range(0..CLASSES as u8)).collect()
-}
-
 fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(
         l.iter().map(|&v| v as f32).collect::<Vec<_>>(),
@@ -291,7 +286,7 @@ impl Gan for Acgan {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
         let noise = rngs.noise(n, &self.dev)?;
-        let sampled = sample_labels(n, &mut rngs.noise);
+        let sampled = rngs.labels(n, CLASSES as u8);
         let generated = self.predict(&noise, &sampled)?;
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
         let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
@@ -303,7 +298,7 @@ impl Gan for Acgan {
 
         // combined.train_on_batch on 2n fresh noise vectors and labels, D frozen.
         let noise = rngs.noise(2 * n, &self.dev)?;
-        let sampled = sample_labels(2 * n, &mut rngs.noise);
+        let sampled = rngs.labels(2 * n, CLASSES as u8);
         let fake = self.g.forward(&noise, &sampled, Grad::Train)?;
         let (g_gen, g_aux) = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?;
         let trick = Tensor::ones((2 * n, 1), DType::F32, &self.dev)?;
@@ -337,7 +332,7 @@ impl Gan for Acgan {
         let mut g_parts = Vec::new();
         // discriminator.evaluate(concat(x_test, generated), [y, aux_y])
         let noise = ctx.rngs.noise(t, &self.dev)?;
-        let sampled = sample_labels(t, &mut ctx.rngs.noise);
+        let sampled = ctx.rngs.labels(t, CLASSES as u8);
         let mut real_idx = 0;
         while real_idx < t {
             let m = chunk.min(t - real_idx);
@@ -364,7 +359,7 @@ impl Gan for Acgan {
         }
         // combined.evaluate on 2 t fresh noise vectors and labels, target 1.
         let noise = ctx.rngs.noise(2 * t, &self.dev)?;
-        let sampled = sample_labels(2 * t, &mut ctx.rngs.noise);
+        let sampled = ctx.rngs.labels(2 * t, CLASSES as u8);
         let mut i = 0;
         while i < 2 * t {
             let m = chunk.min(2 * t - i);

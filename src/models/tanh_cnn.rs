@@ -24,6 +24,7 @@ use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, BatchNorm, Conv2d, Dense, Grad, Params,
 };
 use crate::optim::Optimizer;
+use crate::pool::max_pool2x2;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -127,8 +128,8 @@ impl Discriminator {
 
     /// `[n, 1, 28, 28] -> [n, 1]` logits.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
-        let x = tanh(&self.conv1.forward(x, grad)?)?.max_pool2d(2)?; // [n, 64, 14, 14]
-        let x = tanh(&self.conv2.forward(&x, grad)?)?.max_pool2d(2)?; // [n, 128, 5, 5]
+        let x = max_pool2x2(&tanh(&self.conv1.forward(x, grad)?)?)?; // [n, 64, 14, 14]
+        let x = max_pool2x2(&tanh(&self.conv2.forward(&x, grad)?)?)?; // [n, 128, 5, 5]
         let x = tanh(&self.dense.forward(&flatten_hwc(&x)?, grad)?)?; // [n, 1024]
         self.out.forward(&x, grad) // [n, 1]
     }
@@ -151,6 +152,9 @@ pub struct TanhCnnGan {
     pub g_optim: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
+    /// How G runs for the D step's fakes: `Predict` (the article's `g.predict`).
+    /// `Train` only in the mutation checks (`tests/parity.rs`).
+    pub fakes_mode: Mode,
     dev: Device,
 }
 
@@ -167,6 +171,7 @@ impl TanhCnnGan {
             g_optim,
             bce: spec.loss.bce,
             batch: spec.train.batch_size,
+            fakes_mode: Mode::Predict,
             dev: dev.clone(),
         })
     }
@@ -177,7 +182,7 @@ impl Gan for TanhCnnGan {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
         // generated_images = g.predict(noise): BatchNorm in inference mode.
-        let generated = self.g.forward(&rngs.noise(n, &self.dev)?, Mode::Predict)?.detach();
+        let generated = self.g.forward(&rngs.noise(n, &self.dev)?, self.fakes_mode)?.detach();
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
         let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train)?; // [2n, 1]
