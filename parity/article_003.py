@@ -8,11 +8,15 @@ ganlab's initial weights, real batches and labels, noise and sampled labels.
 Protocol and weight layouts: `parity/keras_fixture.py`. The losses compared are
 train_on_batch's totals (generation + auxiliary). Changes to the article's code,
 and why: `keras_articles.CHANGES["all"]` and `["003"]` (printed with `--changes`).
-In short: tf_keras imports and legacy Adam; both cross-entropies in Keras 2.0's
+In short: tf_keras imports and legacy Adam; D's Flatten flattens in (c, h, w)
+order as Keras 2.0's did (tf_keras's, under channels_first, reorders to (h, w, c)); both cross-entropies in Keras 2.0's
 clipped form (tf_keras would use the logits); the np.random draws (noise and
 sampled labels) and the in-order real batch with its labels come from ganlab's
 recording; Dropout(0.3) takes its rate from the fixture (0 in parity runs, on both
-sides); the per-epoch evaluation and saving are not part of a step.
+sides); the per-epoch evaluation and saving are not part of a step; and the
+convolutions run channels_last between Permute layers (TensorFlow's own CPU
+Conv2D has no NCHW kernel; the element order of every other tensor, Dense kernels
+included, stays the article's channels_first one).
 """
 import os
 import sys
@@ -40,7 +44,7 @@ fixture, cfg = kf.config()
 kf.run(
     "003",
     fixture,
-    lambda: ka.article_003(dropout=cfg["dropout"]),
+    lambda: ka.article_003(dropout=cfg["dropout"], nhwc=True),
     lambda m, src: ka.step_003(m, src, batch_size=cfg["batch_size"]),
     lambda m: kf.name_layers(m["generator"], {"Embedding": ["g.embedding"], "Dense": ["g.dense1", "g.dense2"],
                                               "Conv2D": ["g.conv1", "g.conv2", "g.conv3"]})

@@ -19,7 +19,7 @@ import tf_keras as keras
 from tf_keras import backend as K
 from tf_keras import layers
 from tf_keras.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding,
-                             Flatten, Input, LeakyReLU, MaxPooling2D, Reshape, UpSampling2D)
+                             Flatten, Input, LeakyReLU, MaxPooling2D, Permute, Reshape, UpSampling2D)
 from tf_keras.models import Model, Sequential
 from tf_keras.optimizers.legacy import SGD, Adam
 
@@ -49,9 +49,17 @@ CHANGES = {
         "the image saving every 100 batches and the weight saving are dropped",
     ],
     "003": [
+        "D's Flatten() -> Flatten(data_format='channels_last'): Keras 2.0's Flatten had no data_format "
+        "and flattened the channels_first features in (c, h, w) order; tf_keras's Flatten, built under "
+        "channels_first, first moves the channels last, i.e. (h, w, c) order (measured: D(real) 0.4964 vs "
+        "0.4913 from the same weights). Only the order of the Dense heads' rows depends on it",
         "binary and sparse categorical cross-entropies are Keras 2.0's TF-backend forms (clipped "
         "probabilities), as the article ran them; tf_keras would use the logits",
         "the per-epoch evaluation, pickling, image and weight saving are dropped (not part of a step)",
+        "parity only (nhwc=True): the convolutions run channels_last between Permute layers (NCHW->NHWC "
+        "after the Reshape and at D's input, back before G's output and D's Flatten), because "
+        "TensorFlow's own CPU Conv2D has no NCHW kernel (only oneDNN's, which parity turns off); every "
+        "tensor outside the Permutes, and so every Dense and Flatten order, is the article's",
         "K.set_image_data_format('channels_first') is set while the models are built and restored "
         "afterwards (the layers keep it), so that other articles can share the process",
     ],
@@ -243,16 +251,23 @@ def step_001(m, src, BATCH_SIZE=128):
 num_classes = 10
 
 
-def build_generator_003(latent_size):
+def build_generator_003(latent_size, nhwc=False):
+    # nhwc (parity only): the convolutions run channels_last between two Permute
+    # layers, so every tensor outside them is the article's channels_first one.
+    fmt = {"data_format": "channels_last"} if nhwc else {}
     cnn = Sequential()
     cnn.add(Dense(1024, input_dim=latent_size, activation='relu'))
     cnn.add(Dense(128 * 7 * 7, activation='relu'))
     cnn.add(Reshape((128, 7, 7)))
-    cnn.add(UpSampling2D(size=(2, 2)))
-    cnn.add(Conv2D(256, 5, padding='same', activation='relu', kernel_initializer='glorot_normal'))
-    cnn.add(UpSampling2D(size=(2, 2)))
-    cnn.add(Conv2D(128, 5, padding='same', activation='relu', kernel_initializer='glorot_normal'))
-    cnn.add(Conv2D(1, 2, padding='same', activation='tanh', kernel_initializer='glorot_normal'))
+    if nhwc:
+        cnn.add(Permute((2, 3, 1)))
+    cnn.add(UpSampling2D(size=(2, 2), **fmt))
+    cnn.add(Conv2D(256, 5, padding='same', activation='relu', kernel_initializer='glorot_normal', **fmt))
+    cnn.add(UpSampling2D(size=(2, 2), **fmt))
+    cnn.add(Conv2D(128, 5, padding='same', activation='relu', kernel_initializer='glorot_normal', **fmt))
+    cnn.add(Conv2D(1, 2, padding='same', activation='tanh', kernel_initializer='glorot_normal', **fmt))
+    if nhwc:
+        cnn.add(Permute((3, 1, 2)))
     latent = Input(shape=(latent_size, ))
     image_class = Input(shape=(1,), dtype='int32')
     cls = Flatten()(Embedding(num_classes, latent_size, embeddings_initializer='glorot_normal')(image_class))
@@ -261,21 +276,29 @@ def build_generator_003(latent_size):
     return Model([latent, image_class], fake_image)
 
 
-def build_discriminator_003(dropout=0.3):
+def build_discriminator_003(dropout=0.3, nhwc=False):
+    fmt = {"data_format": "channels_last"} if nhwc else {}
     cnn = Sequential()
-    cnn.add(Conv2D(32, 3, padding='same', strides=2, input_shape=(1, 28, 28)))
+    if nhwc:
+        cnn.add(Permute((2, 3, 1), input_shape=(1, 28, 28)))
+        cnn.add(Conv2D(32, 3, padding='same', strides=2, **fmt))
+    else:
+        cnn.add(Conv2D(32, 3, padding='same', strides=2,
+                       input_shape=(1, 28, 28)))
     cnn.add(LeakyReLU())
     cnn.add(Dropout(dropout))
-    cnn.add(Conv2D(64, 3, padding='same', strides=1))
+    cnn.add(Conv2D(64, 3, padding='same', strides=1, **fmt))
     cnn.add(LeakyReLU())
     cnn.add(Dropout(dropout))
-    cnn.add(Conv2D(128, 3, padding='same', strides=2))
+    cnn.add(Conv2D(128, 3, padding='same', strides=2, **fmt))
     cnn.add(LeakyReLU())
     cnn.add(Dropout(dropout))
-    cnn.add(Conv2D(256, 3, padding='same', strides=1))
+    cnn.add(Conv2D(256, 3, padding='same', strides=1, **fmt))
     cnn.add(LeakyReLU())
     cnn.add(Dropout(dropout))
-    cnn.add(Flatten())
+    if nhwc:
+        cnn.add(Permute((3, 1, 2)))
+    cnn.add(Flatten(data_format='channels_last'))
     image = Input(shape=(1, 28, 28))
     features = cnn(image)
     fake = Dense(1, activation='sigmoid', name='generation')(features)
@@ -283,15 +306,15 @@ def build_discriminator_003(dropout=0.3):
     return Model(image, [fake, aux])
 
 
-def article_003(dropout=0.3, losses=(keras20_binary_crossentropy, keras20_sparse_categorical_crossentropy)):
+def article_003(dropout=0.3, losses=(keras20_binary_crossentropy, keras20_sparse_categorical_crossentropy), nhwc=False):
     previous = K.image_data_format()
     K.set_image_data_format('channels_first')
     latent_size = 100
     adam_lr = 0.00005
     adam_beta_1 = 0.5
-    discriminator = build_discriminator_003(dropout)
+    discriminator = build_discriminator_003(dropout, nhwc)
     discriminator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1), loss=list(losses))
-    generator = build_generator_003(latent_size)
+    generator = build_generator_003(latent_size, nhwc)
     generator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1), loss=losses[0])
     latent = Input(shape=(latent_size, ))
     image_class = Input(shape=(1,), dtype='int32')

@@ -271,18 +271,29 @@ pub fn main() -> Result<()> {
             let rows = crate::parity::run(&s, &mnist, iters, &dir, &python)?;
             println!("{}: ganlab vs the article's own code ({})", s.name, dir.display());
             println!(
-                "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10} {:>9}  tensor",
-                "iter", "d_loss", "article", "g_loss", "article", "rel. upd.", "max |dw|", "> 1e-6"
+                "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}  {:<24} {:>10} {:>9}  tensor",
+                "iter",
+                "d_loss",
+                "article",
+                "g_loss",
+                "article",
+                "rel. upd.",
+                "worst",
+                "(tensor)",
+                "max |dw|",
+                "> 1e-6"
             );
             for r in &rows {
                 println!(
-                    "{:>4} {:>11.7} {:>11.7} {:>11.7} {:>11.7} {:>10.2e} {:>10.2e} {:>9}  {}",
+                    "{:>4} {:>11.7} {:>11.7} {:>11.7} {:>11.7} {:>10.2e} {:>10.2e}  {:<24} {:>10.2e} {:>9}  {}",
                     r.iter,
                     r.d_loss.0,
                     r.d_loss.1,
                     r.g_loss.0,
                     r.g_loss.1,
                     r.rel_update_diff,
+                    r.max_rel_tensor.0,
+                    r.max_rel_tensor.1,
                     r.max_weight_diff.0,
                     r.n_differ,
                     r.max_weight_diff.1

@@ -27,6 +27,11 @@ pub struct IterParity {
     /// `||w_ganlab - w_article|| / ||w_article - w_init||` over all weights: how far
     /// the two updates differ, relative to the update itself.
     pub rel_update_diff: f32,
+    /// The same ratio per tensor, `||dw_t|| / max(||u_t||, 1e-6 sqrt(n_t))`, at its
+    /// largest, and the tensor: a small tensor's wrong update (e.g. a bias under a
+    /// large BatchNorm statistics update) cannot hide in the global ratio. The floor
+    /// keeps tensors whose update is only rounding (a bias before BatchNorm) out.
+    pub max_rel_tensor: (f32, String),
     /// Weights (of all) that differ by more than 1e-6.
     pub n_differ: usize,
     /// Per tensor, by name: largest |ganlab - article|.
@@ -185,6 +190,7 @@ pub fn run_model(
         let mut worst = (0f32, String::new());
         let (mut diff2, mut upd2, mut n_differ) = (0f64, 0f64, 0usize);
         let mut per_tensor = Vec::new();
+        let mut worst_rel = (0f32, String::new());
         for (name, t) in w {
             let other: &Tensor = theirs
                 .get(&format!("weight_{i}.{name}"))
@@ -196,6 +202,12 @@ pub fn run_model(
             upd2 += u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
             n_differ += d.iter().filter(|v| v.abs() > 1e-6).count();
             per_tensor.push((name.clone(), m));
+            let dn = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            let un = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            let r = (dn / un.max(1e-6 * (d.len() as f64).sqrt())) as f32;
+            if r >= worst_rel.0 {
+                worst_rel = (r, name.clone());
+            }
             if m >= worst.0 {
                 worst = (m, name.clone());
             }
@@ -206,6 +218,7 @@ pub fn run_model(
             g_loss: (s.g_loss, scalar(&format!("g_loss_{i}"))?),
             max_weight_diff: worst,
             rel_update_diff: (diff2.sqrt() / upd2.sqrt().max(1e-30)) as f32,
+            max_rel_tensor: worst_rel,
             n_differ,
             per_tensor: {
                 per_tensor.sort_by(|a, b| a.0.cmp(&b.0));
