@@ -299,6 +299,27 @@ pub fn main() -> Result<()> {
                     r.max_weight_diff.1
                 );
             }
+            // One line for the README's table.
+            let rel = |a: f32, b: f32| (a - b).abs() / b.abs().max(1e-6);
+            let loss = rows
+                .iter()
+                .map(|r| rel(r.d_loss.0, r.d_loss.1).max(rel(r.g_loss.0, r.g_loss.1)))
+                .fold(0f32, f32::max);
+            let all = rows.iter().map(|r| r.rel_update_diff).fold(0f32, f32::max);
+            let worst = rows.iter().map(|r| &r.max_rel_tensor).fold((0f32, ""), |a, t| {
+                if t.0 > a.0 {
+                    (t.0, t.1.as_str())
+                } else {
+                    a
+                }
+            });
+            println!(
+                "summary: {} iterations, losses within {loss:.1e} (relative), weight updates within {all:.1e} \
+                 (all weights) and {:.1e} (worst tensor, {})",
+                rows.len(),
+                worst.0,
+                worst.1
+            );
             // The largest |ganlab - article| per tensor, after each iteration.
             print!("{:<28}", "max |dw| per tensor");
             for r in &rows {

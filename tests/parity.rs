@@ -38,7 +38,8 @@ fn parity_with(spec: &Spec, k: usize, build: impl FnOnce(&Spec) -> Box<dyn Gan>)
     let rows = run_model(spec, model, common::mnist(), k, dir.path(), &py).unwrap();
     for r in &rows {
         eprintln!(
-            "{} iter {}: d_loss {:e} vs {:e}, g_loss {:e} vs {:e}, rel. update diff {:.2e}, max |dw| {:.2e} ({})",
+            "{} iter {}: d_loss {:e} vs {:e}, g_loss {:e} vs {:e}, rel. update diff {:.2e} (all weights), \
+             {:.2e} (worst tensor, {}), max |dw| {:.2e} ({})",
             spec.name,
             r.iter,
             r.d_loss.0,
@@ -46,6 +47,8 @@ fn parity_with(spec: &Spec, k: usize, build: impl FnOnce(&Spec) -> Box<dyn Gan>)
             r.g_loss.0,
             r.g_loss.1,
             r.rel_update_diff,
+            r.max_rel_tensor.0,
+            r.max_rel_tensor.1,
             r.max_weight_diff.0,
             r.max_weight_diff.1
         );
