@@ -245,6 +245,22 @@ fn article_003_keras_acgan_step_parity() {
     assert_keras_parity(&rows, UPDATE_TOL_003);
 }
 
+#[test]
+fn article_003_parity_catches_even_kernel_padding_on_the_wrong_side() {
+    // Mutation: G's 2x2 'same' convolution padded 1 before and 0 after (TensorFlow
+    // pads an even kernel 0 before, 1 after).
+    let s = spec("acgan", &["model.dropout=0"]);
+    let Some(rows) = parity_with(&s, 2, |s| {
+        let mut m = models::acgan::Acgan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
+        m.g.even_pad_before = true;
+        Box::new(m)
+    }) else {
+        return;
+    };
+    assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 1e-5, "{rows:?}");
+    assert_keras_caught(&rows, UPDATE_TOL_003, 10.0);
+}
+
 /// 004: observed <= 4.6e-4 per tensor; PyTorch's Adam form is 1.9, symmetric padding
 /// of the strided convolutions is reported by its test.
 const UPDATE_TOL_004: f32 = 5e-3;

@@ -44,6 +44,9 @@ pub struct Generator {
     pub conv2: Conv2d,
     /// Conv2D(1, 2, padding='same', tanh, glorot_normal): an even kernel, padded 0 before, 1 after.
     pub conv3: Conv2d,
+    /// Mutation checks only (`tests/parity.rs`): pad the 2x2 'same' convolution 1
+    /// before and 0 after instead of TensorFlow's 0 before, 1 after. Always false in runs.
+    pub even_pad_before: bool,
     pub params: Params,
 }
 
@@ -64,6 +67,7 @@ impl Generator {
             conv1,
             conv2,
             conv3,
+            even_pad_before: false,
             params: p,
         })
     }
@@ -81,6 +85,14 @@ impl Generator {
         let x = self.dense2.forward(&x, grad)?.relu()?.reshape((n, 128, 7, 7))?; // [n, 128, 7, 7]
         let x = self.conv1.forward(&x.upsample_nearest2d(14, 14)?, grad)?.relu()?; // [n, 256, 14, 14]
         let x = self.conv2.forward(&x.upsample_nearest2d(28, 28)?, grad)?.relu()?; // [n, 128, 28, 28]
+        if self.even_pad_before {
+            let (w, b) = match grad {
+                Grad::Train => (self.conv3.w.as_tensor().clone(), self.conv3.b.as_tensor().clone()),
+                Grad::Frozen => (self.conv3.w.as_tensor().detach(), self.conv3.b.as_tensor().detach()),
+            };
+            let x = x.pad_with_zeros(2, 1, 0)?.pad_with_zeros(3, 1, 0)?; // [n, 128, 29, 29]
+            return tanh(&crate::conv::conv2d(&x, &w, &b, 1, Padding::Valid)?);
+        }
         tanh(&self.conv3.forward(&x, grad)?) // [n, 1, 28, 28]
     }
 
