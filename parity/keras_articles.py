@@ -15,7 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 from tf_keras import backend as K
 from tf_keras import layers
 from tf_keras.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding,
