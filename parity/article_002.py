@@ -6,7 +6,7 @@ training functions, run on ganlab's initial weights, real batches and noise.
 Reads FIXTURE_DIR/init.safetensors (ganlab's G and D weights, Dense kernels as
 [in, out]) and FIXTURE_DIR/inputs.safetensors (real_K [n, 784] and noise_J [n, 100]
 in the order ganlab drew them), runs K iterations of the article's loop body, and
-writes FIXTURE_DIR/torch_out.safetensors: d_loss_K, g_loss_K and every weight after
+writes FIXTURE_DIR/article_out.safetensors: d_loss_K, g_loss_K and every weight after
 each iteration (weight_K.<ganlab name>, kernels back in [in, out]).
 
 Changes to the article's code, and why: `noise()` (undefined in the text) returns
@@ -128,5 +128,5 @@ for k in range(K):
     out[f"g_loss_{k}"] = g_loss.detach().reshape(1)
     dump(generator, "g", out, k)
     dump(discriminator, "d", out, k)
-save_file(out, f"{fixture}/torch_out.safetensors")
-print(f"article 002: {K} iterations written to {fixture}/torch_out.safetensors")
+save_file(out, f"{fixture}/article_out.safetensors")
+print(f"article 002: {K} iterations written to {fixture}/article_out.safetensors")

@@ -157,14 +157,14 @@ pub enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Step parity with the article's own code (needs Python with torch and safetensors)
+    /// Step parity with the article's own code (needs a Python with torch for 002, tf_keras for the others)
     Parity {
         #[command(flatten)]
         spec: SpecArgs,
         /// Iterations to compare
         #[arg(long, default_value_t = 3)]
         iters: usize,
-        /// Python interpreter (default: GANLAB_PEER_PY, else python3)
+        /// Python interpreter (default: GANLAB_PEER_PY for the PyTorch article, GANLAB_TF_PY for the Keras ones, else python3)
         #[arg(long)]
         python: Option<PathBuf>,
         /// Where the fixture and outputs go (default: a temporary directory)
@@ -420,30 +420,82 @@ pub fn main() -> Result<()> {
             let s = load_spec(&spec)?;
             set_threads(Some(2));
             let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let (_, framework) = crate::parity::driver(s.model.variant);
             let python = python
-                .or_else(|| std::env::var_os("GANLAB_PEER_PY").map(PathBuf::from))
+                .or_else(|| framework.python_from_env())
                 .unwrap_or_else(|| PathBuf::from("python3"));
             let tmp = std::env::temp_dir().join(format!("ganlab-parity-{}-{}", s.name, std::process::id()));
             let dir = dir.unwrap_or(tmp);
             let rows = crate::parity::run(&s, &mnist, iters, &dir, &python)?;
             println!("{}: ganlab vs the article's own code ({})", s.name, dir.display());
             println!(
-                "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10} {:>9}  tensor",
-                "iter", "d_loss", "article", "g_loss", "article", "rel. upd.", "max |dw|", "> 1e-6"
+                "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}  {:<24} {:>10} {:>9}  tensor",
+                "iter",
+                "d_loss",
+                "article",
+                "g_loss",
+                "article",
+                "rel. upd.",
+                "worst",
+                "(tensor)",
+                "max |dw|",
+                "> 1e-6"
             );
-            for r in rows {
+            for r in &rows {
                 println!(
-                    "{:>4} {:>11.7} {:>11.7} {:>11.7} {:>11.7} {:>10.2e} {:>10.2e} {:>9}  {}",
+                    "{:>4} {:>11.7} {:>11.7} {:>11.7} {:>11.7} {:>10.2e} {:>10.2e}  {:<24} {:>10.2e} {:>9}  {}",
                     r.iter,
                     r.d_loss.0,
                     r.d_loss.1,
                     r.g_loss.0,
                     r.g_loss.1,
                     r.rel_update_diff,
+                    r.max_rel_tensor.0,
+                    r.max_rel_tensor.1,
                     r.max_weight_diff.0,
                     r.n_differ,
                     r.max_weight_diff.1
                 );
+            }
+            // One line for the README's table.
+            let rel = |a: f32, b: f32| (a - b).abs() / b.abs().max(1e-6);
+            let loss = rows
+                .iter()
+                .map(|r| rel(r.d_loss.0, r.d_loss.1).max(rel(r.g_loss.0, r.g_loss.1)))
+                .fold(0f32, f32::max);
+            let all = rows.iter().map(|r| r.rel_update_diff).fold(0f32, f32::max);
+            let worst = rows.iter().map(|r| &r.max_rel_tensor).fold((0f32, ""), |a, t| {
+                if t.0 > a.0 {
+                    (t.0, t.1.as_str())
+                } else {
+                    a
+                }
+            });
+            println!(
+                "summary: {} iterations, losses within {loss:.1e} (relative), weight updates within {all:.1e} \
+                 (all weights) and {:.1e} (worst tensor, {})",
+                rows.len(),
+                worst.0,
+                worst.1
+            );
+            // The largest |ganlab - article| per tensor, after each iteration.
+            print!("{:<28}", "max |dw| per tensor");
+            for r in &rows {
+                print!(" {:>10}", format!("iter {}", r.iter));
+            }
+            println!();
+            for (t, (name, _)) in rows
+                .first()
+                .map(|r| r.per_tensor.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
+                print!("{name:<28}");
+                for r in &rows {
+                    print!(" {:>10.2e}", r.per_tensor.get(t).map_or(f32::NAN, |p| p.1));
+                }
+                println!();
             }
         }
         Cmd::List { dirs } => {

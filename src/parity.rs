@@ -27,26 +27,97 @@ pub struct IterParity {
     /// `||w_ganlab - w_article|| / ||w_article - w_init||` over all weights: how far
     /// the two updates differ, relative to the update itself.
     pub rel_update_diff: f32,
+    /// The same ratio per tensor, `||dw_t|| / max(||u_t||, 1e-6 sqrt(n_t))`, at its
+    /// largest, and the tensor: a small tensor's wrong update (e.g. a bias under a
+    /// large BatchNorm statistics update) cannot hide in the global ratio. The floor
+    /// keeps tensors whose update is only rounding (a bias before BatchNorm) out.
+    pub max_rel_tensor: (f32, String),
     /// Weights (of all) that differ by more than 1e-6.
     pub n_differ: usize,
+    /// Per tensor, by name: largest |ganlab - article|.
+    pub per_tensor: Vec<(String, f32)>,
 }
 
-/// The article driver for a variant, when one exists.
-pub fn driver(variant: Variant) -> Option<&'static str> {
-    match variant {
-        Variant::MlpPytorch => Some("parity/article_002.py"),
-        _ => None,
+/// The framework an article's own code runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framework {
+    /// PyTorch (article 002).
+    Torch,
+    /// TensorFlow's Keras 2 API, `tf_keras` (articles 000, 001, 003, 004).
+    TfKeras,
+}
+
+impl Framework {
+    /// The environment variable naming a Python that has this framework and safetensors.
+    pub fn python_var(self) -> &'static str {
+        match self {
+            Framework::Torch => "GANLAB_PEER_PY",
+            Framework::TfKeras => "GANLAB_TF_PY",
+        }
+    }
+    /// What that Python needs.
+    pub fn needs(self) -> &'static str {
+        match self {
+            Framework::Torch => "torch, safetensors and numpy",
+            Framework::TfKeras => "tensorflow-cpu, tf-keras, safetensors and numpy",
+        }
+    }
+    /// The Python named by [`Framework::python_var`], if set and not empty.
+    pub fn python_from_env(self) -> Option<PathBuf> {
+        std::env::var_os(self.python_var())
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
     }
 }
 
+/// The article driver (script under the repository root) for a variant and its framework.
+pub fn driver(variant: Variant) -> (&'static str, Framework) {
+    match variant {
+        Variant::MlpKeras => ("parity/article_000.py", Framework::TfKeras),
+        Variant::TanhCnn => ("parity/article_001.py", Framework::TfKeras),
+        Variant::MlpPytorch => ("parity/article_002.py", Framework::Torch),
+        Variant::Acgan => ("parity/article_003.py", Framework::TfKeras),
+        Variant::Dcgan => ("parity/article_004.py", Framework::TfKeras),
+    }
+}
+
+/// The file the article driver writes into the fixture directory.
+pub const ARTICLE_OUT: &str = "article_out.safetensors";
+
+fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
+    Ok(Tensor::from_vec(
+        l.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+        l.len(),
+        dev,
+    )?)
+}
+
 /// Run `k` iterations on both sides in `dir` (created) with the Python at `python`.
+///
+/// The fixture: `init.safetensors` (every weight, BatchNorm moving statistics
+/// included, under ganlab's names) and `inputs.safetensors` (`real_K` `[n, 784]` and
+/// `labels_K` (i64) per iteration, then `noise_J` and, for ACGAN, `sampled_J` (i64)
+/// in the order ganlab drew them), and `fixture.json` (spec name, batch size,
+/// dropout rate). The driver writes [`ARTICLE_OUT`]: `d_loss_K`,
+/// `g_loss_K` and `weight_K.<name>` for every weight after each iteration.
 pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Result<Vec<IterParity>> {
-    let script = driver(spec.model.variant)
-        .with_context(|| format!("no step-parity driver for variant {} yet", spec.model.variant))?;
+    run_model(spec, models::build(spec, &Device::Cpu)?, data, k, dir, python)
+}
+
+/// As [`run`], with ganlab's side given as a model built for `spec` on the CPU (the
+/// mutation checks build one with a quirk undone).
+pub fn run_model(
+    spec: &Spec,
+    mut model: Box<dyn models::Gan>,
+    data: &Mnist,
+    k: usize,
+    dir: &Path,
+    python: &Path,
+) -> Result<Vec<IterParity>> {
+    let (script, framework) = driver(spec.model.variant);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dev = Device::Cpu;
-    let mut model = models::build(spec, &dev)?;
     // Deep copies: the optimisers update the weights in place.
     let snapshot = |m: &dyn models::Gan| -> Result<HashMap<String, Tensor>> {
         let mut w = m.generator().to_map();
@@ -55,9 +126,19 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
     };
     let init = snapshot(model.as_ref())?;
     candle_core::safetensors::save(&init, dir.join("init.safetensors"))?;
+    // What the article's code needs from the spec: the batch it loops over and the
+    // dropout rate (parity runs set 0 on both sides; masks cannot match).
+    let cfg = serde_json::json!({
+        "spec": spec.name,
+        "batch_size": spec.train.batch_size,
+        "dropout": spec.model.dropout,
+    });
+    std::fs::write(dir.join("fixture.json"), serde_json::to_string_pretty(&cfg)?)
+        .with_context(|| format!("cannot write {}", dir.join("fixture.json").display()))?;
 
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
     rngs.recorded = Some(Vec::new());
+    rngs.recorded_labels = Some(Vec::new());
     let mut sampler = Sampler::new(spec, data.train.len(), model.reals_per_step());
     sampler.start_epoch();
     let mut inputs = HashMap::new();
@@ -65,24 +146,38 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
     for i in 0..k {
         let batch = make_batch(&data.train, &sampler.next_indices(), spec.data.scale, &dev)?;
         inputs.insert(format!("real_{i}"), batch.images.clone());
+        inputs.insert(format!("labels_{i}"), labels_tensor(&batch.labels, &dev)?);
         let s = model.train_step(&batch, &mut rngs)?;
         ours.push((s, snapshot(model.as_ref())?));
     }
     for (j, z) in rngs.recorded.take().unwrap_or_default().into_iter().enumerate() {
         inputs.insert(format!("noise_{j}"), z);
     }
+    for (j, l) in rngs.recorded_labels.take().unwrap_or_default().into_iter().enumerate() {
+        inputs.insert(format!("sampled_{j}"), labels_tensor(&l, &dev)?);
+    }
     candle_core::safetensors::save(&inputs, dir.join("inputs.safetensors"))?;
 
     let out = Command::new(python).arg(&script).arg(dir).output().with_context(|| {
         format!(
-            "cannot run {} (set GANLAB_PEER_PY to a Python with torch and safetensors)",
-            python.display()
+            "cannot run {} (set {} to a Python with {})",
+            python.display(),
+            framework.python_var(),
+            framework.needs()
         )
     })?;
     if !out.status.success() {
-        bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{} failed (with {}; it needs {}):\n{}",
+            script.display(),
+            python.display(),
+            framework.needs(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let theirs = candle_core::safetensors::load(dir.join("torch_out.safetensors"), &dev)?;
+    let out_file = dir.join(ARTICLE_OUT);
+    let theirs = candle_core::safetensors::load(&out_file, &dev)
+        .with_context(|| format!("cannot read the article's output {}", out_file.display()))?;
     let scalar = |key: &str| -> Result<f32> {
         Ok(theirs
             .get(key)
@@ -94,6 +189,8 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
     for (i, (s, w)) in ours.iter().enumerate() {
         let mut worst = (0f32, String::new());
         let (mut diff2, mut upd2, mut n_differ) = (0f64, 0f64, 0usize);
+        let mut per_tensor = Vec::new();
+        let mut worst_rel = (0f32, String::new());
         for (name, t) in w {
             let other: &Tensor = theirs
                 .get(&format!("weight_{i}.{name}"))
@@ -104,6 +201,13 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
             diff2 += d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
             upd2 += u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
             n_differ += d.iter().filter(|v| v.abs() > 1e-6).count();
+            per_tensor.push((name.clone(), m));
+            let dn = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            let un = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            let r = (dn / un.max(1e-6 * (d.len() as f64).sqrt())) as f32;
+            if r >= worst_rel.0 {
+                worst_rel = (r, name.clone());
+            }
             if m >= worst.0 {
                 worst = (m, name.clone());
             }
@@ -114,7 +218,12 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
             g_loss: (s.g_loss, scalar(&format!("g_loss_{i}"))?),
             max_weight_diff: worst,
             rel_update_diff: (diff2.sqrt() / upd2.sqrt().max(1e-30)) as f32,
+            max_rel_tensor: worst_rel,
             n_differ,
+            per_tensor: {
+                per_tensor.sort_by(|a, b| a.0.cmp(&b.0));
+                per_tensor
+            },
         });
     }
     Ok(rows)

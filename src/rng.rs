@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use candle_core::{Device, Tensor};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 
@@ -47,6 +47,8 @@ pub struct StepRngs {
     /// When set, every noise batch drawn is also kept here, in order (the step-parity
     /// check hands them to the article's own code).
     pub recorded: Option<Vec<Tensor>>,
+    /// Likewise every batch of sampled class labels (ACGAN), in order.
+    pub recorded_labels: Option<Vec<Vec<u8>>>,
 }
 
 impl StepRngs {
@@ -56,7 +58,16 @@ impl StepRngs {
             noise: stream(seed, Stream::Noise),
             dropout: stream(seed, Stream::Dropout),
             recorded: None,
+            recorded_labels: None,
         }
+    }
+    /// `n` class labels drawn uniformly from `0..classes` out of the noise stream.
+    pub fn labels(&mut self, n: usize, classes: u8) -> Vec<u8> {
+        let l: Vec<u8> = (0..n).map(|_| self.noise.random_range(0..classes)).collect();
+        if let Some(r) = self.recorded_labels.as_mut() {
+            r.push(l.clone());
+        }
+        l
     }
     /// `n` fresh noise vectors, `[n, dim]`.
     pub fn noise(&mut self, n: usize, dev: &Device) -> Result<Tensor> {

@@ -16,7 +16,6 @@
 
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
@@ -45,6 +44,9 @@ pub struct Generator {
     pub conv2: Conv2d,
     /// Conv2D(1, 2, padding='same', tanh, glorot_normal): an even kernel, padded 0 before, 1 after.
     pub conv3: Conv2d,
+    /// Mutation checks only (`tests/parity.rs`): pad the 2x2 'same' convolution 1
+    /// before and 0 after instead of TensorFlow's 0 before, 1 after. Always false in runs.
+    pub even_pad_before: bool,
     pub params: Params,
 }
 
@@ -65,6 +67,7 @@ impl Generator {
             conv1,
             conv2,
             conv3,
+            even_pad_before: false,
             params: p,
         })
     }
@@ -83,6 +86,14 @@ impl Generator {
                                                                                  // UpSampling2D then Conv2D, each pair as one fused op (same function, fewer FLOPs).
         let x = self.conv1.forward_upsampled2(&x, grad)?.relu()?; // [n, 256, 14, 14]
         let x = self.conv2.forward_upsampled2(&x, grad)?.relu()?; // [n, 128, 28, 28]
+        if self.even_pad_before {
+            let (w, b) = match grad {
+                Grad::Train => (self.conv3.w.as_tensor().clone(), self.conv3.b.as_tensor().clone()),
+                Grad::Frozen => (self.conv3.w.as_tensor().detach(), self.conv3.b.as_tensor().detach()),
+            };
+            let x = x.pad_with_zeros(2, 1, 0)?.pad_with_zeros(3, 1, 0)?; // [n, 128, 29, 29]
+            return tanh(&crate::conv::conv2d(&x, &w, &b, 1, Padding::Valid)?);
+        }
         tanh(&self.conv3.forward(&x, grad)?) // [n, 1, 28, 28]
     }
 
@@ -192,10 +203,6 @@ pub struct Acgan {
     dev: Device,
 }
 
-fn sample_labels(n: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
-    (0..n).map(|_| rng.random_range(0..CLASSES as u8)).collect()
-}
-
 fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(
         l.iter().map(|&v| v as f32).collect::<Vec<_>>(),
@@ -300,7 +307,7 @@ impl Gan for Acgan {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
         let noise = rngs.noise(n, &self.dev)?;
-        let sampled = sample_labels(n, &mut rngs.noise);
+        let sampled = rngs.labels(n, CLASSES as u8);
         let generated = self.predict(&noise, &sampled)?;
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
         let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
@@ -312,7 +319,7 @@ impl Gan for Acgan {
 
         // combined.train_on_batch on 2n fresh noise vectors and labels, D frozen.
         let noise = rngs.noise(2 * n, &self.dev)?;
-        let sampled = sample_labels(2 * n, &mut rngs.noise);
+        let sampled = rngs.labels(2 * n, CLASSES as u8);
         let fake = self.g.forward(&noise, &sampled, Grad::Train)?;
         let (g_gen, g_aux) = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?;
         let trick = Tensor::ones((2 * n, 1), DType::F32, &self.dev)?;
@@ -346,7 +353,7 @@ impl Gan for Acgan {
         let mut g_parts = Vec::new();
         // discriminator.evaluate(concat(x_test, generated), [y, aux_y])
         let noise = ctx.rngs.noise(t, &self.dev)?;
-        let sampled = sample_labels(t, &mut ctx.rngs.noise);
+        let sampled = ctx.rngs.labels(t, CLASSES as u8);
         let mut real_idx = 0;
         while real_idx < t {
             let m = chunk.min(t - real_idx);
@@ -373,7 +380,7 @@ impl Gan for Acgan {
         }
         // combined.evaluate on 2 t fresh noise vectors and labels, target 1.
         let noise = ctx.rngs.noise(2 * t, &self.dev)?;
-        let sampled = sample_labels(2 * t, &mut ctx.rngs.noise);
+        let sampled = ctx.rngs.labels(2 * t, CLASSES as u8);
         let mut i = 0;
         while i < 2 * t {
             let m = chunk.min(2 * t - i);

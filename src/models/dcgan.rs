@@ -86,6 +86,10 @@ pub struct Discriminator {
     pub out: Dense,
     pub slope: f64,
     pub dropout: f64,
+    /// Mutation checks only (`tests/parity.rs`): pad the strided 3x3 convolutions by
+    /// 1 on every side (PyTorch's `padding=1`) instead of TensorFlow's 'same' (0
+    /// before, 1 after on these even sizes). Always false in runs.
+    pub symmetric_pad: bool,
     pub params: Params,
 }
 
@@ -101,15 +105,29 @@ impl Discriminator {
             out,
             slope,
             dropout,
+            symmetric_pad: false,
             params: p,
         })
     }
 
+    /// A strided 'same' convolution, or the symmetric-padding mutation.
+    fn conv(&self, conv: &Conv2d, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        if !self.symmetric_pad {
+            return conv.forward(x, grad);
+        }
+        let (w, b) = match grad {
+            Grad::Train => (conv.w.as_tensor().clone(), conv.b.as_tensor().clone()),
+            Grad::Frozen => (conv.w.as_tensor().detach(), conv.b.as_tensor().detach()),
+        };
+        let x = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+        Ok(crate::conv::conv2d(&x, &w, &b, conv.stride, Padding::Valid)?)
+    }
+
     /// `[n, 1, 28, 28] -> [n, 1]` logits; Dropout always on (D only runs in training here).
     pub fn forward(&self, x: &Tensor, grad: Grad, rng: &mut ChaCha8Rng) -> Result<Tensor> {
-        let x = leaky_relu(&self.conv1.forward(x, grad)?, self.slope)?; // [n, 64, 14, 14]
+        let x = leaky_relu(&self.conv(&self.conv1, x, grad)?, self.slope)?; // [n, 64, 14, 14]
         let x = dropout(&x, self.dropout, rng)?;
-        let x = leaky_relu(&self.conv2.forward(&x, grad)?, self.slope)?; // [n, 64, 7, 7]
+        let x = leaky_relu(&self.conv(&self.conv2, &x, grad)?, self.slope)?; // [n, 64, 7, 7]
         let x = dropout(&x, self.dropout, rng)?;
         self.out.forward(&flatten_hwc(&x)?, grad) // [n, 1]
     }

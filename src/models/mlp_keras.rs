@@ -34,6 +34,9 @@ pub struct VanillaGan {
     pub g_opt: Adam,
     pub bce: BceSemantics,
     pub batch: usize,
+    /// Mutation checks only (`tests/parity.rs`): undo the article's reused noise and
+    /// draw fresh noise for the G step. Always false in runs.
+    pub fresh_g_noise: bool,
     dev: Device,
 }
 
@@ -50,6 +53,7 @@ impl VanillaGan {
             g_opt,
             bce: spec.loss.bce,
             batch: spec.train.batch_size,
+            fresh_g_noise: false,
             dev: dev.clone(),
         })
     }
@@ -90,6 +94,11 @@ impl Gan for VanillaGan {
         let d_real = mean_prob(&logits.narrow(0, n, n)?)?;
 
         // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
+        let noise = if self.fresh_g_noise {
+            rngs.noise(n, &self.dev)?
+        } else {
+            noise
+        };
         let logits = self.gan(&noise, &mut rngs.dropout)?; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;

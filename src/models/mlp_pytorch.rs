@@ -28,6 +28,9 @@ pub struct TorchMlpGan {
     pub g_optimizer: Adam,
     pub loss_fn: BceSemantics,
     pub batch: usize,
+    /// Mutation checks only (`tests/parity.rs`): undo the article's summed D loss and
+    /// step on the mean of the real and fake losses instead. Always false in runs.
+    pub mean_d_loss: bool,
     dev: Device,
 }
 
@@ -44,6 +47,7 @@ impl TorchMlpGan {
             g_optimizer,
             loss_fn: spec.loss.bce,
             batch: spec.train.batch_size,
+            mean_d_loss: false,
             dev: dev.clone(),
         })
     }
@@ -69,7 +73,10 @@ impl Gan for TorchMlpGan {
         let loss_real = bce(&real_out, &full_targets(n, 1.0, &self.dev)?, self.loss_fn)?;
         let fake_out = self.d.forward(&fake, Grad::Train, None)?; // [n, 1]
         let loss_fake = bce(&fake_out, &full_targets(n, 0.0, &self.dev)?, self.loss_fn)?;
-        let d_loss = (&loss_real + &loss_fake)?; // the article logs the sum of the two means
+        let mut d_loss = (&loss_real + &loss_fake)?; // the article logs the sum of the two means
+        if self.mean_d_loss {
+            d_loss = (d_loss * 0.5)?;
+        }
         let grads = d_loss.backward()?; // = the two accumulated backward()s
         self.d_optimizer.step(&self.d.params, &grads)?;
 
