@@ -48,7 +48,7 @@ def article(name, title, about):
         new_markdown_cell("## Samples"),
         new_code_cell("ganlab::notebook::show_samples(&run)?;"),
         new_markdown_cell("## Metrics (polars DataFrame from `metrics.parquet`)"),
-        new_code_cell("let df = ganlab::notebook::metrics(&run)?;\nganlab::notebook::show_frame(&df, 12)?;"),
+        new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::metrics(&run)?, 12)?;"),
     ]
     if name == "acgan":
         cells += [
@@ -68,7 +68,7 @@ def compare():
         new_code_cell(SETUP),
         new_code_cell(f"let runs = [{specs}]\n    .iter()\n    .map(|s| ganlab::notebook::latest_or_quick_run(s))\n"
                       "    .collect::<anyhow::Result<Vec<_>>>()?;\nruns.len()"),
-        new_code_cell("let all = ganlab::notebook::all_metrics(&runs)?;\nganlab::notebook::show_frame(&all, 10)?;"),
+        new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::all_metrics(&runs)?, 10)?;"),
         new_code_cell("ganlab::notebook::show_compare(&runs)?;"),
     ]
 

@@ -10,7 +10,6 @@ use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::ops::f32_view;
-use crate::subpixel::Plan;
 
 /// Padding of one spatial axis: before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -518,12 +517,8 @@ impl CustomOp3 for ConvTranspose2d {
         }
         let g = self.geom(xd, wd)?;
         let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
-        // Sub-pixel form where it applies; else w as [c_in, c_out*kh*kw] is the
-        // "o x rows" matrix of the underlying convolution, and this its adjoint.
-        let mut y = match Plan::new(&g, xd[1]).filter(|_| std::env::var_os("NOSUB").is_none()) {
-            Some(plan) => plan.forward(&x, &w, xd[0]),
-            None => conv_adjoint(&x, &w, xd[0], xd[1], &g),
-        };
+        // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
+        let mut y = conv_adjoint(&x, &w, xd[0], xd[1], &g);
         add_bias(&mut y, &b, g.h * g.w);
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
     }

@@ -21,7 +21,6 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod spec;
-pub mod subpixel;
 pub mod sweep;
 pub mod train;
 pub mod upconv;

@@ -151,6 +151,9 @@ pub struct TanhCnnGan {
     pub g_optim: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
+    /// How G runs for the D step's fakes: `Predict` (the article's `g.predict`).
+    /// `Train` only in the mutation checks (`tests/parity.rs`).
+    pub fakes_mode: Mode,
     dev: Device,
 }
 
@@ -167,6 +170,7 @@ impl TanhCnnGan {
             g_optim,
             bce: spec.loss.bce,
             batch: spec.train.batch_size,
+            fakes_mode: Mode::Predict,
             dev: dev.clone(),
         })
     }
@@ -185,7 +189,7 @@ impl Gan for TanhCnnGan {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
         // generated_images = g.predict(noise): BatchNorm in inference mode.
-        let generated = self.g.forward(&rngs.noise(n, &self.dev)?, Mode::Predict)?.detach();
+        let generated = self.g.forward(&rngs.noise(n, &self.dev)?, self.fakes_mode)?.detach();
         let x = Tensor::cat(&[&image_batch, &generated], 0)?; // [2n, 1, 28, 28]
         let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train)?; // [2n, 1]
