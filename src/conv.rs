@@ -45,6 +45,73 @@ impl Padding {
     }
 }
 
+/// The activation a convolution op applies to its output (after the bias), so that
+/// the pre-activation tensor is never materialised: one pass and one backprop node
+/// fewer per layer. Same arithmetic as the separate ops (`crate::ops`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    Identity,
+    /// `x` if `x > 0` else `slope * x` (`slope = 0`: ReLU).
+    LeakyRelu(f32),
+    Tanh,
+}
+
+impl Act {
+    fn apply(self, y: &mut [f32]) {
+        // One loop per activation, so that each inlines and vectorises.
+        match self {
+            Act::Identity => {}
+            Act::LeakyRelu(a) => y
+                .par_chunks_mut(1 << 14)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { a * *v })),
+            Act::Tanh => y
+                .par_chunks_mut(1 << 14)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = crate::ops::fast_tanh(*v))),
+        }
+    }
+
+    /// The gradient at the pre-activation from the op's output `y` and the gradient
+    /// `g` at it (`y > 0` iff the pre-activation is, for every slope >= 0).
+    fn grad(self, y: &[f32], mut g: Vec<f32>) -> Vec<f32> {
+        match self {
+            Act::Identity => {}
+            Act::LeakyRelu(a) => g.par_chunks_mut(1 << 14).zip(y.par_chunks(1 << 14)).for_each(|(g, y)| {
+                g.iter_mut()
+                    .zip(y)
+                    .for_each(|(g, &y)| *g = if y > 0.0 { *g } else { a * *g })
+            }),
+            Act::Tanh => g
+                .par_chunks_mut(1 << 14)
+                .zip(y.par_chunks(1 << 14))
+                .for_each(|(g, y)| g.iter_mut().zip(y).for_each(|(g, &y)| *g *= 1.0 - y * y)),
+        }
+        g
+    }
+
+    /// The same activation through candle's ops (devices without these kernels).
+    pub fn candle(self, x: Tensor) -> Result<Tensor> {
+        match self {
+            Act::Identity => Ok(x),
+            Act::LeakyRelu(a) => candle_nn::ops::leaky_relu(&x, a as f64),
+            Act::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// `gy` at the op's pre-activation: the incoming gradient through `act`.
+pub(crate) fn pre_act_grad(act: Act, res: &Tensor, grad: &Tensor) -> Result<Vec<f32>> {
+    let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    if act == Act::Identity {
+        return Ok(g);
+    }
+    let y = res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    Ok(act.grad(&y, g))
+}
+
+pub(crate) fn apply_act(act: Act, y: &mut [f32]) {
+    act.apply(y)
+}
+
 /// The geometry of a convolution of a `[c, h, w]` image with `kh x kw` kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geom {
@@ -386,11 +453,12 @@ fn add_bias(y: &mut [f32], b: &[f32], p: usize) {
     }
 }
 
-/// Keras `Conv2D`: `x [n, c, h, w]`, `w [o, c, kh, kw]`, `b [o]`.
+/// Keras `Conv2D`: `x [n, c, h, w]`, `w [o, c, kh, kw]`, `b [o]`, then `act`.
 #[derive(Clone, Copy, Debug)]
 pub struct Conv2d {
     pub stride: usize,
     pub padding: Padding,
+    pub act: Act,
 }
 
 impl Conv2d {
@@ -429,6 +497,7 @@ impl CustomOp3 for Conv2d {
         let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
         let mut y = conv_fwd(&x, &w, xd[0], wd[0], &g);
         add_bias(&mut y, &b, g.cols());
+        self.act.apply(&mut y);
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
     }
     fn bwd(
@@ -436,13 +505,13 @@ impl CustomOp3 for Conv2d {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
-        let gy = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let gy = pre_act_grad(self.act, res, grad)?;
         let dev = x.device();
         let gx = if x.track_op() {
             let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
@@ -472,6 +541,7 @@ impl CustomOp3 for Conv2d {
 pub struct ConvTranspose2d {
     pub stride: usize,
     pub padding: Padding,
+    pub act: Act,
 }
 
 impl ConvTranspose2d {
@@ -520,6 +590,7 @@ impl CustomOp3 for ConvTranspose2d {
         // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
         let mut y = conv_adjoint(&x, &w, xd[0], xd[1], &g);
         add_bias(&mut y, &b, g.h * g.w);
+        self.act.apply(&mut y);
         Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
     }
     fn bwd(
@@ -527,13 +598,13 @@ impl CustomOp3 for ConvTranspose2d {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd)?;
         let (n, cin) = (xd[0], xd[1]);
-        let gy = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let gy = pre_act_grad(self.act, res, grad)?;
         let dev = x.device();
         let gx = if x.track_op() {
             let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
@@ -563,21 +634,41 @@ impl CustomOp3 for ConvTranspose2d {
 
 /// Convolution through [`Conv2d`] (CPU) or candle's `conv2d` on an explicitly padded input.
 pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding) -> Result<Tensor> {
+    conv2d_act(x, w, b, stride, padding, Act::Identity)
+}
+
+/// [`conv2d`] followed by `act`, fused on the CPU.
+pub fn conv2d_act(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding, act: Act) -> Result<Tensor> {
     if x.device().is_cpu() {
-        return x.apply_op3(w, b, Conv2d { stride, padding });
+        return x.apply_op3(w, b, Conv2d { stride, padding, act });
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);
     let (ph, pw) = (padding.pad(h, w.dim(2)?, stride), padding.pad(wd, w.dim(3)?, stride));
     let xp = x
         .pad_with_zeros(2, ph.before, ph.after)?
         .pad_with_zeros(3, pw.before, pw.after)?;
-    xp.conv2d(w, 0, stride, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)
+    act.candle(
+        xp.conv2d(w, 0, stride, 1, 1)?
+            .broadcast_add(&b.reshape((1, (), 1, 1))?)?,
+    )
 }
 
 /// Transposed convolution through [`ConvTranspose2d`] (CPU) or candle's (symmetric pads only).
 pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding) -> Result<Tensor> {
+    conv_transpose2d_act(x, w, b, stride, padding, Act::Identity)
+}
+
+/// [`conv_transpose2d`] followed by `act`, fused on the CPU.
+pub fn conv_transpose2d_act(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    stride: usize,
+    padding: Padding,
+    act: Act,
+) -> Result<Tensor> {
     if x.device().is_cpu() {
-        return x.apply_op3(w, b, ConvTranspose2d { stride, padding });
+        return x.apply_op3(w, b, ConvTranspose2d { stride, padding, act });
     }
     let k = w.dim(2)?;
     let p = match padding {
@@ -587,6 +678,8 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, paddi
     if p.before != p.after {
         bail!("conv-transpose with asymmetric padding is implemented for the CPU only");
     }
-    x.conv_transpose2d(w, p.before, 0, stride, 1)?
-        .broadcast_add(&b.reshape((1, (), 1, 1))?)
+    act.candle(
+        x.conv_transpose2d(w, p.before, 0, stride, 1)?
+            .broadcast_add(&b.reshape((1, (), 1, 1))?)?,
+    )
 }

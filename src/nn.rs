@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::conv::Act;
 use crate::ops;
 use crate::spec::{BceSemantics, Init};
 
@@ -398,19 +399,25 @@ impl Conv2d {
 
     /// `[n, in, h, w] -> [n, out, h', w']`.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        self.forward_act(x, grad, Act::Identity)
+    }
+
+    /// [`Conv2d::forward`] then the activation `act`, as one op.
+    pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::conv::conv2d(x, &w, &b, self.stride, self.padding)?)
+        Ok(crate::conv::conv2d_act(x, &w, &b, self.stride, self.padding, act)?)
     }
 
     /// `UpSampling2D((2, 2))` then this convolution (stride 1, 'same', odd kernel),
     /// fused: `[n, in, h, w] -> [n, out, 2h, 2w]`, the same function with 9 instead of
     /// 25 taps per output pixel for 5x5 kernels (see [`crate::upconv`]).
-    pub fn forward_upsampled2(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+    /// The activation `act` follows in the same op.
+    pub fn forward_upsampled2(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
         if self.stride != 1 || self.padding != crate::conv::Padding::Same {
             bail!("the fused upsample-convolution needs stride 1 and 'same' padding");
         }
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::upconv::upsample2_conv2d(x, &w, &b)?)
+        Ok(crate::upconv::upsample2_conv2d_act(x, &w, &b, act)?)
     }
 
     pub fn param_count(&self) -> usize {
@@ -449,8 +456,20 @@ impl ConvTranspose2d {
     }
 
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
+        self.forward_act(x, grad, Act::Identity)
+    }
+
+    /// [`ConvTranspose2d::forward`] then the activation `act`, as one op.
+    pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::conv::conv_transpose2d(x, &w, &b, self.stride, self.padding)?)
+        Ok(crate::conv::conv_transpose2d_act(
+            x,
+            &w,
+            &b,
+            self.stride,
+            self.padding,
+            act,
+        )?)
     }
 
     pub fn param_count(&self) -> usize {

@@ -17,7 +17,9 @@
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::conv::{channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, Geom, Pad};
+use crate::conv::{
+    apply_act, channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad,
+};
 use crate::ops::f32_view;
 
 /// The window of summed taps along one axis, for kernel size `k` (odd) with
@@ -160,8 +162,10 @@ fn deinterleave(y: &[f32], n: usize, o: usize, h: usize, w: usize) -> Vec<f32> {
 
 /// `UpSampling2D((2, 2))` then `Conv2D` with stride 1, 'same' padding and an odd
 /// square kernel: `x [n, c, h, w]`, `w [o, c, k, k]`, `b [o]` -> `[n, o, 2h, 2w]`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct UpConv2d;
+#[derive(Clone, Copy, Debug)]
+pub struct UpConv2d {
+    pub act: Act,
+}
 
 fn check(xd: [usize; 4], wd: [usize; 4], bd: &[usize]) -> Result<Taps> {
     if xd[1] != wd[1] || bd != [wd[0]] || wd[2] != wd[3] || wd[2] % 2 == 0 {
@@ -189,7 +193,8 @@ impl CustomOp3 for UpConv2d {
         let (x, wv, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
         let w4 = sum_kernels(&wv, o, c, &taps);
         let y4 = conv_fwd(&x, &w4, n, 4 * o, &taps.geom(c, h, w));
-        let y = interleave(&y4, &b, n, o, h, w);
+        let mut y = interleave(&y4, &b, n, o, h, w);
+        apply_act(self.act, &mut y);
         Ok((CpuStorage::F32(y), Shape::from((n, o, 2 * h, 2 * w))))
     }
     fn bwd(
@@ -197,14 +202,14 @@ impl CustomOp3 for UpConv2d {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let taps = check(xd, wd, b.dims())?;
         let (n, c, h, wi, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);
         let g = taps.geom(c, h, wi);
-        let gy = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let gy = pre_act_grad(self.act, res, grad)?;
         let gy4 = deinterleave(&gy, n, o, h, wi);
         let dev = x.device();
         let gx = if x.track_op() {
@@ -233,12 +238,17 @@ impl CustomOp3 for UpConv2d {
 /// Upsample by 2 (nearest) then convolve ('same', stride 1, odd kernel): fused on the
 /// CPU, the two candle ops elsewhere.
 pub fn upsample2_conv2d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    upsample2_conv2d_act(x, w, b, Act::Identity)
+}
+
+/// [`upsample2_conv2d`] followed by `act`, fused on the CPU.
+pub fn upsample2_conv2d_act(x: &Tensor, w: &Tensor, b: &Tensor, act: Act) -> Result<Tensor> {
     if x.device().is_cpu() {
-        return x.apply_op3(w, b, UpConv2d);
+        return x.apply_op3(w, b, UpConv2d { act });
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);
     let up = x.upsample_nearest2d(2 * h, 2 * wd)?;
-    crate::conv::conv2d(&up, w, b, 1, crate::conv::Padding::Same)
+    crate::conv::conv2d_act(&up, w, b, 1, crate::conv::Padding::Same, act)
 }
 
 #[cfg(test)]

@@ -319,3 +319,50 @@ fn valid_conv_transpose_with_uneven_classes_matches_candle() {
         assert!(e < 1e-5, "d{name}: {e}");
     }
 }
+
+#[test]
+fn fused_activations_equal_the_separate_ops() {
+    use ganlab::conv::{conv2d_act, conv_transpose2d_act, Act};
+    use ganlab::upconv::upsample2_conv2d_act;
+    let separate = |y: Tensor, act: Act| match act {
+        Act::Identity => y,
+        Act::LeakyRelu(a) => ganlab::nn::leaky_relu(&y, a as f64).unwrap(),
+        Act::Tanh => ganlab::nn::tanh(&y).unwrap(),
+    };
+    for act in [Act::LeakyRelu(0.2), Act::LeakyRelu(0.0), Act::Tanh] {
+        for kind in 0..3 {
+            let (xs, ws): (Vec<usize>, Vec<usize>) = match kind {
+                0 => (vec![2, 3, 9, 8], vec![4, 3, 3, 3]),
+                1 => (vec![2, 3, 5, 5], vec![3, 4, 4, 4]),
+                _ => (vec![2, 3, 4, 5], vec![4, 3, 5, 5]),
+            };
+            let x = Var::from_tensor(&rand(&xs, 80 + kind)).unwrap();
+            let w = Var::from_tensor(&rand(&ws, 90 + kind)).unwrap();
+            let o = if kind == 1 { ws[1] } else { ws[0] };
+            let b = Var::from_tensor(&rand(&[o], 100 + kind)).unwrap();
+            let (xt, wt, bt) = (x.as_tensor(), w.as_tensor(), b.as_tensor());
+            let (fused, plain) = match kind {
+                0 => (
+                    conv2d_act(xt, wt, bt, 2, Padding::Same, act).unwrap(),
+                    separate(conv2d(xt, wt, bt, 2, Padding::Same).unwrap(), act),
+                ),
+                1 => (
+                    conv_transpose2d_act(xt, wt, bt, 2, Padding::Same, act).unwrap(),
+                    separate(conv_transpose2d(xt, wt, bt, 2, Padding::Same).unwrap(), act),
+                ),
+                _ => (
+                    upsample2_conv2d_act(xt, wt, bt, act).unwrap(),
+                    separate(upsample2_conv2d(xt, wt, bt).unwrap(), act),
+                ),
+            };
+            assert_eq!(max_rel(&fused, &plain), 0.0, "forward {act:?} kind {kind}");
+            let probe = rand(fused.dims(), 110 + kind);
+            let g1 = fused.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = plain.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+            for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+                let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+                assert!(e < 1e-6, "d{name} {act:?} kind {kind}: {e}");
+            }
+        }
+    }
+}

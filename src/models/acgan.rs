@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
 use crate::nn::{
-    bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
+    bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
 use crate::ops::SparseCce;
 use crate::optim::{Adam, OptimState};
@@ -84,8 +84,8 @@ impl Generator {
         let x = self.dense1.forward(&h, grad)?.relu()?; // [n, 1024]
         let x = self.dense2.forward(&x, grad)?.relu()?.reshape((n, 128, 7, 7))?; // [n, 128, 7, 7]
                                                                                  // UpSampling2D then Conv2D, each pair as one fused op (same function, fewer FLOPs).
-        let x = self.conv1.forward_upsampled2(&x, grad)?.relu()?; // [n, 256, 14, 14]
-        let x = self.conv2.forward_upsampled2(&x, grad)?.relu()?; // [n, 128, 28, 28]
+        let x = self.conv1.forward_upsampled2(&x, grad, Act::LeakyRelu(0.0))?; // ReLU: [n, 256, 14, 14]
+        let x = self.conv2.forward_upsampled2(&x, grad, Act::LeakyRelu(0.0))?; // ReLU: [n, 128, 28, 28]
         if self.even_pad_before {
             let (w, b) = match grad {
                 Grad::Train => (self.conv3.w.as_tensor().clone(), self.conv3.b.as_tensor().clone()),

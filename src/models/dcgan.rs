@@ -17,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
 use crate::nn::{
-    bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Conv2d, ConvTranspose2d,
-    Dense, Grad, Params,
+    bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
+    ConvTranspose2d, Dense, Grad, Params,
 };
 use crate::optim::{Adam, OptimState};
 use crate::rng::StepRngs;
@@ -59,8 +59,9 @@ impl Generator {
     pub fn forward(&self, z: &Tensor, grad: Grad) -> Result<Tensor> {
         let x = leaky_relu(&self.dense.forward(z, grad)?, self.slope)?; // [n, 6272]
         let x = reshape_hwc_to_nchw(&x, 7, 7, 128)?; // [n, 128, 7, 7]
-        let x = leaky_relu(&self.up1.forward(&x, grad)?, self.slope)?; // [n, 128, 14, 14]
-        let x = leaky_relu(&self.up2.forward(&x, grad)?, self.slope)?; // [n, 128, 28, 28]
+        let act = Act::LeakyRelu(self.slope as f32); // Conv2DTranspose then LeakyReLU, as one op
+        let x = self.up1.forward_act(&x, grad, act)?; // [n, 128, 14, 14]
+        let x = self.up2.forward_act(&x, grad, act)?; // [n, 128, 28, 28]
         Ok(candle_nn::ops::sigmoid(&self.out.forward(&x, grad)?)?) // [n, 1, 28, 28]
     }
 

@@ -21,7 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
 use crate::conv::Padding;
 use crate::nn::{
-    bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, BatchNorm, Conv2d, Dense, Grad, Params,
+    bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
+    Params,
 };
 use crate::optim::{OptimState, Optimizer};
 use crate::pool::max_pool2d;
@@ -83,8 +84,8 @@ impl Generator {
         };
         let x = reshape_hwc_to_nchw(&tanh(&x)?, 7, 7, 128)?; // [n, 128, 7, 7]
                                                              // UpSampling2D then Conv2D, each pair as one fused op (same function, fewer FLOPs).
-        let x = tanh(&self.conv1.forward_upsampled2(&x, grad)?)?; // [n, 64, 14, 14]
-        tanh(&self.conv2.forward_upsampled2(&x, grad)?) // [n, 1, 28, 28]
+        let x = self.conv1.forward_upsampled2(&x, grad, Act::Tanh)?; // [n, 64, 14, 14]
+        self.conv2.forward_upsampled2(&x, grad, Act::Tanh) // [n, 1, 28, 28]
     }
 
     fn macs(&self) -> NetMacs {
@@ -127,8 +128,9 @@ impl Discriminator {
 
     /// `[n, 1, 28, 28] -> [n, 1]` logits.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
-        let x = max_pool2d(&tanh(&self.conv1.forward(x, grad)?)?, 2)?; // [n, 64, 14, 14]
-        let x = max_pool2d(&tanh(&self.conv2.forward(&x, grad)?)?, 2)?; // [n, 128, 5, 5]
+        // Conv2D then Activation('tanh'), as one op.
+        let x = max_pool2d(&self.conv1.forward_act(x, grad, Act::Tanh)?, 2)?; // [n, 64, 14, 14]
+        let x = max_pool2d(&self.conv2.forward_act(&x, grad, Act::Tanh)?, 2)?; // [n, 128, 5, 5]
         let x = tanh(&self.dense.forward(&flatten_hwc(&x)?, grad)?)?; // [n, 1024]
         self.out.forward(&x, grad) // [n, 1]
     }
