@@ -66,8 +66,7 @@ def compare():
         new_markdown_cell("# The five articles side by side\n\nThe latest run of each spec (or a new quick run), "
                           "all metrics in one polars DataFrame, and the curves on one step axis."),
         new_code_cell(SETUP),
-        new_code_cell(f"let runs = [{specs}]\n    .iter()\n    .map(|s| ganlab::notebook::latest_or_quick_run(s))\n"
-                      "    .collect::<anyhow::Result<Vec<_>>>()?;\nruns.len()"),
+        new_code_cell(f"let runs = ganlab::notebook::latest_runs(&[{specs}])?;\nruns.len()"),
         new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::all_metrics(&runs)?, 10)?;"),
         new_code_cell("ganlab::notebook::show_compare(&runs)?;"),
     ]

@@ -120,6 +120,11 @@ pub fn latest_or_quick_run(spec_file: &str) -> Result<PathBuf> {
     }
 }
 
+/// [`latest_or_quick_run`] for each spec file, in order.
+pub fn latest_runs(spec_files: &[&str]) -> Result<Vec<PathBuf>> {
+    spec_files.iter().map(|s| latest_or_quick_run(s)).collect()
+}
+
 /// The run's metrics as a polars DataFrame.
 pub fn metrics(run: &Path) -> Result<DataFrame> {
     read_frame(&run.join("metrics.parquet"))
