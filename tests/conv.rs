@@ -5,7 +5,6 @@ mod common;
 use candle_core::{Device, Tensor, Var};
 use common::max_rel;
 use ganlab::conv::{conv2d, conv_transpose2d, Pad, Padding};
-use ganlab::pool::max_pool2d;
 use ganlab::upconv::upsample2_conv2d;
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
@@ -239,61 +238,6 @@ fn fused_upsample_conv_finite_difference() {
             gw[k]
         );
     }
-}
-
-#[test]
-fn max_pool_matches_candle_and_sends_ties_to_the_first_maximum() {
-    // Random inputs (no ties): the forward equals candle's. candle 0.11's backward is not a
-    // reference: it scales each window's gradient by 1/(k*k) (it multiplies by the mean of
-    // the max mask instead of dividing by the number of maxima), so the gradient is checked
-    // against a plain loop: dy lands on each window's maximum, nothing elsewhere.
-    let (h, w) = (10, 8);
-    let x = Var::from_tensor(&rand(&[2, 3, h, w], 60)).unwrap();
-    let ours = max_pool2d(x.as_tensor(), 2).unwrap();
-    let theirs = x.as_tensor().max_pool2d(2).unwrap();
-    assert_eq!(ours.dims(), &[2, 3, 5, 4]);
-    assert_eq!(max_rel(&ours, &theirs), 0.0);
-    let probe = rand(ours.dims(), 61);
-    let g = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let g = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let xv = x.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let pv = probe.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let mut expect = vec![0f32; xv.len()];
-    for plane in 0..6 {
-        for (oy, ox) in (0..5).flat_map(|a| (0..4).map(move |b| (a, b))) {
-            let cells = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(i, j)| plane * h * w + (2 * oy + i) * w + 2 * ox + j);
-            let best = cells
-                .into_iter()
-                .fold(cells[0], |b, c| if xv[c] > xv[b] { c } else { b });
-            expect[best] = pv[plane * 20 + oy * 4 + ox];
-        }
-    }
-    assert_eq!(g, expect);
-    // 3 x 3 drops the last row and column ('valid'): they get no gradient even when largest.
-    let odd = Var::from_tensor(
-        &Tensor::from_vec(vec![1f32, 2., 9., 4., 0., 9., 9., 9., 9.], (1, 1, 3, 3), &Device::Cpu).unwrap(),
-    )
-    .unwrap();
-    let y = max_pool2d(odd.as_tensor(), 2).unwrap();
-    assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![4.0]);
-    let g = y.sum_all().unwrap().backward().unwrap();
-    let expect = vec![0f32, 0., 0., 1., 0., 0., 0., 0., 0.];
-    assert_eq!(
-        g.get(&odd).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-        expect
-    );
-    // A tied window: TensorFlow's MaxPoolGrad gives the whole gradient to the first maximum.
-    let t = Var::from_tensor(&Tensor::from_vec(vec![1f32, 3., 3., 3.], (1, 1, 2, 2), &Device::Cpu).unwrap()).unwrap();
-    let g = max_pool2d(t.as_tensor(), 2)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_eq!(
-        g.get(&t).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-        vec![0., 1., 0., 0.]
-    );
 }
 
 #[test]

@@ -4,24 +4,14 @@
 
 mod common;
 
-use candle_core::Device;
 use ganlab::spec::Spec;
-use ganlab::train::{train, RunOptions};
 
 fn tiny_run(name: &str, out: &std::path::Path) -> std::path::PathBuf {
     let sets: Vec<String> = ["train.epochs=1", "train.iters_per_epoch=3", "eval.test_size=50"]
         .map(String::from)
         .to_vec();
     let s = Spec::load(&common::spec_path(name), Some("quick"), &sets).unwrap();
-    ganlab::cli::set_threads(Some(2));
-    let opts = RunOptions {
-        out: out.to_path_buf(),
-        spec_file: "test".into(),
-        threads: 2,
-        device: Device::Cpu,
-        quiet: true,
-    };
-    train(&s, common::mnist(), &opts).unwrap()
+    common::train_quiet(&s, out)
 }
 
 #[test]

@@ -7,11 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use candle_core::Device;
 use ganlab::log::{MetricsLog, Row};
 use ganlab::run::{Manifest, Status};
 use ganlab::spec::Spec;
-use ganlab::train::{train, RunOptions};
 
 const SETS: &[&str] = &["train.epochs=40", "train.iters_per_epoch=5", "checkpoint.every=1"];
 
@@ -70,16 +68,8 @@ fn uninterrupted() -> &'static [Row] {
 fn uninterrupted_run() -> Vec<Row> {
     let sets: Vec<String> = SETS.iter().map(|s| s.to_string()).collect();
     let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
-    ganlab::cli::set_threads(Some(2));
     let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out: out.path().to_path_buf(),
-        spec_file: "test".into(),
-        threads: 2,
-        device: Device::Cpu,
-        quiet: true,
-    };
-    let dir = train(&s, common::mnist(), &opts).unwrap();
+    let dir = common::train_quiet(&s, out.path());
     MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows
 }
 
@@ -134,15 +124,7 @@ fn resume_refuses_completed_and_unknown_runs() {
     let out = tempfile::tempdir().unwrap();
     let sets: Vec<String> = ["train.epochs=1", "train.iters_per_epoch=2"].map(String::from).to_vec();
     let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
-    ganlab::cli::set_threads(Some(2));
-    let opts = RunOptions {
-        out: out.path().to_path_buf(),
-        spec_file: "test".into(),
-        threads: 2,
-        device: Device::Cpu,
-        quiet: true,
-    };
-    let dir = train(&s, common::mnist(), &opts).unwrap();
+    let dir = common::train_quiet(&s, out.path());
     let o = ganlab(&["resume", dir.to_str().unwrap()]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);

@@ -10,7 +10,6 @@ use candle_core::Device;
 use ganlab::log::{read_frame, MetricsLog, COLUMNS};
 use ganlab::run::{Manifest, Status};
 use ganlab::spec::Spec;
-use ganlab::train::{train, RunOptions};
 
 fn spec(name: &str, sets: &[&str]) -> Spec {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -18,15 +17,7 @@ fn spec(name: &str, sets: &[&str]) -> Spec {
 }
 
 fn run(s: &Spec, out: &Path) -> PathBuf {
-    ganlab::cli::set_threads(Some(2));
-    let opts = RunOptions {
-        out: out.to_path_buf(),
-        spec_file: "test".into(),
-        threads: 2,
-        device: Device::Cpu,
-        quiet: true,
-    };
-    train(s, common::mnist(), &opts).unwrap()
+    common::train_quiet(s, out)
 }
 
 #[test]

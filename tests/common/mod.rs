@@ -47,3 +47,16 @@ pub fn max_rel(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
     a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
 }
+
+/// Train `spec` quietly into a new run under `out` with 2 threads; the run directory.
+pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf {
+    ganlab::cli::set_threads(Some(2));
+    let opts = ganlab::train::RunOptions {
+        out: out.to_path_buf(),
+        spec_file: "test".into(),
+        threads: 2,
+        device: candle_core::Device::Cpu,
+        quiet: true,
+    };
+    ganlab::train::train(spec, mnist(), &opts).unwrap()
+}
