@@ -15,7 +15,7 @@ export RUSTC_BOOTSTRAP=1
 mkdir -p fuzz/corpus/spec fuzz/corpus/idx fuzz/corpus/checkpoint
 cp experiments/*.yaml fuzz/corpus/spec/
 for f in "${GANLAB_DATA:?set GANLAB_DATA}"/*-ubyte.gz; do
-  gzip -dc "$f" | head -c 4096 >"fuzz/corpus/idx/$(basename "$f" .gz)"
+  gzip -dc "$f" 2>/dev/null | head -c 4096 >"fuzz/corpus/idx/$(basename "$f" .gz)" || true  # head closes the pipe early
 done
 cargo run --release -q -- run experiments/dcgan.yaml --profile quick --set train.epochs=1 \
   --set train.iters_per_epoch=1 --quiet --out fuzz/seed-run >/dev/null
