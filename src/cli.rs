@@ -31,6 +31,21 @@ pub struct SpecArgs {
     /// Override a key, e.g. --set train.epochs=3 (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Where to compute (overrides the spec's `device`; cuda needs a build with
+    /// `--features cuda`)
+    #[arg(long, value_enum)]
+    pub device: Option<crate::device::DeviceChoice>,
+}
+
+impl SpecArgs {
+    /// The `--set` overrides, with `--device` as `device=...` last.
+    pub fn all_sets(&self) -> Vec<String> {
+        let mut v = self.sets.clone();
+        if let Some(d) = self.device {
+            v.push(format!("device={}", format!("{d:?}").to_lowercase()));
+        }
+        v
+    }
 }
 
 #[derive(Args, Clone)]
@@ -54,6 +69,9 @@ pub enum Cmd {
         /// Compute threads (default: the run's own, which keeps the metrics bit-identical)
         #[arg(long)]
         threads: Option<usize>,
+        /// Where to compute (default: the run's spec's `device`)
+        #[arg(long, value_enum)]
+        device: Option<crate::device::DeviceChoice>,
         /// Print only errors and the run directory
         #[arg(long)]
         quiet: bool,
@@ -151,6 +169,9 @@ pub enum Cmd {
         warmup: usize,
         #[arg(long)]
         threads: Option<usize>,
+        /// Where to compute (default: each spec's `device`)
+        #[arg(long, value_enum)]
+        device: Option<crate::device::DeviceChoice>,
         /// One JSON object per spec per line
         #[arg(long)]
         json: bool,
@@ -236,7 +257,7 @@ pub fn set_threads(n: Option<usize>) -> usize {
 }
 
 fn load_spec(a: &SpecArgs) -> Result<Spec> {
-    Ok(Spec::load(&a.spec, a.profile.as_deref(), &a.sets)?)
+    Ok(Spec::load(&a.spec, a.profile.as_deref(), &a.all_sets())?)
 }
 
 pub fn main() -> Result<()> {
@@ -257,7 +278,7 @@ pub fn main() -> Result<()> {
                 out,
                 spec_file: spec.spec.display().to_string(),
                 threads,
-                device: Device::Cpu,
+                device: crate::device::resolve(s.device)?,
                 quiet,
             };
             crate::run::install_stop_handler();
@@ -284,7 +305,7 @@ pub fn main() -> Result<()> {
             cpus,
             list,
         } => {
-            let sw = crate::sweep::Sweep::new(&spec.spec, spec.profile.as_deref(), &spec.sets, &out)?;
+            let sw = crate::sweep::Sweep::new(&spec.spec, spec.profile.as_deref(), &spec.all_sets(), &out)?;
             if list {
                 for (i, m) in sw.members.iter().enumerate() {
                     println!("{i:>3}  {}  {}", m.id, sw.dir.join(&m.id).display());
@@ -338,6 +359,7 @@ pub fn main() -> Result<()> {
             run,
             data,
             threads,
+            device,
             quiet,
         } => {
             let manifest = Manifest::read(&run)?;
@@ -348,7 +370,7 @@ pub fn main() -> Result<()> {
                 out: run.parent().map(Path::to_path_buf).unwrap_or_default(),
                 spec_file: manifest.spec_file.clone(),
                 threads,
-                device: Device::Cpu,
+                device: crate::device::resolve(device.unwrap_or(s.device))?,
                 quiet,
             };
             crate::run::install_stop_handler();
@@ -369,6 +391,7 @@ pub fn main() -> Result<()> {
             iters,
             warmup,
             threads,
+            device,
             json,
             data,
         } => {
@@ -381,7 +404,7 @@ pub fn main() -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             let threads = set_threads(threads);
             let mnist = Mnist::open(data.data_dir.as_deref(), loaded[0].data.dir.as_deref(), data.offline)?;
-            let dev = Device::Cpu;
+            let dev = crate::device::resolve(device.unwrap_or(loaded[0].device))?;
             let peak = crate::bench::peak_gflops(&dev)?;
             if !json {
                 println!("GEMM peak (2048^3 f32, {threads} threads): {peak:.0} GFLOP/s");

@@ -92,10 +92,18 @@ impl Act {
     pub fn candle(self, x: Tensor) -> Result<Tensor> {
         match self {
             Act::Identity => Ok(x),
-            Act::LeakyRelu(a) => candle_nn::ops::leaky_relu(&x, a as f64),
+            Act::LeakyRelu(a) => leaky_relu_portable(&x, a as f64),
             Act::Tanh => x.tanh(),
         }
     }
+}
+
+/// LeakyReLU from candle's ops with TensorFlow's gradient: 1 where `x > 0`, `slope`
+/// elsewhere, 0 included. (candle-nn's `leaky_relu`, `max(x, 0) + slope min(x, 0)`,
+/// has gradient `1 + slope` at exactly 0, which MNIST's flat background hits.)
+pub(crate) fn leaky_relu_portable(x: &Tensor, slope: f64) -> Result<Tensor> {
+    let s = x.gt(0.0)?.to_dtype(x.dtype())?.affine(1.0 - slope, slope)?.detach();
+    x.mul(&s)
 }
 
 /// `gy` at the op's pre-activation: the incoming gradient through `act`.
@@ -639,7 +647,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Paddin
 
 /// [`conv2d`] followed by `act`, fused on the CPU.
 pub fn conv2d_act(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: Padding, act: Act) -> Result<Tensor> {
-    if x.device().is_cpu() {
+    if crate::device::fused(x) {
         return x.apply_op3(w, b, Conv2d { stride, padding, act });
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);
@@ -667,7 +675,7 @@ pub fn conv_transpose2d_act(
     padding: Padding,
     act: Act,
 ) -> Result<Tensor> {
-    if x.device().is_cpu() {
+    if crate::device::fused(x) {
         return x.apply_op3(w, b, ConvTranspose2d { stride, padding, act });
     }
     let k = w.dim(2)?;

@@ -233,7 +233,7 @@ impl CustomOp1 for ColumnSum {
 
 /// `x W + b` through [`DenseOp`] on the CPU, through candle's ops elsewhere.
 pub fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+    if crate::device::fused(x) {
         x.apply_op3(w, b, DenseOp)
     } else {
         x.matmul(w)?.broadcast_add(b)

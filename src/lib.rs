@@ -7,6 +7,7 @@ pub mod cli;
 pub mod conv;
 pub mod data;
 pub mod dense;
+pub mod device;
 pub mod eval;
 pub mod log;
 pub mod models;

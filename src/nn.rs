@@ -181,19 +181,19 @@ impl Dense {
 
 /// LeakyReLU(alpha): fused kernel on CPU, candle's composition elsewhere.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+    if crate::device::fused(x) {
         Ok(x.apply_op1(ops::LeakyRelu {
             slope: slope as f32,
             mask: None,
         })?)
     } else {
-        Ok(candle_nn::ops::leaky_relu(x, slope)?)
+        Ok(crate::conv::leaky_relu_portable(x, slope)?)
     }
 }
 
 /// tanh: fused kernel on CPU, candle's op elsewhere.
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+    if crate::device::fused(x) {
         Ok(x.apply_op1(ops::Tanh)?)
     } else {
         Ok(x.tanh()?)
@@ -214,7 +214,7 @@ fn dropout_mask(n: usize, rate: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
 /// `LeakyReLU(slope)` then `Dropout(rate)` (training mode), as one fused kernel on
 /// the CPU; the same mask as [`leaky_relu`] followed by [`dropout`] would draw.
 pub fn leaky_relu_dropout(x: &Tensor, slope: f64, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
-    if rate <= 0.0 || !(x.device().is_cpu() && x.dtype() == DType::F32) {
+    if rate <= 0.0 || !crate::device::fused(x) {
         return dropout(&leaky_relu(x, slope)?, rate, rng);
     }
     let mask = std::sync::Arc::new(dropout_mask(x.elem_count(), rate, rng));
@@ -231,7 +231,7 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let mask = dropout_mask(x.elem_count(), rate, rng);
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+    if crate::device::fused(x) {
         return Ok(x.apply_op1(ops::MaskMul {
             mask: std::sync::Arc::new(mask),
         })?);
@@ -243,12 +243,71 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
 /// Mean binary cross-entropy of `sigmoid(logits)` against `targets` (same shape),
 /// in the article framework's semantics (see [`BceSemantics`]).
 pub fn bce(logits: &Tensor, targets: &Tensor, sem: BceSemantics) -> Result<Tensor> {
-    let per = if logits.device().is_cpu() {
+    let per = if crate::device::fused(logits) {
         logits.apply_op2(targets, ops::Bce { sem })?
     } else {
-        ops::bce_reference(logits, targets, sem)?
+        bce_portable(logits, targets, sem)?
     };
     Ok(per.mean_all()?)
+}
+
+/// `value` (a detached tensor) with the gradient `grad` with respect to `x`: the
+/// portable path's way to give a loss the gradient its framework defines where
+/// differentiating candle's composition would not (through a clamp, or `0 * inf` at a
+/// saturated sigmoid).
+fn with_grad(value: &Tensor, x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    Ok(value.add(&x.sub(&x.detach())?.mul(grad)?)?)
+}
+
+/// [`bce`]'s per-element loss from candle's ops: the value as the framework computes
+/// it, the gradient as [`ops::bce_point`] defines it.
+fn bce_portable(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
+    let value = ops::bce_reference(&x.detach(), y, sem)?;
+    let p = candle_nn::ops::sigmoid(&x.detach())?;
+    let s = p.mul(&p.affine(-1.0, 1.0)?)?;
+    let g = match sem {
+        BceSemantics::Logits => p.sub(y)?,
+        // (p - y) / max(p (1 - p), 1e-12) * p (1 - p)
+        BceSemantics::Torch => p.sub(y)?.div(&s.maximum(1e-12)?)?.mul(&s)?,
+        BceSemantics::Clip => {
+            let eps = ops::KERAS_EPS as f64;
+            let pc = p.clamp(eps, 1.0 - eps)?;
+            let sc = pc.mul(&pc.affine(-1.0, 1.0)?)?;
+            let inside = p.ge(eps)?.mul(&p.le(1.0 - eps)?)?.to_dtype(p.dtype())?;
+            // sigmoid(logit(pc)) = pc
+            pc.sub(y)?.div(&sc)?.mul(&s)?.mul(&inside)?
+        }
+    };
+    with_grad(&value, x, &g)
+}
+
+/// Per-row sparse categorical cross-entropy of `logits` `[n, k]` against labels `[n]`
+/// (as f32), in the framework's semantics (see [`ops::SparseCce`]): the fused kernel
+/// on the CPU, candle's ops elsewhere.
+pub fn sparse_cce(logits: &Tensor, labels: &Tensor, sem: BceSemantics) -> Result<Tensor> {
+    if crate::device::fused(logits) {
+        return Ok(logits.apply_op2(labels, ops::SparseCce { sem })?);
+    }
+    let (x, idx) = (logits.detach(), labels.to_dtype(DType::U32)?.unsqueeze(1)?);
+    let value = match sem {
+        BceSemantics::Logits | BceSemantics::Torch => {
+            candle_nn::ops::log_softmax(&x, 1)?.gather(&idx, 1)?.squeeze(1)?.neg()?
+        }
+        BceSemantics::Clip => {
+            // Keras 2.0: softmax probabilities clipped to [1e-7, 1 - 1e-7], renormalised.
+            let eps = 1e-7;
+            let pc = candle_nn::ops::softmax(&x, 1)?.clamp(eps, 1.0 - eps)?;
+            let s = pc.sum_keepdim(1)?;
+            pc.gather(&idx, 1)?.div(&s)?.log()?.squeeze(1)?.neg()?
+        }
+    };
+    // The gradient as ops::sparse_cce_row defines it (small: [n, classes], on the host).
+    let k = x.dim(1)?;
+    let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    let yv = labels.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    let (_, g) = ops::sparse_cce_all(&xv, &yv, k, sem);
+    let g = Tensor::from_vec(g, x.shape(), x.device())?;
+    Ok(value.add(&logits.sub(&x)?.mul(&g)?.sum(1)?)?)
 }
 
 /// Targets of `n` rows all equal to `v`, shaped `[n, 1]`.

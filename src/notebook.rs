@@ -113,7 +113,7 @@ pub fn latest_or_quick_run(spec_file: &str) -> Result<PathBuf> {
     done.sort();
     match done.pop() {
         Some(d) => {
-            println!("loading {}", d.display());
+            println!("loading {}", shown(&d).display());
             Ok(d)
         }
         None => quick_run(spec_file, None),
@@ -180,8 +180,17 @@ pub fn show_curves(run: &Path) -> Result<()> {
 /// The run's latest sample grid (ACGAN: one digit class per column).
 pub fn show_samples(run: &Path) -> Result<()> {
     let g = crate::report::latest_grid(run).with_context(|| format!("{} has no sample grid yet", run.display()))?;
-    println!("{}", g.display());
+    println!("{}", shown(&g).display());
     show_png(&g)
+}
+
+/// `p` relative to the working directory when it lies below it (outputs committed
+/// with the notebooks then name no machine's absolute paths).
+fn shown(p: &Path) -> &Path {
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| p.strip_prefix(d).ok())
+        .unwrap_or(p)
 }
 
 /// ACGAN's per-epoch train/test loss table (`epochs.parquet`).

@@ -204,7 +204,7 @@ impl CustomOp1 for MaskMul {
     }
 }
 
-const KERAS_EPS: f32 = 1e-7;
+pub(crate) const KERAS_EPS: f32 = 1e-7;
 
 #[inline]
 fn sigmoid(x: f32) -> f32 {
@@ -456,7 +456,7 @@ pub fn sparse_cce_row(x: &[f32], y: usize, sem: BceSemantics, grad: &mut [f32]) 
     }
 }
 
-fn sparse_cce_all(x: &[f32], y: &[f32], k: usize, sem: BceSemantics) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn sparse_cce_all(x: &[f32], y: &[f32], k: usize, sem: BceSemantics) -> (Vec<f32>, Vec<f32>) {
     let mut loss = Vec::with_capacity(y.len());
     let mut grad = vec![0f32; x.len()];
     for (r, &label) in y.iter().enumerate() {

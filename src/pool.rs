@@ -95,10 +95,32 @@ impl CustomOp2 for MaxPoolGrad {
     }
 }
 
-/// Max-pooling through [`MaxPool2d`] on the CPU, candle's `max_pool2d` elsewhere.
+/// Max-pooling through [`MaxPool2d`] on the CPU; elsewhere the portable path: each
+/// window's `k * k` elements side by side, a one-hot mask of the first maximum
+/// (TensorFlow's choice; ties are common on MNIST's flat background), and the masked
+/// sum, so the gradient goes to that element alone. candle's own `max_pool2d` is not
+/// used: its backward scales the gradient by the share of tied maxima in the window,
+/// 1 / (k * k) when the maximum is unique.
 pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
-    if x.device().is_cpu() {
+    if crate::device::fused(x) {
         return x.apply_op1(MaxPool2d { k });
     }
-    x.max_pool2d(k)
+    let (n, c, h, w) = x.dims4()?;
+    if k == 0 || h < k || w < k {
+        bail!(
+            "max-pool {k}x{k}: input {:?} must be [n, c, h, w] with h, w >= {k}",
+            x.dims()
+        );
+    }
+    let (oh, ow) = (h / k, w / k);
+    let win = x
+        .narrow(2, 0, oh * k)?
+        .narrow(3, 0, ow * k)?
+        .reshape((n, c, oh, k, ow, k))?
+        .permute((0, 1, 2, 4, 3, 5))?
+        .reshape((n, c, oh, ow, k * k))?;
+    let ties = win.broadcast_eq(&win.max_keepdim(4)?)?.to_dtype(x.dtype())?;
+    // The first of the tied maxima: where the running count of ties reaches 1.
+    let first = ties.mul(&ties.cumsum(4)?.eq(1.0)?.to_dtype(x.dtype())?)?.detach();
+    win.mul(&first)?.sum(4)
 }

@@ -79,6 +79,8 @@ struct EpochRow {
     epoch: u32,
     component: String,
     values: Vec<String>,
+    #[serde(skip)]
+    raw: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +96,8 @@ struct RunView {
     images: Vec<(String, String)>,
     epoch_columns: Vec<String>,
     epoch_rows: Vec<EpochRow>,
+    /// Inline SVG charts of this run: (caption, svg).
+    charts: Vec<(String, String)>,
     /// Sample quality rows from `eval.parquet` (pinned evaluator).
     quality_rows: Vec<crate::eval::score::QualityRow>,
 }
@@ -251,49 +255,76 @@ pub(crate) fn overlay_svg(
     pick: fn(&crate::log::Row) -> f32,
     label: &str,
 ) -> Result<String> {
+    let series: Vec<(String, Vec<(f64, f64)>)> = runs
+        .iter()
+        .map(|(name, log)| {
+            let v: Vec<f32> = log.rows.iter().map(pick).collect();
+            let s = crate::plot::smooth(&v, 0.05);
+            let pts = log.rows.iter().zip(s).map(|(r, y)| (r.step as f64, y as f64));
+            (name.clone(), pts.collect())
+        })
+        .collect();
+    lines_svg(&series, label, "step", false)
+}
+
+/// Named series of (x, y) points as one line chart, an inline SVG; `markers` draws a
+/// dot on every point (for short series such as one value per epoch).
+pub(crate) fn lines_svg(
+    series: &[(String, Vec<(f64, f64)>)],
+    caption: &str,
+    x_desc: &str,
+    markers: bool,
+) -> Result<String> {
     crate::plot::register_font();
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{caption}: {e}");
+    let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let (xmin, xmax) = series
+        .iter()
+        .flat_map(|s| s.1.iter().filter(finite).map(|p| p.0))
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (xmin, xmax) = if xmin < xmax {
+        (xmin, xmax)
+    } else if xmin <= xmax {
+        (xmin - 1.0, xmax + 1.0)
+    } else {
+        (0.0, 1.0)
+    };
+    let (ymin, ymax) = series
+        .iter()
+        .flat_map(|s| s.1.iter().filter(finite).map(|p| p.1))
+        .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let (ymin, ymax) = if ymin < ymax {
+        let pad = if markers { 0.05 * (ymax - ymin) } else { 0.0 };
+        (ymin - pad, ymax + pad)
+    } else if ymin <= ymax {
+        (ymin - 0.5 - 0.05 * ymin.abs(), ymax + 0.5 + 0.05 * ymax.abs())
+    } else {
+        (0.0, 1.0)
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let series: Vec<(String, Vec<(f64, f64)>)> = runs
-            .iter()
-            .map(|(name, log)| {
-                let v: Vec<f32> = log.rows.iter().map(pick).collect();
-                let s = crate::plot::smooth(&v, 0.05);
-                let pts = log
-                    .rows
-                    .iter()
-                    .zip(s)
-                    .map(|(r, y)| (r.step as f64, y as f64))
-                    .filter(|p| p.1.is_finite());
-                (name.clone(), pts.collect())
-            })
-            .collect();
-        let xmax = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).fold(1.0, f64::max);
-        let (ymin, ymax) = series
-            .iter()
-            .flat_map(|s| s.1.iter().map(|p| p.1))
-            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-        let (ymin, ymax) = if ymin < ymax { (ymin, ymax) } else { (0.0, 1.0) };
+        root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(label, ("sans-serif", 18))
+            .caption(caption, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..xmax, ymin..ymax)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        for (i, (name, pts)) in series.into_iter().enumerate() {
+            .build_cartesian_2d(xmin..xmax, ymin..ymax)
+            .map_err(|e| err(&e))?;
+        chart.configure_mesh().x_desc(x_desc).draw().map_err(|e| err(&e))?;
+        for (i, (name, pts)) in series.iter().enumerate() {
             let c = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
+            if markers {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| err(&e))?;
+            }
             chart
                 .draw_series(LineSeries::new(pts, c))
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .label(name)
+                .map_err(|e| err(&e))?
+                .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
         }
         chart
@@ -301,12 +332,36 @@ pub(crate) fn overlay_svg(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
     }
     // Inline SVG inside HTML: drop the XML prolog if any.
     Ok(svg.trim_start_matches(|c| c != '<').to_string())
 }
+
+/// One series per (component, column) of a run's `epochs.parquet` (ACGAN's per-epoch
+/// train and test losses), over the epoch axis.
+fn epoch_table_series(columns: &[String], rows: &[EpochRow]) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in rows {
+        for (c, v) in columns.iter().zip(&r.raw) {
+            let name = format!("{} {c}", r.component);
+            let at = match series.iter().position(|s| s.0 == name) {
+                Some(i) => i,
+                None => {
+                    series.push((name, Vec::new()));
+                    series.len() - 1
+                }
+            };
+            series[at].1.push((r.epoch as f64, *v));
+        }
+    }
+    series
+}
+
+/// The `eval.parquet` columns drawn over epochs when runs scored themselves while
+/// training, with their labels.
+const QUALITY_CURVES: &[(&str, &str)] = &[("fid", "FID (lower is better)"), ("inception_score", "Inception score")];
 
 /// Each scored run's latest sample-quality row beside the evaluator's reference rows
 /// (empty when no run was scored).
@@ -333,6 +388,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let mut specs = Vec::new();
     let mut logs = Vec::new();
     let mut finals: Vec<Vec<(String, f64)>> = Vec::new();
+    let mut quality_curves: Vec<Vec<(String, Vec<(f64, f64)>)>> = vec![Vec::new(); QUALITY_CURVES.len()];
     for r in &runs {
         let m = Manifest::read(r)?;
         let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
@@ -388,19 +444,32 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
                 .map(|s| s.unwrap_or_default().to_string())
                 .collect();
             for (i, (e, c)) in epochs.iter().zip(comps).enumerate() {
-                let values = epoch_columns
+                let raw: Vec<f64> = epoch_columns
                     .iter()
                     .map(|k| {
                         let v = df.column(k).ok().and_then(|c| c.f32().ok().and_then(|c| c.get(i)));
-                        v.map_or("-".into(), |v| format!("{v:.4}"))
+                        v.map_or(f64::NAN, f64::from)
                     })
+                    .collect();
+                let values = raw
+                    .iter()
+                    .map(|v| if v.is_nan() { "-".into() } else { format!("{v:.4}") })
                     .collect();
                 epoch_rows.push(EpochRow {
                     epoch: *e,
                     component: c,
                     values,
+                    raw,
                 });
             }
+        }
+        let mut charts = Vec::new();
+        if epoch_rows.len() > 1 {
+            let caption = "Per-epoch train / test losses";
+            charts.push((
+                caption.to_string(),
+                lines_svg(&epoch_table_series(&epoch_columns, &epoch_rows), caption, "epoch", true)?,
+            ));
         }
         let quality_rows = crate::eval::score::read_quality_rows(r)?;
         let title = format!(
@@ -431,8 +500,15 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             images,
             epoch_columns,
             epoch_rows,
+            charts,
             quality_rows,
         });
+        for (j, (col, _)) in QUALITY_CURVES.iter().enumerate() {
+            let pts = crate::eval::score::epoch_curve(r, col)?;
+            if !pts.is_empty() {
+                quality_curves[j].push((title.clone(), pts));
+            }
+        }
         logs.push((title, log));
         specs.push(spec);
         finals.push(final_values);
@@ -474,6 +550,13 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             overlay_svg(&logs, |r| r.d_fake, "D(G(z)) (EMA 0.05), all runs")?,
         ),
     ];
+    let mut epoch_overlays = Vec::new();
+    for ((_, label), series) in QUALITY_CURVES.iter().zip(&quality_curves) {
+        if !series.is_empty() {
+            let caption = format!("{label} over epochs (eval.every_epochs), all scored runs");
+            epoch_overlays.push((caption.clone(), lines_svg(series, &caption, "epoch", true)?));
+        }
+    }
     let mut env = minijinja::Environment::new();
     env.add_template("report", TEMPLATE)?;
     let html = env.get_template("report")?.render(minijinja::context! {
@@ -486,6 +569,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         evaluator_sha256 => crate::eval::pinned::SHA256,
         runs => views,
         overlays => overlays,
+        epoch_overlays => epoch_overlays,
         groups => seed_groups(&specs, &finals),
     })?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {

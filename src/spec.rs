@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::device::DeviceChoice;
 use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -52,6 +53,10 @@ pub struct Spec {
     /// Compute threads; `null` uses all cores (or `--threads`).
     #[serde(default, deserialize_with = "de_opt_pos_usize")]
     pub threads: Option<usize>,
+    /// Where to compute: `cpu` (the default), `cuda` or `auto` (CUDA when this build has
+    /// it and a GPU answers, else the CPU); `--device` overrides it.
+    #[serde(default, skip_serializing_if = "DeviceChoice::is_cpu")]
+    pub device: DeviceChoice,
     /// Runs of this spec over seeds and/or a grid of keys (`ganlab sweep`).
     #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
     pub sweep: SweepSpec,

@@ -214,7 +214,7 @@ fn train_into(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path) -> Resul
         variant: spec.model.variant.to_string(),
         seed: spec.seed,
         threads: opts.threads,
-        device: format!("{:?}", opts.device),
+        device: crate::device::name(&opts.device),
         data_dir: data.dir.display().to_string(),
         started: run::now(),
         ended: None,

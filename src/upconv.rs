@@ -243,7 +243,7 @@ pub fn upsample2_conv2d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// [`upsample2_conv2d`] followed by `act`, fused on the CPU.
 pub fn upsample2_conv2d_act(x: &Tensor, w: &Tensor, b: &Tensor, act: Act) -> Result<Tensor> {
-    if x.device().is_cpu() {
+    if crate::device::fused(x) {
         return x.apply_op3(w, b, UpConv2d { act });
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);

@@ -4,7 +4,8 @@ mod common;
 
 use std::process::Command;
 
-fn run_quick(name: &str, out: &std::path::Path) {
+/// A quick run of `name`, 1 epoch of 3 iterations unless `sets` says otherwise.
+fn run_quick(name: &str, out: &std::path::Path, sets: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
         .args([
             "run",
@@ -16,6 +17,7 @@ fn run_quick(name: &str, out: &std::path::Path) {
             "2",
         ])
         .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=3"])
+        .args(sets.iter().flat_map(|s| ["--set", s]))
         .args([
             "--out",
             out.to_str().unwrap(),
@@ -30,8 +32,16 @@ fn run_quick(name: &str, out: &std::path::Path) {
 #[test]
 fn report_compares_runs_in_one_self_contained_file() {
     let out = tempfile::tempdir().unwrap();
-    run_quick("vanilla_mlp_keras", out.path());
-    run_quick("mlp_pytorch", out.path());
+    run_quick("vanilla_mlp_keras", out.path(), &[]);
+    // Scored by the pinned evaluator after each of its 2 epochs: sample quality over epochs.
+    let scored = ["train.epochs=2", "eval.every_epochs=1", "eval.samples=200"];
+    run_quick("mlp_pytorch", out.path(), &scored);
+    // ACGAN's per-epoch train / test table, drawn over its 2 epochs.
+    run_quick(
+        "acgan",
+        out.path(),
+        &["train.epochs=2", "train.iters_per_epoch=1", "eval.test_size=50"],
+    );
     let html_path = out.path().join("reports/cmp.html");
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
         .args([
@@ -44,11 +54,16 @@ fn report_compares_runs_in_one_self_contained_file() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(&html_path).unwrap();
-    assert!(html.contains("vanilla_mlp_keras /") && html.contains("mlp_pytorch /"));
-    // Two runs x (losses, D outputs, samples) inline; nothing fetched from elsewhere.
-    assert!(html.matches("src=\"data:image/png;base64,").count() >= 6);
+    assert!(html.contains("vanilla_mlp_keras /") && html.contains("mlp_pytorch /") && html.contains("acgan /"));
+    // Three runs x (losses, D outputs, samples) inline; nothing fetched from elsewhere.
+    assert!(html.matches("src=\"data:image/png;base64,").count() >= 9);
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<link"));
     assert!(html.matches("<svg").count() >= 4, "overlaid curves inline as SVG");
+    // Metric-over-epoch curves: FID and IS of the scored run, ACGAN's epoch losses.
+    assert!(html.contains("Sample quality over epochs"));
+    assert!(html.contains("FID (lower is better) over epochs") && html.contains("Inception score over epochs"));
+    assert!(html.contains("<figcaption>Per-epoch train / test losses</figcaption>"));
+    assert!(html.contains("generator (test)"), "the ACGAN per-epoch table");
     // The hyperparameters that differ between the two articles are highlighted.
     assert!(html.contains("<td class=\"diff\">MlpKeras") || html.contains("class=\"diff\">mlp_keras"));
     // Every inline image decodes.
@@ -90,6 +105,29 @@ fn report_compares_runs_in_one_self_contained_file() {
         let img = image::open(&shot).unwrap().to_luma8();
         let distinct: std::collections::HashSet<u8> = img.pixels().map(|p| p.0[0]).collect();
         assert!(distinct.len() > 20, "the screenshot is blank");
+        // Every <img> decoded in the browser: a copy of the report with a script that,
+        // once the page has loaded, writes how many images have naturalWidth > 0.
+        let probe = out.path().join("probe.html");
+        let script = "<script>window.addEventListener('load', () => { const i = [...document.images]; \
+            document.body.insertAdjacentHTML('beforeend', '<pre id=\"probe\">decoded ' + \
+            i.filter(x => x.complete && x.naturalWidth > 0).length + ' of ' + i.length + '</pre>'); });</script>";
+        std::fs::write(&probe, html.replace("</body>", &format!("{script}</body>"))).unwrap();
+        let o = Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--virtual-time-budget=10000", "--dump-dom"])
+            .arg(format!("file://{}", probe.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&o.stdout);
+        let n = html.matches("<img ").count();
+        assert!(
+            dom.contains(&format!("decoded {n} of {n}</pre>")),
+            "not every image decoded in chromium: {}",
+            dom.lines()
+                .find(|l| l.contains("id=\"probe\""))
+                .unwrap_or("no probe result")
+        );
     } else {
         eprintln!("SKIPPED: the browser check needs /usr/bin/chromium (apt-get install chromium)");
     }

@@ -155,11 +155,6 @@ pub fn train(cfg: &TrainConfig, train: &Split, dev: &Device, mut on_epoch: impl 
 /// Mean sparse categorical cross-entropy of `logits` `[n, 10]` against labels `[n]`
 /// (as f32), from the log-softmax.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let per = logits.apply_op2(
-        labels,
-        crate::ops::SparseCce {
-            sem: BceSemantics::Logits,
-        },
-    )?;
+    let per = crate::nn::sparse_cce(logits, labels, BceSemantics::Logits)?;
     Ok(per.mean_all()?.to_dtype(DType::F32)?)
 }

@@ -453,3 +453,23 @@ pub fn read_quality_rows(run: &Path) -> Result<Vec<QualityRow>> {
         })
         .collect())
 }
+
+/// The rows of `RUN/eval.parquet` written during training (`eval.every_epochs`,
+/// checkpoint `epoch_NNNN`) as (epoch, value of `column`) points; empty when there are none.
+pub fn epoch_curve(run: &Path, column: &str) -> Result<Vec<(f64, f64)>> {
+    let path = run.join("eval.parquet");
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let df = crate::log::read_frame(&path)?;
+    let tags: Vec<Option<&str>> = df.column("checkpoint")?.str()?.iter().collect();
+    let v: Vec<Option<f64>> = df.column(column)?.f64()?.iter().collect();
+    Ok(tags
+        .into_iter()
+        .zip(v)
+        .filter_map(|(t, v)| {
+            let e: u32 = t?.strip_prefix("epoch_")?.parse().ok()?;
+            Some((e as f64, v?))
+        })
+        .collect())
+}

@@ -23,8 +23,7 @@ use crate::conv::Padding;
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
-use crate::ops::SparseCce;
-use crate::optim::{Adam, OptimState};
+use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -192,9 +191,9 @@ pub struct Losses {
 pub struct Acgan {
     pub g: Generator,
     pub d: Discriminator,
-    pub d_opt: Adam,
+    pub d_opt: Optimizer,
     /// `combined.compile(Adam(...))`: G's weights (embedding included) only.
-    pub g_opt: Adam,
+    pub g_opt: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
     /// This epoch's per-batch `train_on_batch` outputs (the table's "train" rows).
@@ -215,8 +214,8 @@ impl Acgan {
     pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let g = Generator::new(spec.noise.dim, rng, dev)?;
         let d = Discriminator::new(spec.model.leaky_slope, spec.model.dropout, rng, dev)?;
-        let d_opt = Adam::new(&spec.optim.d, &d.params);
-        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        let d_opt = Optimizer::new(&spec.optim.d, &d.params);
+        let g_opt = Optimizer::new(&spec.optim.g, &g.params);
         Ok(Acgan {
             g,
             d,
@@ -233,9 +232,7 @@ impl Acgan {
     /// The two-headed loss: BCE on "generation" + sparse CCE on "auxiliary", 1:1.
     fn loss(&self, gen: &Tensor, aux: &Tensor, y: &Tensor, classes: &[u8]) -> Result<(Tensor, Losses)> {
         let l_gen = bce(gen, y, self.bce)?;
-        let l_aux = aux
-            .apply_op2(&labels_tensor(classes, &self.dev)?, SparseCce { sem: self.bce })?
-            .mean_all()?;
+        let l_aux = crate::nn::sparse_cce(aux, &labels_tensor(classes, &self.dev)?, self.bce)?.mean_all()?;
         let total = (&l_gen + &l_aux)?;
         let l = Losses {
             total: total.to_scalar::<f32>()?,

@@ -20,7 +20,7 @@ use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
 };
-use crate::optim::{Adam, OptimState};
+use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -146,9 +146,9 @@ pub struct Dcgan {
     pub g: Generator,
     pub d: Discriminator,
     /// `d_model.compile(optimizer=Adam(lr=0.0002, beta_1=0.5))`.
-    pub d_opt: Adam,
+    pub d_opt: Optimizer,
     /// `gan_model.compile(optimizer=Adam(lr=0.0002, beta_1=0.5))`: G's weights only.
-    pub g_opt: Adam,
+    pub g_opt: Optimizer,
     pub bce: BceSemantics,
     /// `n_batch`; the D batch is `half_batch` reals and `half_batch` fakes.
     pub n_batch: usize,
@@ -159,8 +159,8 @@ impl Dcgan {
     pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let g = Generator::new(spec.noise.dim, spec.model.leaky_slope, rng, dev)?;
         let d = Discriminator::new(spec.model.leaky_slope, spec.model.dropout, rng, dev)?;
-        let d_opt = Adam::new(&spec.optim.d, &d.params);
-        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        let d_opt = Optimizer::new(&spec.optim.d, &d.params);
+        let g_opt = Optimizer::new(&spec.optim.g, &g.params);
         Ok(Dcgan {
             g,
             d,

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, mean_prob, stacked_targets, Grad, Params};
-use crate::optim::{Adam, OptimState};
+use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Spec};
 
@@ -29,9 +29,9 @@ pub struct VanillaGan {
     pub g: MlpGenerator,
     pub d: MlpDiscriminator,
     /// `discriminator.compile(optimizer=Adam(0.0002, 0.5))`.
-    pub d_opt: Adam,
+    pub d_opt: Optimizer,
     /// `GAN.compile(optimizer=Adam(0.0002, 0.5))`: updates G's weights only.
-    pub g_opt: Adam,
+    pub g_opt: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
     /// Mutation checks only (`tests/parity.rs`): undo the article's reused noise and
@@ -44,8 +44,8 @@ impl VanillaGan {
     pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let g = MlpGenerator::new(&spec.model, spec.noise.dim, rng, dev)?;
         let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
-        let d_opt = Adam::new(&spec.optim.d, &d.params);
-        let g_opt = Adam::new(&spec.optim.g, &g.params);
+        let d_opt = Optimizer::new(&spec.optim.d, &d.params);
+        let g_opt = Optimizer::new(&spec.optim.g, &g.params);
         Ok(VanillaGan {
             g,
             d,

@@ -17,15 +17,15 @@ use rand_chacha::ChaCha8Rng;
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
-use crate::optim::{Adam, OptimState};
+use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Spec};
 
 pub struct TorchMlpGan {
     pub g: MlpGenerator,
     pub d: MlpDiscriminator,
-    pub d_optimizer: Adam,
-    pub g_optimizer: Adam,
+    pub d_optimizer: Optimizer,
+    pub g_optimizer: Optimizer,
     pub loss_fn: BceSemantics,
     pub batch: usize,
     /// Mutation checks only (`tests/parity.rs`): undo the article's summed D loss and
@@ -38,8 +38,8 @@ impl TorchMlpGan {
     pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let g = MlpGenerator::new(&spec.model, spec.noise.dim, rng, dev)?;
         let d = MlpDiscriminator::new(&spec.model, rng, dev)?;
-        let d_optimizer = Adam::new(&spec.optim.d, &d.params);
-        let g_optimizer = Adam::new(&spec.optim.g, &g.params);
+        let d_optimizer = Optimizer::new(&spec.optim.d, &d.params);
+        let g_optimizer = Optimizer::new(&spec.optim.g, &g.params);
         Ok(TorchMlpGan {
             g,
             d,

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Execute the six notebooks headless with the evcxr Jupyter kernel, in place, failing
+# on any cell error (nbclient raises CellExecutionError). Installs what it needs:
+# evcxr_jupyter (pinned, cargo install; a no-op when that version is installed) and
+# nbclient in a virtual environment (.venv-nb).
+#
+# Every notebook's `:dep ganlab = { path = ".." }` compiles ganlab and its
+# dependencies inside evcxr; evcxr's compilation cache (`:cache`, set here through a
+# private EVCXR_CONFIG_DIR, stored under ~/.cache/evcxr) makes the five notebooks after
+# the first reuse that compilation instead of rebuilding.
+#
+#   GANLAB_DATA=../shared/data/mnist [GANLAB_RUNS=DIR] bash .ci/notebooks.sh [--only NAME,...]
+#
+# GANLAB_RUNS (default notebooks/runs) is where each notebook looks for the latest
+# completed run of its spec; it trains the spec's quick profile there when none exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
+EVCXR_VERSION=0.22.0
+if ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
+  cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked
+fi
+evcxr_jupyter --install >/dev/null
+python3 -m venv .venv-nb
+.venv-nb/bin/pip install -q --disable-pip-version-check jupyter_client nbclient nbformat
+cfg="$(mktemp -d)"
+trap 'rm -rf "$cfg"' EXIT
+echo ':cache 8000' >"$cfg/init.evcxr"
+EVCXR_CONFIG_DIR="$cfg" .venv-nb/bin/python notebooks/build.py --execute "$@"
