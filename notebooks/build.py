@@ -89,7 +89,7 @@ def main():
     a = ap.parse_args()
     books = [(n, article(n, t, d)) for n, t, d in ARTICLES] + [("compare", compare())]
     only = set(filter(None, a.only.split(",")))
-    os.environ.setdefault("GANLAB_RUNS", os.path.join(HERE, "runs"))
+    os.environ.setdefault("GANLAB_RUNS", "runs")  # relative to the notebooks (the kernel runs there)
     for name, cells in books:
         if only and name not in only:
             continue
