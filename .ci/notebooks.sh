@@ -5,9 +5,10 @@
 # nbclient in a virtual environment (.venv-nb).
 #
 # Every notebook's `:dep ganlab = { path = ".." }` compiles ganlab and its
-# dependencies inside evcxr; evcxr's compilation cache (`:cache`, set here through a
-# private EVCXR_CONFIG_DIR, stored under ~/.cache/evcxr) makes the five notebooks after
-# the first reuse that compilation instead of rebuilding.
+# dependencies inside evcxr. The six kernels share one evcxr work directory
+# (EVCXR_TMPDIR), so the five after the first find everything compiled; evcxr's
+# compilation cache (`:cache`, set through a private EVCXR_CONFIG_DIR, kept under
+# ~/.cache/evcxr) keeps the dependencies compiled from one CI run to the next.
 #
 #   GANLAB_DATA=../shared/data/mnist [GANLAB_RUNS=DIR] bash .ci/notebooks.sh [--only NAME,...]
 #
@@ -24,6 +25,9 @@ evcxr_jupyter --install >/dev/null
 python3 -m venv .venv-nb
 .venv-nb/bin/pip install -q --disable-pip-version-check jupyter_client nbclient nbformat
 cfg="$(mktemp -d)"
-trap 'rm -rf "$cfg"' EXIT
+work="$(mktemp -d)"
+trap 'rm -rf "$cfg" "$work"' EXIT
 echo ':cache 8000' >"$cfg/init.evcxr"
-EVCXR_CONFIG_DIR="$cfg" .venv-nb/bin/python notebooks/build.py --execute "$@"
+# One evcxr work directory (crate and target) for the six kernels, run one after
+# another: ganlab itself is compiled once, not once per notebook.
+EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --execute "$@"
