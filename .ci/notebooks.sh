@@ -30,4 +30,6 @@ trap 'rm -rf "$cfg" "$work"' EXIT
 echo ':cache 8000' >"$cfg/init.evcxr"
 # One evcxr work directory (crate and target) for the six kernels, run one after
 # another: ganlab itself is compiled once, not once per notebook.
-EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --execute "$@"
+# (cargo's "Compiling ..." lines from inside the kernels are left out of the log.)
+EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --execute "$@" \
+  2> >(grep -v -e '^ *Compiling ' -e '^No configuration file found' >&2)
