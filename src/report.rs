@@ -267,6 +267,20 @@ pub(crate) fn overlay_svg(
     lines_svg(&series, label, "step", false)
 }
 
+/// Line colours of the overlaid charts (Tableau 10: distinct, and readable on white).
+const SERIES_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 /// Named series of (x, y) points as one line chart, an inline SVG; `markers` draws a
 /// dot on every point (for short series such as one value per epoch).
 pub(crate) fn lines_svg(
@@ -314,7 +328,7 @@ pub(crate) fn lines_svg(
             .map_err(|e| err(&e))?;
         chart.configure_mesh().x_desc(x_desc).draw().map_err(|e| err(&e))?;
         for (i, (name, pts)) in series.iter().enumerate() {
-            let c = Palette99::pick(i).to_rgba();
+            let c = SERIES_COLORS[i % SERIES_COLORS.len()].to_rgba();
             let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
             if markers {
                 chart
@@ -322,7 +336,7 @@ pub(crate) fn lines_svg(
                     .map_err(|e| err(&e))?;
             }
             chart
-                .draw_series(LineSeries::new(pts, c))
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(|e| err(&e))?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
