@@ -18,9 +18,10 @@ cp experiments/*.yaml fuzz/corpus/spec/
 for f in "${GANLAB_DATA:?set GANLAB_DATA}"/*-ubyte.gz; do
   gzip -dc "$f" 2>/dev/null | head -c 4096 >"fuzz/corpus/idx/$(basename "$f" .gz)" || true  # head closes the pipe early
 done
-cargo run --release -q -- run experiments/dcgan.yaml --profile quick --set train.epochs=1 \
-  --set train.iters_per_epoch=1 --quiet --out fuzz/seed-run >/dev/null
-cp fuzz/seed-run/dcgan/*/checkpoints/d_final.safetensors fuzz/corpus/checkpoint/
+rm -rf fuzz/seed-run
+seed_run="$(cargo run --release -q -- run experiments/dcgan.yaml --profile quick --set train.epochs=1 \
+  --set train.iters_per_epoch=1 --quiet --out fuzz/seed-run | tail -n 1)"
+cp "$seed_run/checkpoints/d_final.safetensors" fuzz/corpus/checkpoint/
 for t in spec idx checkpoint; do
   echo "== fuzz $t for ${secs}s"
   RUSTC_BOOTSTRAP=1 cargo fuzz run --release "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 2>&1 | tail -n 3
