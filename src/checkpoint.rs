@@ -103,7 +103,7 @@ pub fn save(model: &dyn Gan, state: &TrainState, perm: &[usize], dir: &Path) -> 
         .save(&c.join(format!("d_{}.safetensors", state.tag)))?;
     let dev = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
-    for (net, s) in ["d", "g"].iter().zip(model.optim_states()) {
+    for (net, s) in ["d", "g"].iter().zip(model.optim_states()?) {
         for (i, b) in s.buffers.into_iter().enumerate() {
             let n = b.len();
             tensors.insert(format!("optim.{net}.{i}"), Tensor::from_vec(b, n, &dev)?);
@@ -168,7 +168,7 @@ pub fn load(model: &mut dyn Gan, state: TrainState, dir: &Path) -> Result<Loaded
             st.display()
         )
     })?;
-    let current = model.optim_states();
+    let current = model.optim_states()?;
     let mut optim: [OptimState; 2] = Default::default();
     for (k, net) in ["d", "g"].iter().enumerate() {
         let mut buffers = Vec::new();

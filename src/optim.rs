@@ -18,6 +18,9 @@ pub struct Adam {
     pub t: u64,
     pub m: Vec<Vec<f32>>,
     pub v: Vec<Vec<f32>>,
+    /// Off the fused CPU path (a GPU): `m` and `v` as tensors on the parameters'
+    /// device, made from the host buffers at the first step there; `state()` reads them back.
+    on_device: Vec<Option<(Tensor, Tensor)>>,
 }
 
 impl Adam {
@@ -33,6 +36,7 @@ impl Adam {
             t: 0,
             m: zeros(),
             v: zeros(),
+            on_device: vec![None; params.vars.len()],
         }
     }
 
@@ -44,6 +48,10 @@ impl Adam {
                 continue;
             }
             let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
+            if !crate::device::fused(var.as_tensor()) {
+                self.step_tensors(i, var, g)?;
+                continue;
+            }
             let op = AdamStep {
                 form: self.form,
                 lr: self.spec.lr,
@@ -54,16 +62,50 @@ impl Adam {
                 m: RefCell::new(&mut self.m[i]),
                 v: RefCell::new(&mut self.v[i]),
             };
-            if var.device().is_cpu() {
-                var.as_tensor().inplace_op2(g, &op)?;
-            } else {
-                // Other devices: run the kernel on host copies (correct, not fast).
-                let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-                let gh = g.flatten_all()?.to_vec1::<f32>()?;
-                op.apply(&mut p, &gh);
-                var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
-            }
+            var.as_tensor().inplace_op2(g, &op)?;
         }
+        Ok(())
+    }
+
+    /// The same update as [`AdamStep`] from candle's tensor ops, on the parameter's
+    /// device (the portable path; equal up to f32 rounding order).
+    fn step_tensors(&mut self, i: usize, var: &candle_core::Var, g: &Tensor) -> Result<()> {
+        let p = var.as_tensor();
+        let (m, v) = match self.on_device[i].take() {
+            Some(mv) => mv,
+            None => (
+                Tensor::from_slice(&self.m[i], p.shape(), p.device())?,
+                Tensor::from_slice(&self.v[i], p.shape(), p.device())?,
+            ),
+        };
+        let g = g.to_dtype(p.dtype())?;
+        let (b1, b2) = (self.spec.beta1 as f32, self.spec.beta2 as f32);
+        let (m, v, update) = match self.form {
+            AdamForm::Keras => {
+                let t = self.t as f32;
+                let lr_t = self.spec.lr as f32 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+                let m = (m.affine(b1 as f64, 0.0)? + g.affine((1.0 - b1) as f64, 0.0)?)?;
+                let v = (v.affine(b2 as f64, 0.0)? + g.sqr()?.affine((1.0 - b2) as f64, 0.0)?)?;
+                let u = m
+                    .div(&v.sqrt()?.affine(1.0, self.spec.eps as f32 as f64)?)?
+                    .affine(lr_t as f64, 0.0)?;
+                (m, v, u)
+            }
+            AdamForm::Torch => {
+                let t = self.t as i32;
+                let bc1 = 1.0 - self.spec.beta1.powi(t);
+                let bc2_sqrt = (1.0 - self.spec.beta2.powi(t)).sqrt() as f32;
+                let step = (self.spec.lr / bc1) as f32;
+                let (w1, w2) = ((1.0 - self.spec.beta1) as f32, (1.0 - self.spec.beta2) as f32);
+                let m = (&m + g.sub(&m)?.affine(w1 as f64, 0.0)?)?;
+                let v = (v.affine(b2 as f64, 0.0)? + g.sqr()?.affine(w2 as f64, 0.0)?)?;
+                let denom = v.sqrt()?.affine(1.0 / bc2_sqrt as f64, self.spec.eps as f32 as f64)?;
+                let u = m.div(&denom)?.affine(step as f64, 0.0)?;
+                (m, v, u)
+            }
+        };
+        var.set(&p.sub(&update)?)?;
+        self.on_device[i] = Some((m, v));
         Ok(())
     }
 }
@@ -75,6 +117,8 @@ pub struct SgdKeras {
     pub momentum: f32,
     pub nesterov: bool,
     pub v: Vec<Vec<f32>>,
+    /// Off the fused CPU path: the velocities on the parameters' device.
+    on_device: Vec<Option<Tensor>>,
 }
 
 impl SgdKeras {
@@ -84,6 +128,7 @@ impl SgdKeras {
             momentum: spec.momentum as f32,
             nesterov: spec.nesterov,
             v: params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect(),
+            on_device: vec![None; params.vars.len()],
         }
     }
 
@@ -102,6 +147,10 @@ impl SgdKeras {
                 continue;
             }
             let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
+            if !crate::device::fused(var.as_tensor()) {
+                self.step_tensors(i, var, g)?;
+                continue;
+            }
             let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
             let gh = g.flatten_all()?.to_vec1::<f32>()?;
             let mut v = std::mem::take(&mut self.v[i]);
@@ -109,6 +158,27 @@ impl SgdKeras {
             self.v[i] = v;
             var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
         }
+        Ok(())
+    }
+
+    /// [`SgdKeras::apply`] from candle's tensor ops on the parameter's device (the
+    /// portable path).
+    fn step_tensors(&mut self, i: usize, var: &candle_core::Var, g: &Tensor) -> Result<()> {
+        let p = var.as_tensor();
+        let v = match self.on_device[i].take() {
+            Some(v) => v,
+            None => Tensor::from_slice(&self.v[i], p.shape(), p.device())?,
+        };
+        let (lr, mu) = (self.lr as f64, self.momentum as f64);
+        let lr_g = g.to_dtype(p.dtype())?.affine(lr, 0.0)?;
+        let v = v.affine(mu, 0.0)?.sub(&lr_g)?;
+        let step = if self.nesterov {
+            v.affine(mu, 0.0)?.sub(&lr_g)?
+        } else {
+            v.clone()
+        };
+        var.set(&p.add(&step)?)?;
+        self.on_device[i] = Some(v);
         Ok(())
     }
 }
@@ -152,12 +222,22 @@ fn restore(dst: &mut [Vec<f32>], src: Vec<Vec<f32>>, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A buffer as host floats: from the device when the portable path holds it there.
+fn host(buf: &[f32], on_device: Option<&Tensor>) -> Result<Vec<f32>> {
+    match on_device {
+        Some(t) => Ok(t.flatten_all()?.to_vec1::<f32>()?),
+        None => Ok(buf.to_vec()),
+    }
+}
+
 impl Adam {
-    pub fn state(&self) -> OptimState {
-        OptimState {
+    pub fn state(&self) -> Result<OptimState> {
+        let m = (0..self.m.len()).map(|i| host(&self.m[i], self.on_device[i].as_ref().map(|d| &d.0)));
+        let v = (0..self.v.len()).map(|i| host(&self.v[i], self.on_device[i].as_ref().map(|d| &d.1)));
+        Ok(OptimState {
             t: self.t,
-            buffers: self.m.iter().chain(&self.v).cloned().collect(),
-        }
+            buffers: m.chain(v).collect::<Result<_>>()?,
+        })
     }
     pub fn set_state(&mut self, s: OptimState) -> Result<()> {
         let n = self.m.len();
@@ -169,24 +249,28 @@ impl Adam {
         restore(&mut self.m, b, "Adam m")?;
         restore(&mut self.v, v, "Adam v")?;
         self.t = s.t;
+        self.on_device.iter_mut().for_each(|d| *d = None);
         Ok(())
     }
 }
 
 impl SgdKeras {
-    pub fn state(&self) -> OptimState {
-        OptimState {
+    pub fn state(&self) -> Result<OptimState> {
+        Ok(OptimState {
             t: 0,
-            buffers: self.v.clone(),
-        }
+            buffers: (0..self.v.len())
+                .map(|i| host(&self.v[i], self.on_device[i].as_ref()))
+                .collect::<Result<_>>()?,
+        })
     }
     pub fn set_state(&mut self, s: OptimState) -> Result<()> {
+        self.on_device.iter_mut().for_each(|d| *d = None);
         restore(&mut self.v, s.buffers, "SGD velocity")
     }
 }
 
 impl Optimizer {
-    pub fn state(&self) -> OptimState {
+    pub fn state(&self) -> Result<OptimState> {
         match self {
             Optimizer::Adam(a) => a.state(),
             Optimizer::Sgd(s) => s.state(),

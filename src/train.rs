@@ -166,7 +166,7 @@ fn save_checkpoint(
 ) -> Result<()> {
     let (noise_rng, dropout_rng) = crate::checkpoint::rng_positions(rngs);
     let (sampler_state, order) = sampler.state();
-    let [d, g] = model.optim_states();
+    let [d, g] = model.optim_states()?;
     let state = TrainState {
         format: crate::checkpoint::FORMAT,
         spec_hash: spec.hash(),

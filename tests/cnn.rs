@@ -151,12 +151,12 @@ fn batchnorm_both_modes_by_hand() {
 fn keras_nesterov_sgd_by_hand() {
     use ganlab::optim::SgdKeras;
     // v = 0.9 v - 0.001 g; p += 0.9 v - 0.001 g, from p = 1, v = 0, g = 2 then g = -1.
-    let sgd = SgdKeras {
-        lr: 0.001,
-        momentum: 0.9,
-        nesterov: true,
-        v: vec![],
-    };
+    let mut o = Spec::load(&common::spec_path("tanh_cnn_sgd"), None, &[])
+        .unwrap()
+        .optim
+        .d;
+    (o.lr, o.momentum, o.nesterov) = (0.001, 0.9, true);
+    let sgd = SgdKeras::new(&o, &ganlab::nn::Params::default());
     let (mut p, mut v) = (vec![1.0f32], vec![0.0f32]);
     sgd.apply(&mut p, &[2.0], &mut v);
     assert!(

@@ -1,10 +1,11 @@
 //! The portable path (candle's own ops, what a GPU run takes) against ganlab's fused
 //! CPU kernels: for every article, two training iterations from the same weights,
 //! noise and batch give the same losses and the same weight updates, within f32
-//! rounding. Both optimisers are plain SGD here, so that an update is the gradient
+//! rounding. Both optimisers are plain SGD there, so that an update is the gradient
 //! (Adam turns the rounding noise of a gradient that is zero in exact arithmetic,
 //! such as a bias in front of BatchNorm, into steps of the full learning rate); the
-//! optimisers run the same code on both paths.
+//! optimisers' own portable path (their buffers on the device) is checked apart, on
+//! fixed gradients.
 //! Plus the `device` key and `--device` on a machine without CUDA.
 
 mod common;
@@ -160,5 +161,51 @@ fn device_key_and_flag() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("built without CUDA"), "{err}");
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no run directory");
+    }
+}
+
+/// Three steps of each optimiser on fixed gradients, host kernels against the portable
+/// tensor path: the same weights, and the same checkpoint state read back.
+#[test]
+fn optimisers_portable_path_matches_host_kernels() {
+    use ganlab::optim::Optimizer;
+    use ganlab::spec::OptimKind;
+    let base = Spec::load(&common::spec_path("mlp_pytorch"), None, &[])
+        .unwrap()
+        .optim
+        .d;
+    for (kind, nesterov) in [
+        (OptimKind::AdamKeras, false),
+        (OptimKind::AdamTorch, false),
+        (OptimKind::SgdKeras, true),
+        (OptimKind::SgdKeras, false),
+    ] {
+        let mut spec = base.clone();
+        spec.kind = kind;
+        spec.nesterov = nesterov;
+        spec.momentum = 0.9;
+        spec.lr = 0.01;
+        let run = |portable: bool| {
+            let _guard = portable.then(PortableOps::force);
+            let mut params = ganlab::nn::Params::default();
+            let w = candle_core::Var::from_tensor(&common::rand_tensor(&[40, 30], -1.0, 1.0, 1)).unwrap();
+            params.push("w".into(), w.clone());
+            let mut opt = Optimizer::new(&spec, &params);
+            for k in 0..3 {
+                let r = common::rand_tensor(&[40, 30], -1.0, 1.0, 10 + k);
+                let grads = (w.as_tensor() * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                opt.step(&params, &grads).unwrap();
+            }
+            let state = opt.state().unwrap();
+            (w.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap(), state)
+        };
+        let ((wa, sa), (wb, sb)) = (run(false), run(true));
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6 * (1.0 + x.abs()));
+        assert!(close(&wa, &wb), "{kind:?}: weights differ");
+        assert_eq!(sa.t, sb.t);
+        assert_eq!(sa.buffers.len(), sb.buffers.len());
+        for (a, b) in sa.buffers.iter().zip(&sb.buffers) {
+            assert!(close(a, b), "{kind:?}: optimiser state differs");
+        }
     }
 }

@@ -69,8 +69,8 @@ impl VanillaGan {
 }
 
 impl Gan for VanillaGan {
-    fn optim_states(&self) -> [OptimState; 2] {
-        [self.d_opt.state(), self.g_opt.state()]
+    fn optim_states(&self) -> Result<[OptimState; 2]> {
+        Ok([self.d_opt.state()?, self.g_opt.state()?])
     }
     fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
         let [d, g] = s;

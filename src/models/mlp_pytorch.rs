@@ -54,8 +54,8 @@ impl TorchMlpGan {
 }
 
 impl Gan for TorchMlpGan {
-    fn optim_states(&self) -> [OptimState; 2] {
-        [self.d_optimizer.state(), self.g_optimizer.state()]
+    fn optim_states(&self) -> Result<[OptimState; 2]> {
+        Ok([self.d_optimizer.state()?, self.g_optimizer.state()?])
     }
     fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
         let [d, g] = s;

@@ -115,7 +115,7 @@ pub trait Gan {
         &[]
     }
     /// The D and G optimisers' states (in that order), for checkpoints.
-    fn optim_states(&self) -> [OptimState; 2];
+    fn optim_states(&self) -> Result<[OptimState; 2]>;
     /// Restore what [`Gan::optim_states`] returned.
     fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()>;
 }

@@ -179,8 +179,8 @@ impl TanhCnnGan {
 }
 
 impl Gan for TanhCnnGan {
-    fn optim_states(&self) -> [OptimState; 2] {
-        [self.d_optim.state(), self.g_optim.state()]
+    fn optim_states(&self) -> Result<[OptimState; 2]> {
+        Ok([self.d_optim.state()?, self.g_optim.state()?])
     }
     fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
         let [d, g] = s;
