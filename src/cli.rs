@@ -42,7 +42,9 @@ impl SpecArgs {
     pub fn all_sets(&self) -> Vec<String> {
         let mut v = self.sets.clone();
         if let Some(d) = self.device {
-            v.push(format!("device={}", format!("{d:?}").to_lowercase()));
+            if let Some(name) = clap::ValueEnum::to_possible_value(&d) {
+                v.push(format!("device={}", name.get_name()));
+            }
         }
         v
     }

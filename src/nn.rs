@@ -295,7 +295,7 @@ pub fn sparse_cce(logits: &Tensor, labels: &Tensor, sem: BceSemantics) -> Result
         }
         BceSemantics::Clip => {
             // Keras 2.0: softmax probabilities clipped to [1e-7, 1 - 1e-7], renormalised.
-            let eps = 1e-7;
+            let eps = ops::KERAS_EPS as f64;
             let pc = candle_nn::ops::softmax(&x, 1)?.clamp(eps, 1.0 - eps)?;
             let s = pc.sum_keepdim(1)?;
             pc.gather(&idx, 1)?.div(&s)?.log()?.squeeze(1)?.neg()?

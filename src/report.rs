@@ -517,8 +517,8 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             charts,
             quality_rows,
         });
-        for (j, (col, _)) in QUALITY_CURVES.iter().enumerate() {
-            let pts = crate::eval::score::epoch_curve(r, col)?;
+        let columns: Vec<&str> = QUALITY_CURVES.iter().map(|c| c.0).collect();
+        for (j, pts) in crate::eval::score::epoch_curves(r, &columns)?.into_iter().enumerate() {
             if !pts.is_empty() {
                 quality_curves[j].push((title.clone(), pts));
             }

@@ -455,21 +455,29 @@ pub fn read_quality_rows(run: &Path) -> Result<Vec<QualityRow>> {
 }
 
 /// The rows of `RUN/eval.parquet` written during training (`eval.every_epochs`,
-/// checkpoint `epoch_NNNN`) as (epoch, value of `column`) points; empty when there are none.
-pub fn epoch_curve(run: &Path, column: &str) -> Result<Vec<(f64, f64)>> {
+/// checkpoint `epoch_NNNN`) as (epoch, value) points, one series per name in
+/// `columns` (one read of the file); empty series when there are none.
+pub fn epoch_curves(run: &Path, columns: &[&str]) -> Result<Vec<Vec<(f64, f64)>>> {
     let path = run.join("eval.parquet");
     if !path.is_file() {
-        return Ok(vec![]);
+        return Ok(vec![Vec::new(); columns.len()]);
     }
     let df = crate::log::read_frame(&path)?;
-    let tags: Vec<Option<&str>> = df.column("checkpoint")?.str()?.iter().collect();
-    let v: Vec<Option<f64>> = df.column(column)?.f64()?.iter().collect();
-    Ok(tags
-        .into_iter()
-        .zip(v)
-        .filter_map(|(t, v)| {
-            let e: u32 = t?.strip_prefix("epoch_")?.parse().ok()?;
-            Some((e as f64, v?))
+    let epochs: Vec<Option<f64>> = df
+        .column("checkpoint")?
+        .str()?
+        .iter()
+        .map(|t| Some(t?.strip_prefix("epoch_")?.parse::<u32>().ok()? as f64))
+        .collect();
+    columns
+        .iter()
+        .map(|c| {
+            let v = df.column(c)?.f64()?;
+            Ok(epochs
+                .iter()
+                .zip(v.iter())
+                .filter_map(|(e, v)| Some(((*e)?, v?)))
+                .collect())
         })
-        .collect())
+        .collect()
 }
