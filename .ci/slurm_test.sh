@@ -37,6 +37,8 @@ cleanup() {
       p="${e#/proc/}"; kill "${p%/environ}" 2>/dev/null
     fi
   done
+  sleep 1
+  rm -rf "$BASE"
 }
 trap cleanup EXIT
 

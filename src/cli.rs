@@ -190,7 +190,7 @@ pub enum Cmd {
         /// Python interpreter (default: GANLAB_PEER_PY for the PyTorch article, GANLAB_TF_PY for the Keras ones, else python3)
         #[arg(long)]
         python: Option<PathBuf>,
-        /// Where the fixture and outputs go (default: a temporary directory)
+        /// Where the fixture and outputs go, kept afterwards (default: a temporary directory, removed at the end)
         #[arg(long)]
         dir: Option<PathBuf>,
         #[command(flatten)]
@@ -449,10 +449,24 @@ pub fn main() -> Result<()> {
             let python = python
                 .or_else(|| framework.python_from_env())
                 .unwrap_or_else(|| PathBuf::from("python3"));
-            let tmp = std::env::temp_dir().join(format!("ganlab-parity-{}-{}", s.name, std::process::id()));
-            let dir = dir.unwrap_or(tmp);
+            // The fixtures run to hundreds of MB (the keras-dcgan weights and their Adam
+            // moments): without --dir they go to a temporary directory removed on exit.
+            let (tmp, dir) = match dir {
+                Some(d) => (None, d),
+                None => {
+                    let t = tempfile::Builder::new()
+                        .prefix(&format!("ganlab-parity-{}-", s.name))
+                        .tempdir()
+                        .context("cannot create a temporary directory for the parity fixture (or pass --dir)")?;
+                    let p = t.path().to_path_buf();
+                    (Some(t), p)
+                }
+            };
             let rows = crate::parity::run(&s, &mnist, iters, &dir, &python)?;
-            println!("{}: ganlab vs the article's own code ({})", s.name, dir.display());
+            match &tmp {
+                Some(_) => println!("{}: ganlab vs the article's own code (fixture removed on exit; --dir DIR keeps it)", s.name),
+                None => println!("{}: ganlab vs the article's own code ({})", s.name, dir.display()),
+            }
             println!(
                 "{:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}  {:<24} {:>10} {:>9}  tensor",
                 "iter",

@@ -27,10 +27,15 @@ fn refused(args: &[&str], want: &[&str]) {
 }
 
 /// A small completed run, shared by the cases (copied before anything may touch it).
+/// A static is never dropped, so a `TempDir` here would outlive every test run on
+/// the disk: the run lives in one fixed folder under cargo's target tmp instead,
+/// replaced each time.
 fn fixture() -> &'static Path {
-    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &RUN.get_or_init(|| {
-        let out = tempfile::tempdir().unwrap();
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad_input_fixture");
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
         let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
             .args([
                 "run",
@@ -39,15 +44,13 @@ fn fixture() -> &'static Path {
                 "quick",
             ])
             .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
-            .args(["--out", out.path().to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
             .args(["--data-dir", common::data_dir().to_str().unwrap()])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string());
-        (out, dir)
+        PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string())
     })
-    .1
 }
 
 fn copy_run(to: &Path) -> PathBuf {

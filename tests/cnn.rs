@@ -13,17 +13,19 @@ fn spec(name: &str, sets: &[&str]) -> Spec {
     Spec::load(&common::spec_path(name), Some("quick"), &sets).unwrap()
 }
 
-fn short_run(s: &Spec) -> std::path::PathBuf {
+/// A short run in a temporary directory, removed when the returned guard drops.
+fn short_run(s: &Spec) -> (tempfile::TempDir, std::path::PathBuf) {
     ganlab::cli::set_threads(Some(2));
-    let out = tempfile::tempdir().unwrap().keep();
+    let out = tempfile::tempdir().unwrap();
     let opts = RunOptions {
-        out,
+        out: out.path().to_path_buf(),
         spec_file: "test".into(),
         threads: 2,
         device: Device::Cpu,
         quiet: true,
     };
-    train(s, common::mnist(), &opts).unwrap()
+    let dir = train(s, common::mnist(), &opts).unwrap();
+    (out, dir)
 }
 
 #[test]
@@ -43,7 +45,7 @@ fn dcgan_counts_shapes_and_a_real_run() {
     assert_eq!(m.d.forward(&img, Grad::Frozen, &mut r).unwrap().dims(), &[3, 1]);
     assert_eq!(m.reals_per_step(), 128, "half_batch reals per D batch");
 
-    let dir = short_run(&spec("dcgan", &["train.epochs=1", "train.iters_per_epoch=3"]));
+    let (_out, dir) = short_run(&spec("dcgan", &["train.epochs=1", "train.iters_per_epoch=3"]));
     let f = read_frame(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(f.height(), 3);
     let acc = f.column("d_acc").unwrap().f32().unwrap();
@@ -184,7 +186,7 @@ fn nearest_upsampling_repeats_rows_and_columns() {
 
 #[test]
 fn tanh_cnn_quick_run_and_nice_sampling() {
-    let dir = short_run(&spec("tanh_cnn_sgd", &["train.iters_per_epoch=11"]));
+    let (_out, dir) = short_run(&spec("tanh_cnn_sgd", &["train.iters_per_epoch=11"]));
     let f = read_frame(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(f.height(), 11);
     assert!(f
@@ -277,7 +279,7 @@ fn acgan_counts_conditioning_and_a_real_run() {
     let (gen, aux) = m.d.forward(&img, Grad::Frozen, None).unwrap();
     assert_eq!((gen.dims(), aux.dims()), (&[2usize, 1][..], &[2usize, 10][..]));
 
-    let dir = short_run(&spec(
+    let (_out, dir) = short_run(&spec(
         "acgan",
         &["train.epochs=1", "train.iters_per_epoch=1", "eval.test_size=20"],
     ));
