@@ -464,7 +464,10 @@ pub fn main() -> Result<()> {
             };
             let rows = crate::parity::run(&s, &mnist, iters, &dir, &python)?;
             match &tmp {
-                Some(_) => println!("{}: ganlab vs the article's own code (fixture removed on exit; --dir DIR keeps it)", s.name),
+                Some(_) => println!(
+                    "{}: ganlab vs the article's own code (fixture removed on exit; --dir DIR keeps it)",
+                    s.name
+                ),
                 None => println!("{}: ganlab vs the article's own code ({})", s.name, dir.display()),
             }
             println!(
