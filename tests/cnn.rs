@@ -80,14 +80,7 @@ fn tanh_cnn_counts_and_batchnorm_quirk() {
             .unwrap();
     let train = m.g.forward(&z, Mode::Train).unwrap();
     assert_eq!(pred.dims(), &[8, 1, 28, 28]);
-    let diff = (&pred - &train)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = common::max_abs(&pred, &train);
     assert!(
         diff > 1e-3,
         "predict and train modes agree ({diff}): BatchNorm modes lost"

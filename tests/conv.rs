@@ -3,7 +3,7 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use common::max_rel;
+use common::{assert_same_function, max_rel};
 use ganlab::conv::{conv2d, conv_transpose2d, Pad, Padding};
 use ganlab::upconv::upsample2_conv2d;
 
@@ -72,14 +72,9 @@ fn check_conv(n: usize, c: usize, h: usize, o: usize, k: usize, stride: usize, p
         .unwrap()
         .broadcast_add(&b.as_tensor().reshape((1, o, 1, 1)).unwrap())
         .unwrap();
-    assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
     let probe = rand(ours.dims(), seed + 3);
-    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
-        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
-        assert!(e < 1e-4, "d{name} n{n} c{c} h{h} o{o} k{k} s{stride} {padding:?}: {e}");
-    }
+    let case = format!("n{n} c{c} h{h} o{o} k{k} s{stride} {padding:?}");
+    assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "w"), (&b, "b")], 1e-4, &case);
 }
 
 #[test]
@@ -110,14 +105,9 @@ fn conv_transpose2d_matches_candle_forward_and_gradients() {
             .unwrap()
             .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap())
             .unwrap();
-        assert!(max_rel(&ours, &theirs) < 1e-4, "forward");
         let probe = rand(ours.dims(), seed + 3);
-        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-        for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
-            let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
-            assert!(e < 1e-4, "d{name}: {e}");
-        }
+        let case = format!("n{n} cin{cin} h{h} cout{cout}");
+        assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "w"), (&b, "b")], 1e-4, &case);
     }
 }
 
@@ -167,14 +157,9 @@ fn check_upconv(n: usize, c: usize, h: usize, w_: usize, o: usize, k: usize, see
     assert_eq!(ours.dims(), &[n, o, 2 * h, 2 * w_]);
     let up = x.as_tensor().upsample_nearest2d(2 * h, 2 * w_).unwrap();
     let theirs = conv2d(&up, w.as_tensor(), b.as_tensor(), 1, Padding::Same).unwrap();
-    assert!(max_rel(&ours, &theirs) < 1e-5, "forward");
     let probe = rand(ours.dims(), seed + 3);
-    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
-        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
-        assert!(e < 1e-5, "d{name} n{n} c{c} h{h} w{w_} o{o} k{k}: {e}");
-    }
+    let case = format!("n{n} c{c} h{h} w{w_} o{o} k{k}");
+    assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "w"), (&b, "b")], 1e-5, &case);
 }
 
 #[test]
@@ -254,14 +239,15 @@ fn valid_conv_transpose_with_uneven_classes_matches_candle() {
         .unwrap()
         .broadcast_add(&b.as_tensor().reshape((1, 2, 1, 1)).unwrap())
         .unwrap();
-    assert!(max_rel(&ours, &theirs) < 1e-5, "forward");
     let probe = rand(ours.dims(), 73);
-    let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
-        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
-        assert!(e < 1e-5, "d{name}: {e}");
-    }
+    assert_same_function(
+        &ours,
+        &theirs,
+        &probe,
+        &[(&x, "x"), (&w, "w"), (&b, "b")],
+        1e-5,
+        "3x3 s2 valid",
+    );
 }
 
 #[test]

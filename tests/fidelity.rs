@@ -62,14 +62,7 @@ fn keras_vanilla_dropout_stays_on_while_g_trains() {
     let mut r = ganlab::rng::stream(1, ganlab::rng::Stream::Dropout);
     let a = m.gan(&z, &mut r).unwrap();
     let b = m.gan(&z, &mut r).unwrap();
-    let d = (&a - &b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = common::max_abs(&a, &b);
     assert!(d > 1e-4, "the combined model's D ran without Dropout");
 }
 
@@ -104,14 +97,7 @@ fn acgan_grid_has_one_class_per_column() {
     let grid = m.generate(&z).unwrap(); // row-major 10-wide: image k in column k % 10
     let labels: Vec<u8> = (0..20).map(|k| (k % 10) as u8).collect();
     let want = m.predict(&z, &labels).unwrap().reshape((20, 784)).unwrap();
-    let d = (&grid - &want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = common::max_abs(&grid, &want);
     assert_eq!(d, 0.0);
 }
 

@@ -25,26 +25,12 @@ fn leaky_relu_matches_candle_forward_and_backward() {
         let w = rand_tensor(shape, seed + 100);
         let ours = leaky_relu(x.as_tensor(), 0.2).unwrap();
         let theirs = candle_nn::ops::leaky_relu(x.as_tensor(), 0.2).unwrap();
-        let d = (&ours - &theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = common::max_abs(&ours, &theirs);
         assert!(d < 1e-6, "forward differs by {d}");
         let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, b) = (g1.get(&x).unwrap(), g2.get(&x).unwrap());
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = common::max_abs(&a, &b);
         assert!(d < 1e-6, "gradient differs by {d}");
     }
 }
@@ -68,25 +54,11 @@ fn tanh_matches_candle_forward_and_backward() {
     let w = rand_tensor((17, 131), 10);
     let ours = ganlab::nn::tanh(x.as_tensor()).unwrap();
     let theirs = x.as_tensor().tanh().unwrap();
-    let d = (&ours - &theirs)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = common::max_abs(&ours, &theirs);
     assert!(d < 1e-6, "forward differs by {d}");
     let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
     let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
-    let d = (g1.get(&x).unwrap() - g2.get(&x).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = common::max_abs(g1.get(&x).unwrap(), g2.get(&x).unwrap());
     assert!(d < 1e-5, "gradient differs by {d}");
 }
 
@@ -319,13 +291,8 @@ fn dense_op_matches_candle_matmul_forward_and_all_gradients() {
             .unwrap()
             .broadcast_add(b.as_tensor())
             .unwrap();
-        assert!(max_rel(&ours, &theirs) < 1e-4, "forward {n}x{i}x{o}");
-        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
-        for (v, name) in [(&x, "x"), (&w, "W"), (&b, "b")] {
-            let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
-            assert!(e < 1e-4, "d{name} {n}x{i}x{o}: {e}");
-        }
+        let case = format!("{n}x{i}x{o}");
+        common::assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "W"), (&b, "b")], 1e-4, &case);
     }
 }
 

@@ -13,14 +13,7 @@ fn max_pool_matches_candle_forward_and_routes_the_gradient_to_each_maximum() {
     let ours = max_pool2d(&x, 2).unwrap();
     let theirs = x.max_pool2d(2).unwrap();
     assert_eq!(ours.dims(), theirs.dims());
-    let d = (ours - &theirs)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = common::max_abs(&ours, &theirs);
     assert_eq!(d, 0.0);
     // Gradient of sum(pool(x) * r): r at each window's maximum, 0 elsewhere.
     let v = Var::from_tensor(&x).unwrap();

@@ -48,6 +48,40 @@ pub fn max_rel(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f32::max)
 }
 
+/// Largest absolute difference between two tensors of one shape.
+pub fn max_abs(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// Two graphs of the same function of `vars` (a ganlab kernel and candle's own ops):
+/// their outputs, and the gradients of `sum(output * probe)` for every variable, must
+/// agree within `tol` (`max_rel`). `case` names the case in a failure.
+pub fn assert_same_function(
+    ours: &candle_core::Tensor,
+    theirs: &candle_core::Tensor,
+    probe: &candle_core::Tensor,
+    vars: &[(&candle_core::Var, &str)],
+    tol: f32,
+    case: &str,
+) {
+    let e = max_rel(ours, theirs);
+    assert!(e < tol, "forward {case}: {e}");
+    let grads = |y: &candle_core::Tensor| y.mul(probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let (g1, g2) = (grads(ours), grads(theirs));
+    for (v, name) in vars {
+        let e = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
+        assert!(e < tol, "d{name} {case}: {e}");
+    }
+}
+
 /// Train `spec` quietly into a new run under `out` with 2 threads; the run directory.
 pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf {
     ganlab::cli::set_threads(Some(2));
