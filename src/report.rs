@@ -260,11 +260,29 @@ pub(crate) fn overlay_svg(
         .map(|(name, log)| {
             let v: Vec<f32> = log.rows.iter().map(pick).collect();
             let s = crate::plot::smooth(&v, 0.05);
-            let pts = log.rows.iter().zip(s).map(|(r, y)| (r.step as f64, y as f64));
-            (name.clone(), pts.collect())
+            let pts: Vec<(f64, f64)> = log.rows.iter().zip(s).map(|(r, y)| (r.step as f64, y as f64)).collect();
+            (name.clone(), thin(pts, OVERLAY_POINTS))
         })
         .collect();
     lines_svg(&series, label, "step", false)
+}
+
+/// Points drawn per overlaid curve: a full-budget run logs tens of thousands of steps,
+/// and its smoothed curve drawn at every step would make each inline SVG megabytes.
+const OVERLAY_POINTS: usize = 2000;
+
+/// Every k-th point, so that at most about `max` remain, the last point always kept.
+fn thin(pts: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    let k = pts.len().div_ceil(max.max(1)).max(1);
+    if k == 1 {
+        return pts;
+    }
+    let last = pts.len() - 1;
+    pts.into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % k == 0 || *i == last)
+        .map(|(_, p)| p)
+        .collect()
 }
 
 /// Line colours of the overlaid charts (Tableau 10: distinct, and readable on white).
@@ -593,4 +611,22 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     std::fs::write(&tmp, html).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(runs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thin;
+
+    #[test]
+    fn thinning_keeps_short_curves_and_the_ends_of_long_ones() {
+        let short: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 0.0)).collect();
+        assert_eq!(thin(short.clone(), 2000), short);
+        let long: Vec<(f64, f64)> = (0..51_200).map(|i| (i as f64, i as f64)).collect();
+        let t = thin(long, 2000);
+        assert!(t.len() <= 2001, "{}", t.len());
+        assert!(t.len() > 1900, "{}", t.len());
+        assert_eq!(t.first(), Some(&(0.0, 0.0)));
+        assert_eq!(t.last(), Some(&(51_199.0, 51_199.0)));
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "in step order");
+    }
 }
