@@ -105,22 +105,12 @@ impl Manifest {
     }
 }
 
-/// The git commit of the working directory, when there is one.
+/// The git commit this ganlab was built from (`-dirty` when tracked files differed
+/// from it), recorded by `build.rs`; `None` when built outside a git checkout.
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    let dirty = std::process::Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false);
-    Some(if dirty { format!("{s}-dirty") } else { s })
+    Some(env!("GANLAB_GIT_COMMIT"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
 }
 
 pub fn now() -> String {

@@ -400,3 +400,39 @@ fn two_runs_started_at_once_get_their_own_directories() {
         assert_eq!(Manifest::read(Path::new(&d)).unwrap().status, Status::Completed);
     }
 }
+
+/// A run's manifest names the commit the binary was built from, also when the run is
+/// started outside any git repository (it used to ask git in the working directory).
+#[test]
+fn manifest_names_the_build_commit_wherever_the_run_starts() {
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let Some(head) = head else {
+        println!("SKIPPED: not built from a git checkout");
+        return;
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .current_dir(elsewhere.path())
+        .args([
+            "run",
+            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
+            "--profile",
+            "quick",
+        ])
+        .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
+        .args(["--out", "runs", "--data-dir", common::data_dir().to_str().unwrap()])
+        .env("GIT_CEILING_DIRECTORIES", elsewhere.path().parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = elsewhere.path().join(String::from_utf8_lossy(&o.stdout).trim());
+    let m = Manifest::read(&dir).unwrap();
+    let commit = m.git_commit.expect("no commit in the manifest");
+    assert_eq!(commit.trim_end_matches("-dirty"), head, "manifest: {commit}");
+}
