@@ -29,6 +29,47 @@ fn run_quick(name: &str, out: &std::path::Path, sets: &[&str]) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Nothing fetched from elsewhere, and every inline PNG decodes.
+fn assert_self_contained(html: &str) {
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<link"));
+    use base64::Engine;
+    for uri in html.split("src=\"data:image/png;base64,").skip(1) {
+        let b64 = &uri[..uri.find('"').unwrap()];
+        let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let img = image::load_from_memory(&png).unwrap();
+        assert!(img.width() > 0 && img.height() > 0);
+    }
+}
+
+/// The reports committed under `reports/` (made from full-budget runs) are whole:
+/// self-contained, every image decodes, and they name the runs' provenance.
+#[test]
+fn committed_reports_are_self_contained() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        // The committed ones (.gitignore keeps the rest of reports/*.html out of git).
+        if name.starts_with("full_budget_") && name.ends_with(".html") {
+            let html = std::fs::read_to_string(&p).unwrap();
+            assert_self_contained(&html);
+            assert!(
+                html.contains("git commit") && html.contains("spec hash"),
+                "{}: no provenance",
+                p.display()
+            );
+            assert!(
+                !html.contains("/work/") && !html.contains("/tmp/"),
+                "{}: a machine's path",
+                p.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no committed report in {}", dir.display());
+}
+
 #[test]
 fn report_compares_runs_in_one_self_contained_file() {
     let out = tempfile::tempdir().unwrap();
@@ -57,7 +98,7 @@ fn report_compares_runs_in_one_self_contained_file() {
     assert!(html.contains("vanilla_mlp_keras /") && html.contains("mlp_pytorch /") && html.contains("acgan /"));
     // Three runs x (losses, D outputs, samples) inline; nothing fetched from elsewhere.
     assert!(html.matches("src=\"data:image/png;base64,").count() >= 9);
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<link"));
+    assert_self_contained(&html);
     assert!(html.matches("<svg").count() >= 4, "overlaid curves inline as SVG");
     // Metric-over-epoch curves: FID and IS of the scored run, ACGAN's epoch losses.
     assert!(html.contains("Sample quality over epochs"));
@@ -66,14 +107,6 @@ fn report_compares_runs_in_one_self_contained_file() {
     assert!(html.contains("generator (test)"), "the ACGAN per-epoch table");
     // The hyperparameters that differ between the two articles are highlighted.
     assert!(html.contains("<td class=\"diff\">MlpKeras") || html.contains("class=\"diff\">mlp_keras"));
-    // Every inline image decodes.
-    use base64::Engine;
-    for uri in html.split("src=\"data:image/png;base64,").skip(1) {
-        let b64 = &uri[..uri.find('"').unwrap()];
-        let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-        let img = image::load_from_memory(&png).unwrap();
-        assert!(img.width() > 0 && img.height() > 0);
-    }
     // In a real browser when one is installed (CI installs Debian's chromium).
     let chromium = std::path::Path::new("/usr/bin/chromium");
     if chromium.exists() {
