@@ -36,16 +36,8 @@ fn fixture() -> &'static Path {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad_input_fixture");
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-            .args([
-                "run",
-                common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-                "--profile",
-                "quick",
-            ])
-            .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
+        let o = common::tiny_run_command()
             .args(["--out", out.to_str().unwrap()])
-            .args(["--data-dir", common::data_dir().to_str().unwrap()])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

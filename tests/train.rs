@@ -417,16 +417,9 @@ fn manifest_names_the_build_commit_wherever_the_run_starts() {
         return;
     };
     let elsewhere = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+    let o = common::tiny_run_command()
         .current_dir(elsewhere.path())
-        .args([
-            "run",
-            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-            "--profile",
-            "quick",
-        ])
-        .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
-        .args(["--out", "runs", "--data-dir", common::data_dir().to_str().unwrap()])
+        .args(["--out", "runs"])
         .env("GIT_CEILING_DIRECTORIES", elsewhere.path().parent().unwrap())
         .output()
         .unwrap();

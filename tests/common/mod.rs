@@ -82,6 +82,21 @@ pub fn assert_same_function(
     }
 }
 
+/// `ganlab run` of the vanilla spec's quick profile cut to 1 epoch of 2 iterations,
+/// quiet, on the real MNIST (add `--out`): the smallest complete run.
+pub fn tiny_run_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ganlab"));
+    c.args([
+        "run",
+        spec_path("vanilla_mlp_keras").to_str().unwrap(),
+        "--profile",
+        "quick",
+    ])
+    .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
+    .args(["--data-dir", data_dir().to_str().unwrap()]);
+    c
+}
+
 /// Train `spec` quietly into a new run under `out` with 2 threads; the run directory.
 pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf {
     ganlab::cli::set_threads(Some(2));
