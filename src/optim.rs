@@ -264,8 +264,9 @@ impl SgdKeras {
         })
     }
     pub fn set_state(&mut self, s: OptimState) -> Result<()> {
+        restore(&mut self.v, s.buffers, "SGD velocity")?;
         self.on_device.iter_mut().for_each(|d| *d = None);
-        restore(&mut self.v, s.buffers, "SGD velocity")
+        Ok(())
     }
 }
 
