@@ -64,7 +64,7 @@ def compare():
     specs = ", ".join(f'"../experiments/{n}.yaml"' for n, _, _ in ARTICLES)
     return [
         new_markdown_cell("# The five articles side by side\n\nThe latest run of each spec (or a new quick run), "
-                          "all metrics in one polars DataFrame, and the curves on one step axis."),
+                          "all metrics in one polars DataFrame, and the curves overlaid (on one step axis, or on each run's progress when their lengths differ more than twofold)."),
         new_code_cell(SETUP),
         new_code_cell(f"let runs = ganlab::notebook::latest_runs(&[{specs}])?;\nruns.len()"),
         new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::all_metrics(&runs)?, 10)?;"),

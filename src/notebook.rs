@@ -259,7 +259,8 @@ pub fn all_metrics(runs: &[PathBuf]) -> Result<DataFrame> {
     Ok(concat(frames, UnionArgs::default())?.collect()?)
 }
 
-/// The runs' smoothed losses and D outputs overlaid on one step axis.
+/// The runs' smoothed losses and D outputs overlaid: on one step axis, or on each
+/// run's progress when their lengths differ more than twofold ([`crate::report::overlay_points`]).
 pub fn show_compare(runs: &[PathBuf]) -> Result<()> {
     let logs = runs
         .iter()

@@ -249,22 +249,57 @@ fn key_params(s: &Spec) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Smoothed curves of several runs on one step axis, as an inline SVG.
+/// Smoothed curves of several runs overlaid, as an inline SVG, over [`overlay_points`]'s
+/// x axis.
 pub(crate) fn overlay_svg(
     runs: &[(String, MetricsLog)],
     pick: fn(&crate::log::Row) -> f32,
     label: &str,
 ) -> Result<String> {
-    let series: Vec<(String, Vec<(f64, f64)>)> = runs
+    let (series, x_desc) = overlay_points(runs, pick);
+    lines_svg(&series, label, x_desc, false)
+}
+
+/// When the longest run has more than this many times the steps of the shortest, the
+/// overlays' x axis is each run's own progress instead of the step.
+const PROGRESS_AXIS_RATIO: f64 = 2.0;
+
+/// The smoothed (EMA 0.05), thinned curves of several runs and their x axis's name. The
+/// axis is the step while the runs are of comparable length; otherwise each run's
+/// progress through its own logged steps (0 to 100 %), so that a full-budget DCGAN's
+/// 1,170 steps are not squeezed into the left edge by a 51,200-step MLP.
+pub(crate) fn overlay_points(
+    runs: &[(String, MetricsLog)],
+    pick: fn(&crate::log::Row) -> f32,
+) -> (Vec<(String, Vec<(f64, f64)>)>, &'static str) {
+    let last: Vec<f64> = runs
         .iter()
-        .map(|(name, log)| {
+        .map(|(_, log)| log.rows.last().map_or(0.0, |r| r.step as f64))
+        .collect();
+    let (lo, hi) = last
+        .iter()
+        .filter(|&&s| s > 0.0)
+        .fold((f64::MAX, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+    let by_progress = hi > 0.0 && hi / lo > PROGRESS_AXIS_RATIO;
+    let series = runs
+        .iter()
+        .zip(&last)
+        .map(|((name, log), &last)| {
             let v: Vec<f32> = log.rows.iter().map(pick).collect();
             let s = crate::plot::smooth(&v, 0.05);
-            let pts: Vec<(f64, f64)> = log.rows.iter().zip(s).map(|(r, y)| (r.step as f64, y as f64)).collect();
+            let x = |step: u64| {
+                if by_progress {
+                    100.0 * step as f64 / last.max(1.0)
+                } else {
+                    step as f64
+                }
+            };
+            let pts: Vec<(f64, f64)> = log.rows.iter().zip(s).map(|(r, y)| (x(r.step), y as f64)).collect();
             (name.clone(), thin(pts, OVERLAY_POINTS))
         })
         .collect();
-    lines_svg(&series, label, "step", false)
+    let x_desc = if by_progress { "% of each run's steps" } else { "step" };
+    (series, x_desc)
 }
 
 /// Points drawn per overlaid curve: a full-budget run logs tens of thousands of steps,
@@ -615,7 +650,45 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::thin;
+    use super::{overlay_points, thin};
+    use crate::log::{MetricsLog, Row};
+
+    fn log_of(steps: u64) -> MetricsLog {
+        let mut log = MetricsLog::default();
+        for step in 1..=steps {
+            log.push(Row {
+                step,
+                epoch: 1,
+                iter: step as u32,
+                d_loss: step as f32,
+                g_loss: 1.0,
+                d_real: 0.5,
+                d_fake: 0.5,
+                seconds: 0.0,
+                images_per_s: 0.0,
+                extra: Vec::new(),
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn overlays_use_steps_for_comparable_runs_and_progress_otherwise() {
+        let close = [("a".to_string(), log_of(100)), ("b".to_string(), log_of(150))];
+        let (series, axis) = overlay_points(&close, |r| r.d_loss);
+        assert_eq!(axis, "step");
+        assert_eq!(series[1].1.last().map(|p| p.0), Some(150.0));
+
+        let far = [("short".to_string(), log_of(50)), ("long".to_string(), log_of(5000))];
+        let (series, axis) = overlay_points(&far, |r| r.d_loss);
+        assert_eq!(axis, "% of each run's steps");
+        for (name, pts) in &series {
+            assert_eq!(pts.first().map(|p| p.0), Some(100.0 / if name == "short" { 50.0 } else { 5000.0 }));
+            assert_eq!(pts.last().map(|p| p.0), Some(100.0), "{name} ends at 100 %");
+        }
+        // The y values are still the smoothed metric, not touched by the axis.
+        assert_eq!(series[0].1[0].1, 1.0);
+    }
 
     #[test]
     fn thinning_keeps_short_curves_and_the_ends_of_long_ones() {
