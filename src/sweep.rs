@@ -98,6 +98,14 @@ impl Sweep {
                 });
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(m) = members.iter().find(|m| !seen.insert(m.id.as_str())) {
+            bail!(
+                "{}: sweep member {} appears twice (a value is listed twice in sweep.seeds or a sweep.grid key); list each once",
+                spec_file.display(),
+                m.id
+            );
+        }
         let mut key = base.clone();
         key.sweep = SweepSpec::default();
         let dir = out.join(&base.name).join(format!("sweep-{}", key.hash()));
@@ -223,16 +231,13 @@ impl Sweep {
         let exe = std::env::current_exe().context("cannot find the ganlab executable")?;
         let cwd = std::env::current_dir()?;
         let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
-        let mut cmd = vec![
-            exe.display().to_string(),
-            "sweep".into(),
-            abs(&self.spec_file).display().to_string(),
-        ];
+        let path_arg = |p: &Path| sh_quote(&p.display().to_string());
+        let mut cmd = vec![path_arg(&exe), "sweep".into(), path_arg(&abs(&self.spec_file))];
         if let Some(p) = &self.profile {
-            cmd.extend(["--profile".into(), p.clone()]);
+            cmd.extend(["--profile".into(), sh_quote(p)]);
         }
         for s in &self.sets {
-            cmd.extend(["--set".into(), format!("'{}'", s.replace('\'', "'\\''"))]);
+            cmd.extend(["--set".into(), sh_quote(s)]);
         }
         let out = self
             .dir
@@ -240,10 +245,10 @@ impl Sweep {
             .and_then(Path::parent)
             .map(abs)
             .unwrap_or_else(|| cwd.clone());
-        cmd.extend(["--out".into(), out.display().to_string()]);
+        cmd.extend(["--out".into(), path_arg(&out)]);
         cmd.extend(["--threads".into(), opts.cpus.to_string()]);
         if let Some(d) = data_dir {
-            cmd.extend(["--data-dir".into(), abs(d).display().to_string()]);
+            cmd.extend(["--data-dir".into(), path_arg(&abs(d))]);
         }
         cmd.extend(["--member".into(), "\"$SLURM_ARRAY_TASK_ID\"".into()]);
         let mut s = String::new();
@@ -264,12 +269,17 @@ impl Sweep {
             writeln!(s, "#SBATCH --time={t}")?;
         }
         writeln!(s, "#SBATCH --output={}/slurm/%A_%a.out", abs(&self.dir).display())?;
-        writeln!(s, "cd {}", cwd.display())?;
+        writeln!(s, "cd {}", path_arg(&cwd))?;
         writeln!(s, "exec {}", cmd.join(" "))?;
         let path = self.dir.join("sweep.sbatch");
         std::fs::write(&path, s).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     }
+}
+
+/// `s` as one word for a POSIX shell: in single quotes, each `'` written `'\''`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// `sbatch` settings of `ganlab sweep --slurm`.

@@ -54,6 +54,13 @@ fn bad_sweeps_are_clear_errors() {
         Sweep::new(&spec, None, &sets(&["sweep.grid={optim.d.lr: [-1.0]}"]), out.path()).unwrap_err()
     );
     assert!(e.contains("optim.d.lr=-1"), "{e}");
+    // The same seed twice would be two members in one directory.
+    let e = Sweep::new(&spec, None, &sets(&["sweep.seeds=[1,2,1]"]), out.path()).unwrap_err().to_string();
+    assert!(e.contains("seed-1 appears twice"), "{e}");
+    let e = Sweep::new(&spec, None, &sets(&["sweep.grid={optim.d.lr: [0.1, 0.1]}"]), out.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optim.d.lr=0.1_seed-42 appears twice"), "{e}");
 }
 
 fn sweep_cli(out: &std::path::Path) -> std::process::Output {
@@ -102,7 +109,8 @@ fn local_sweep_runs_seeds_restarts_without_rework_and_reports_mean_and_std() {
 
 #[test]
 fn slurm_script_is_a_job_array_over_the_members() {
-    let out = tempfile::tempdir().unwrap();
+    // A path with a space and a quote, as on a cluster's shared file system.
+    let out = tempfile::Builder::new().prefix("it's a sweep ").tempdir().unwrap();
     let sw = Sweep::new(
         &common::spec_path("mlp_pytorch"),
         Some("quick"),
@@ -127,4 +135,17 @@ fn slurm_script_is_a_job_array_over_the_members() {
     ] {
         assert!(s.contains(want), "missing {want:?} in:\n{s}");
     }
+    // The shell reads each path as one word: print the words `exec` would get.
+    let exec = s.lines().find_map(|l| l.strip_prefix("exec ")).expect("an exec line");
+    let o = Command::new("bash")
+        .args(["-c", &format!("printf '%s\\n' {exec}")])
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let words: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    let after = |flag: &str| words.iter().position(|w| w == flag).map(|i| words[i + 1].as_str());
+    assert_eq!(after("--out"), out.path().to_str(), "{words:?}");
+    assert_eq!(after("--member"), Some("2"));
+    assert_eq!(words[1], "sweep");
 }
