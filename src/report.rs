@@ -683,7 +683,10 @@ mod tests {
         let (series, axis) = overlay_points(&far, |r| r.d_loss);
         assert_eq!(axis, "% of each run's steps");
         for (name, pts) in &series {
-            assert_eq!(pts.first().map(|p| p.0), Some(100.0 / if name == "short" { 50.0 } else { 5000.0 }));
+            assert_eq!(
+                pts.first().map(|p| p.0),
+                Some(100.0 / if name == "short" { 50.0 } else { 5000.0 })
+            );
             assert_eq!(pts.last().map(|p| p.0), Some(100.0), "{name} ends at 100 %");
         }
         // The y values are still the smoothed metric, not touched by the axis.

@@ -55,7 +55,9 @@ fn bad_sweeps_are_clear_errors() {
     );
     assert!(e.contains("optim.d.lr=-1"), "{e}");
     // The same seed twice would be two members in one directory.
-    let e = Sweep::new(&spec, None, &sets(&["sweep.seeds=[1,2,1]"]), out.path()).unwrap_err().to_string();
+    let e = Sweep::new(&spec, None, &sets(&["sweep.seeds=[1,2,1]"]), out.path())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("seed-1 appears twice"), "{e}");
     let e = Sweep::new(&spec, None, &sets(&["sweep.grid={optim.d.lr: [0.1, 0.1]}"]), out.path())
         .unwrap_err()
