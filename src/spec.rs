@@ -300,6 +300,24 @@ pub struct TrainSpec {
     /// With `shuffle`: drop the last partial batch (PyTorch `drop_last`).
     #[serde(default)]
     pub drop_last: bool,
+    /// What a NaN or infinite loss does: `stop` the run as `diverged` (the default),
+    /// or `continue` training and logging (a warning at the first one).
+    #[serde(default, skip_serializing_if = "OnDivergence::is_stop")]
+    pub on_divergence: OnDivergence,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDivergence {
+    #[default]
+    Stop,
+    Continue,
+}
+
+impl OnDivergence {
+    fn is_stop(&self) -> bool {
+        *self == OnDivergence::Stop
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -142,7 +142,8 @@ impl Sweep {
         a
     }
 
-    /// What to do with member `i`: `None` when it is done or running elsewhere.
+    /// What to do with member `i`: `None` when it completed, diverged or is running
+    /// elsewhere.
     pub fn plan(&self, i: usize, threads: usize, data_dir: Option<&Path>) -> Result<Option<Vec<String>>> {
         let dir = self.dir.join(&self.members[i].id);
         if !dir.join("manifest.json").is_file() {
@@ -154,7 +155,8 @@ impl Sweep {
         }
         let m = Manifest::read(&dir)?;
         Ok(match m.status {
-            Status::Completed => None,
+            // A diverged member would diverge again at the same step.
+            Status::Completed | Status::Diverged => None,
             Status::Running if !m.is_stale() => None,
             _ if crate::checkpoint::latest(&dir)?.is_some() => {
                 let mut a = vec![
@@ -186,7 +188,11 @@ impl Sweep {
         for i in 0..self.members.len() {
             match self.plan(i, threads, data_dir)? {
                 Some(args) => queue.push((i, args)),
-                None => eprintln!("{}: already completed (or running)", self.members[i].id),
+                None => {
+                    let status = Manifest::read(&self.dir.join(&self.members[i].id))
+                        .map_or("done".into(), |m| format!("{:?}", m.status).to_lowercase());
+                    eprintln!("{}: already {status}, skipped", self.members[i].id)
+                }
             }
         }
         queue.reverse();

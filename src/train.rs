@@ -16,7 +16,7 @@ use crate::log::{MetricsLog, Row};
 use crate::models::{self, Batch, Gan};
 use crate::rng::{self, StepRngs, Stream};
 use crate::run::{self, Manifest, Status};
-use crate::spec::{Sampling, Scale, Spec};
+use crate::spec::{OnDivergence, Sampling, Scale, Spec};
 
 /// Draws the indices of real batches as the article does.
 pub struct Sampler {
@@ -248,6 +248,11 @@ pub fn resume(dir: &Path, data: &Mnist, opts: &RunOptions) -> Result<PathBuf> {
             "run {} completed all its epochs: nothing to resume (start a new run to train longer)",
             dir.display()
         ),
+        Status::Diverged => anyhow::bail!(
+            "run {} diverged ({}): resuming would repeat it; start a new run with other settings, or with --set train.on_divergence=continue",
+            dir.display(),
+            manifest.error.as_deref().unwrap_or("a NaN or infinite loss")
+        ),
         Status::Running if !manifest.is_stale() => anyhow::bail!(
             "run {} is still running (pid {}); stop it first",
             dir.display(),
@@ -321,9 +326,9 @@ fn run_in(
     manifest.write(dir)?;
     result.with_context(|| {
         format!(
-            "run {} stopped ({:?}); its metrics so far are in it",
+            "run {} stopped ({}); its metrics so far are in it",
             dir.display(),
-            manifest.status
+            format!("{:?}", manifest.status).to_lowercase()
         )
     })?;
     flushed?;
@@ -391,6 +396,7 @@ fn train_loop(
     let mut quality = crate::eval::during::Quality::for_spec(spec, data)?;
     let start = Instant::now();
     let seconds = || base_seconds + start.elapsed().as_secs_f64();
+    let mut warned_divergence = false;
     for epoch in first..=spec.train.epochs {
         pb.set_prefix(format!("{} epoch {epoch}/{}", spec.name, spec.train.epochs));
         if skip == 0 {
@@ -413,7 +419,18 @@ fn train_loop(
             let s = model.train_step(&batch, &mut rngs)?;
             step += 1;
             last = s.clone();
-            if ![s.d_loss, s.g_loss].iter().all(|v| v.is_finite()) {
+            let finite = [s.d_loss, s.g_loss].iter().all(|v| v.is_finite());
+            if !finite && spec.train.on_divergence == OnDivergence::Continue {
+                if !warned_divergence {
+                    pb.suspend(|| {
+                        eprintln!(
+                            "warning: step {step} (epoch {epoch}): d_loss {}, g_loss {}; training on (train.on_divergence: continue)",
+                            s.d_loss, s.g_loss
+                        )
+                    });
+                    warned_divergence = true;
+                }
+            } else if !finite {
                 let last_finite = log
                     .rows
                     .last()

@@ -429,3 +429,72 @@ fn manifest_names_the_build_commit_wherever_the_run_starts() {
     let commit = m.git_commit.expect("no commit in the manifest");
     assert_eq!(commit.trim_end_matches("-dirty"), head, "manifest: {commit}");
 }
+
+/// A NaN loss stops the run as `diverged` with the step and the last finite losses,
+/// its metrics up to there kept; `train.on_divergence: continue` trains on. (Keras
+/// SGD at lr 9.9 on the vanilla GAN overflows to NaN at step 3.)
+#[test]
+fn a_nan_loss_stops_the_run_as_diverged_unless_told_to_continue() {
+    let explode = [
+        "--set",
+        "optim.d={kind: sgd_keras, lr: 9.9, momentum: 0.9, nesterov: false}",
+        "--set",
+        "optim.g={kind: sgd_keras, lr: 9.9, momentum: 0.9, nesterov: false}",
+        "--set",
+        "train.iters_per_epoch=8",
+    ];
+    let the_run = |out: &Path| {
+        let runs: Vec<PathBuf> = std::fs::read_dir(out.join("vanilla_mlp_keras"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runs[0].clone()
+    };
+
+    let out = tempfile::tempdir().unwrap();
+    let o = common::tiny_run_command()
+        .args(explode)
+        .args(["--out", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(err.contains("(diverged)") && err.contains("diverged at step 3"), "{err}");
+    assert!(err.contains("last finite: step 2 d_loss"), "{err}");
+    let dir = the_run(out.path());
+    let m = Manifest::read(&dir).unwrap();
+    assert_eq!(m.status, Status::Diverged);
+    assert!(m.error.unwrap().contains("diverged at step 3"));
+    let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+    let steps: Vec<u64> = log.rows.iter().map(|r| r.step).collect();
+    assert_eq!(steps, [1, 2], "the finite steps are kept");
+    assert!(log.rows.iter().all(|r| r.d_loss.is_finite() && r.g_loss.is_finite()));
+    // Resuming would only repeat the divergence.
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(["resume", dir.to_str().unwrap(), "--quiet"])
+        .args(["--data-dir", common::data_dir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("diverged") && err.contains("on_divergence=continue"), "{err}");
+    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Diverged, "untouched");
+
+    let out = tempfile::tempdir().unwrap();
+    let o = common::tiny_run_command()
+        .args(explode)
+        .args(["--set", "train.on_divergence=continue"])
+        .args(["--out", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("warning: step 3").count(), 1, "one warning: {err}");
+    let dir = the_run(out.path());
+    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Completed);
+    let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+    assert_eq!(log.rows.len(), 8);
+    assert!(log.rows[2..].iter().all(|r| !r.d_loss.is_finite()), "NaN rows are logged");
+}
