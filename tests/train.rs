@@ -280,26 +280,29 @@ fn start_long_run(out: &Path) -> (std::process::Child, PathBuf) {
     (child, dir)
 }
 
+/// Ctrl-C, and SIGTERM (what Slurm sends at a job's time limit or on `scancel`).
 #[test]
-fn sigint_saves_a_checkpoint_and_marks_the_run_interrupted() {
-    let out = tempfile::tempdir().unwrap();
-    let (child, dir) = start_long_run(out.path());
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(!o.status.success(), "an interrupted run must exit non-zero");
-    let m = Manifest::read(&dir).unwrap();
-    assert_eq!(m.status, Status::Interrupted, "{:?}", m.error);
-    assert!(dir.join("checkpoints/g_interrupted.safetensors").is_file());
-    let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
-    assert_eq!(
-        log.rows.len() as u64,
-        log.rows.last().unwrap().step,
-        "every step up to the stop is logged"
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted at step"));
+fn sigint_and_sigterm_save_a_checkpoint_and_mark_the_run_interrupted() {
+    for signal in ["-INT", "-TERM"] {
+        let out = tempfile::tempdir().unwrap();
+        let (child, dir) = start_long_run(out.path());
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(!o.status.success(), "{signal}: an interrupted run must exit non-zero");
+        let m = Manifest::read(&dir).unwrap();
+        assert_eq!(m.status, Status::Interrupted, "{signal}: {:?}", m.error);
+        assert!(dir.join("checkpoints/g_interrupted.safetensors").is_file(), "{signal}");
+        let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+        assert_eq!(
+            log.rows.len() as u64,
+            log.rows.last().unwrap().step,
+            "{signal}: every step up to the stop is logged"
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted at step"), "{signal}");
+    }
 }
 
 #[test]
