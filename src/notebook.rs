@@ -165,16 +165,44 @@ pub fn show_frame(df: &DataFrame, rows: usize) -> Result<()> {
     Ok(())
 }
 
-fn show_svg_file(path: &Path) -> Result<()> {
-    let svg = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    display("image/svg+xml", &svg);
-    Ok(())
+/// Several SVG charts stacked top to bottom as one SVG (nested `<svg>` elements). A
+/// cell must display them as one output: evcxr keeps one output per MIME type and
+/// cell, so a second `image/svg+xml` display in the same cell replaces the first.
+pub fn stack_svgs(svgs: &[String]) -> Result<String> {
+    let attr = |tag: &str, name: &str| -> Result<u32> {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key).with_context(|| format!("an SVG without {name}"))? + key.len();
+        let v = &tag[at..];
+        let v: Result<u32, _> = v[..v.find('"').unwrap_or(v.len())].parse();
+        v.with_context(|| format!("an SVG's {name} is not a whole number"))
+    };
+    let (mut width, mut height, mut body) = (0, 0, String::new());
+    for svg in svgs {
+        let svg = svg.trim_start_matches(|c| c != '<');
+        let svg = &svg[svg.find("<svg").context("not an SVG")?..];
+        let tag = &svg[..svg.find('>').context("not an SVG")?];
+        let (w, h) = (attr(tag, "width")?, attr(tag, "height")?);
+        body.push_str(&format!("<svg x=\"0\" y=\"{height}\"{}\n", &svg[4..]));
+        width = width.max(w);
+        height += h;
+    }
+    Ok(format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\">\n{body}</svg>"
+    ))
 }
 
-/// The run's loss curves and D(x) / D(G(z)) curves.
+fn read_svg(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The run's loss curves and D(x) / D(G(z)) curves, as one chart.
 pub fn show_curves(run: &Path) -> Result<()> {
-    show_svg_file(&run.join("plots/losses.svg"))?;
-    show_svg_file(&run.join("plots/d_outputs.svg"))
+    let svgs = [
+        read_svg(&run.join("plots/losses.svg"))?,
+        read_svg(&run.join("plots/d_outputs.svg"))?,
+    ];
+    display("image/svg+xml", &stack_svgs(&svgs)?);
+    Ok(())
 }
 
 /// The run's latest sample grid (ACGAN: one digit class per column).
@@ -269,13 +297,15 @@ pub fn show_compare(runs: &[PathBuf]) -> Result<()> {
             Ok((m.spec, MetricsLog::read(&r.join("metrics.parquet"))?))
         })
         .collect::<Result<Vec<_>>>()?;
-    for (pick, label) in [
+    let svgs = [
         ((|r| r.g_loss) as fn(&crate::log::Row) -> f32, "G loss (EMA 0.05)"),
         (|r| r.d_loss, "D loss (EMA 0.05)"),
         (|r| r.d_real, "D(x) (EMA 0.05)"),
         (|r| r.d_fake, "D(G(z)) (EMA 0.05)"),
-    ] {
-        display("image/svg+xml", &crate::report::overlay_svg(&logs, pick, label)?);
-    }
+    ]
+    .into_iter()
+    .map(|(pick, label)| crate::report::overlay_svg(&logs, pick, label))
+    .collect::<Result<Vec<_>>>()?;
+    display("image/svg+xml", &stack_svgs(&svgs)?);
     Ok(())
 }

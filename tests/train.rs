@@ -301,7 +301,10 @@ fn sigint_and_sigterm_save_a_checkpoint_and_mark_the_run_interrupted() {
             log.rows.last().unwrap().step,
             "{signal}: every step up to the stop is logged"
         );
-        assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted at step"), "{signal}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("interrupted at step"),
+            "{signal}"
+        );
     }
 }
 
@@ -464,7 +467,10 @@ fn a_nan_loss_stops_the_run_as_diverged_unless_told_to_continue() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.matches("error:").count(), 1, "{err}");
-    assert!(err.contains("(diverged)") && err.contains("diverged at step 3"), "{err}");
+    assert!(
+        err.contains("(diverged)") && err.contains("diverged at step 3"),
+        "{err}"
+    );
     assert!(err.contains("last finite: step 2 d_loss"), "{err}");
     let dir = the_run(out.path());
     let m = Manifest::read(&dir).unwrap();
@@ -482,7 +488,10 @@ fn a_nan_loss_stops_the_run_as_diverged_unless_told_to_continue() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("diverged") && err.contains("on_divergence=continue"), "{err}");
+    assert!(
+        err.contains("diverged") && err.contains("on_divergence=continue"),
+        "{err}"
+    );
     assert_eq!(Manifest::read(&dir).unwrap().status, Status::Diverged, "untouched");
 
     let out = tempfile::tempdir().unwrap();
@@ -499,5 +508,8 @@ fn a_nan_loss_stops_the_run_as_diverged_unless_told_to_continue() {
     assert_eq!(Manifest::read(&dir).unwrap().status, Status::Completed);
     let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(log.rows.len(), 8);
-    assert!(log.rows[2..].iter().all(|r| !r.d_loss.is_finite()), "NaN rows are logged");
+    assert!(
+        log.rows[2..].iter().all(|r| !r.d_loss.is_finite()),
+        "NaN rows are logged"
+    );
 }
