@@ -55,3 +55,40 @@ fn charts_of_one_cell_are_stacked_into_one_svg() {
     assert!(ganlab::notebook::stack_svgs(&["<p>no chart</p>".to_string()]).is_err());
     assert!(ganlab::notebook::stack_svgs(&["<svg height=\"3\"></svg>".to_string()]).is_err());
 }
+
+/// The notebooks are committed with the outputs of a real execution: every code cell
+/// but `:dep` has one, and a cell's charts are one SVG. (One commit once stripped a
+/// notebook's outputs by accident; CI re-executes the notebooks, so only this test
+/// sees what is committed.)
+#[test]
+fn committed_notebooks_carry_their_outputs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<String>(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    let mut books = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension() != Some(std::ffi::OsStr::new("ipynb")) {
+            continue;
+        }
+        books += 1;
+        let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for cell in nb["cells"].as_array().unwrap() {
+            let source = text(&cell["source"]);
+            if cell["cell_type"] != "code" || source.starts_with(":dep") {
+                continue;
+            }
+            let outputs = cell["outputs"].as_array().unwrap();
+            assert!(!outputs.is_empty(), "{}: no output for `{source}`", path.display());
+            for (call, charts) in [("show_curves", 2), ("show_compare", 4)] {
+                if source.contains(call) {
+                    let svg: String = outputs.iter().map(|o| text(&o["data"]["image/svg+xml"])).collect();
+                    assert_eq!(svg.matches("<svg").count(), charts + 1, "{}: {call}", path.display());
+                }
+            }
+        }
+    }
+    assert_eq!(books, 6, "one notebook per article and compare.ipynb");
+}
