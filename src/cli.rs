@@ -331,9 +331,12 @@ pub fn main() -> Result<()> {
                 if i >= sw.members.len() {
                     bail!("--member {i}: this sweep has members 0 to {}", sw.members.len() - 1);
                 }
-                let Some(args) = sw.plan(i, total, data.data_dir.as_deref())? else {
-                    eprintln!("{}: already completed (or running)", sw.members[i].id);
-                    return Ok(());
+                let args = match sw.plan(i, total, data.data_dir.as_deref())? {
+                    crate::sweep::Plan::Run(args) => args,
+                    crate::sweep::Plan::Skip(status) => {
+                        eprintln!("{}: already {status}, skipped", sw.members[i].id);
+                        return Ok(());
+                    }
                 };
                 std::fs::create_dir_all(&sw.dir)?;
                 let exe = std::env::current_exe()?;
@@ -551,7 +554,7 @@ pub fn main() -> Result<()> {
                 let status = if m.is_stale() {
                     "stale".to_string()
                 } else {
-                    format!("{:?}", m.status).to_lowercase()
+                    m.status.to_string()
                 };
                 let id = r
                     .file_name()

@@ -552,7 +552,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             article: spec.source.title.clone(),
             source: spec.source.file.clone(),
             description: spec.description.clone(),
-            status: format!("{:?}", m.status).to_lowercase(),
+            status: m.status.to_string(),
             final_metrics: fm,
             provenance: vec![
                 ("ganlab".into(), m.ganlab_version.clone()),

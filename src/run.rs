@@ -19,6 +19,19 @@ pub enum Status {
     Diverged,
 }
 
+impl std::fmt::Display for Status {
+    /// The manifest's spelling: `running`, `completed`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::Diverged => "diverged",
+        })
+    }
+}
+
 /// Set by SIGINT/SIGTERM; the trainer finishes the current iteration, saves and stops.
 pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

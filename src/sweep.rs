@@ -22,6 +22,15 @@ pub struct Member {
     pub spec: Spec,
 }
 
+/// What [`Sweep::plan`] decides for a member.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// The `ganlab` arguments that run or resume it.
+    Run(Vec<String>),
+    /// Nothing to do: it is in this state.
+    Skip(Status),
+}
+
 /// What a sweep is built from: the spec file with its profile and overrides.
 #[derive(Clone, Debug)]
 pub struct Sweep {
@@ -142,22 +151,22 @@ impl Sweep {
         a
     }
 
-    /// What to do with member `i`: `None` when it completed, diverged or is running
-    /// elsewhere.
-    pub fn plan(&self, i: usize, threads: usize, data_dir: Option<&Path>) -> Result<Option<Vec<String>>> {
+    /// What to do with member `i`: run (or resume) it, or skip it when it completed,
+    /// diverged or is running elsewhere.
+    pub fn plan(&self, i: usize, threads: usize, data_dir: Option<&Path>) -> Result<Plan> {
         let dir = self.dir.join(&self.members[i].id);
         if !dir.join("manifest.json").is_file() {
             if dir.exists() {
                 // Created but never started (no manifest): start it afresh.
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
             }
-            return Ok(Some(self.run_args(i, threads, data_dir)));
+            return Ok(Plan::Run(self.run_args(i, threads, data_dir)));
         }
         let m = Manifest::read(&dir)?;
         Ok(match m.status {
             // A diverged member would diverge again at the same step.
-            Status::Completed | Status::Diverged => None,
-            Status::Running if !m.is_stale() => None,
+            Status::Completed | Status::Diverged => Plan::Skip(m.status),
+            Status::Running if !m.is_stale() => Plan::Skip(m.status),
             _ if crate::checkpoint::latest(&dir)?.is_some() => {
                 let mut a = vec![
                     "resume".into(),
@@ -169,12 +178,12 @@ impl Sweep {
                 if let Some(d) = data_dir {
                     a.extend(["--data-dir".into(), d.display().to_string()]);
                 }
-                Some(a)
+                Plan::Run(a)
             }
             // Stopped before its first checkpoint: start it again.
             _ => {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-                Some(self.run_args(i, threads, data_dir))
+                Plan::Run(self.run_args(i, threads, data_dir))
             }
         })
     }
@@ -187,12 +196,8 @@ impl Sweep {
         let mut queue: Vec<(usize, Vec<String>)> = Vec::new();
         for i in 0..self.members.len() {
             match self.plan(i, threads, data_dir)? {
-                Some(args) => queue.push((i, args)),
-                None => {
-                    let status = Manifest::read(&self.dir.join(&self.members[i].id))
-                        .map_or("done".into(), |m| format!("{:?}", m.status).to_lowercase());
-                    eprintln!("{}: already {status}, skipped", self.members[i].id)
-                }
+                Plan::Run(args) => queue.push((i, args)),
+                Plan::Skip(status) => eprintln!("{}: already {status}, skipped", self.members[i].id),
             }
         }
         queue.reverse();

@@ -328,7 +328,7 @@ fn run_in(
         format!(
             "run {} stopped ({}); its metrics so far are in it",
             dir.display(),
-            format!("{:?}", manifest.status).to_lowercase()
+            manifest.status
         )
     })?;
     flushed?;
@@ -420,17 +420,15 @@ fn train_loop(
             step += 1;
             last = s.clone();
             let finite = [s.d_loss, s.g_loss].iter().all(|v| v.is_finite());
-            if !finite && spec.train.on_divergence == OnDivergence::Continue {
-                if !warned_divergence {
-                    pb.suspend(|| {
-                        eprintln!(
-                            "warning: step {step} (epoch {epoch}): d_loss {}, g_loss {}; training on (train.on_divergence: continue)",
-                            s.d_loss, s.g_loss
-                        )
-                    });
-                    warned_divergence = true;
-                }
-            } else if !finite {
+            if !finite && spec.train.on_divergence == OnDivergence::Continue && !warned_divergence {
+                pb.suspend(|| {
+                    eprintln!(
+                        "warning: step {step} (epoch {epoch}): d_loss {}, g_loss {}; training on (train.on_divergence: continue)",
+                        s.d_loss, s.g_loss
+                    )
+                });
+                warned_divergence = true;
+            } else if !finite && spec.train.on_divergence == OnDivergence::Stop {
                 let last_finite = log
                     .rows
                     .last()

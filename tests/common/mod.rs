@@ -7,9 +7,11 @@ use std::sync::OnceLock;
 use ganlab::data::Mnist;
 
 /// The MNIST directory: `GANLAB_DATA`, else `../shared/data/mnist` beside the checkout.
+/// Made absolute, since some tests start ganlab in another working directory (the
+/// README's test command sets a relative `GANLAB_DATA`).
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("GANLAB_DATA").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
+        return std::path::absolute(PathBuf::from(d)).expect("GANLAB_DATA as an absolute path");
     }
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
     assert!(
