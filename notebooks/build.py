@@ -69,6 +69,12 @@ def compare():
         new_code_cell(f"let runs = ganlab::notebook::latest_runs(&[{specs}])?;\nruns.len()"),
         new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::all_metrics(&runs)?, 10)?;"),
         new_code_cell("ganlab::notebook::show_compare(&runs)?;"),
+        new_markdown_cell("## Beside the article's own code\n\nRuns of the articles' own Keras and PyTorch code "
+                          "(`ganlab reference`), scored by the same pinned evaluator, next to ganlab's runs of the same spec: "
+                          "the verdict per metric over the seeds (the rule is in the README), quality over training with the "
+                          "seed spread as a band, both engines' curves and final grids. From the committed reproduction record "
+                          "(`reports/reproduction/runs`) when it is there, else from `$GANLAB_RUNS`."),
+        new_code_cell("ganlab::notebook::show_engines(&ganlab::notebook::record_or_runs())?;"),
     ]
 
 

@@ -10,7 +10,8 @@ train_on_batch's totals (generation + auxiliary). Changes to the article's code,
 and why: `keras_articles.CHANGES["all"]` and `["003"]` (printed with `--changes`).
 In short: tf_keras imports and legacy Adam; D's Flatten flattens in (c, h, w)
 order as Keras 2.0's did (tf_keras's, under channels_first, reorders to (h, w, c)); both cross-entropies in Keras 2.0's
-clipped form (tf_keras would use the logits); the np.random draws (noise and
+clipped form (tf_keras would use the logits); Adam's epsilon 1e-8 and the unscaled
+glorot_normal of Keras 2.0 (tf_keras's defaults are 1e-7 and the scaled one); the np.random draws (noise and
 sampled labels) and the in-order real batch with its labels come from ganlab's
 recording; Dropout(0.3) takes its rate from the fixture (0 in parity runs, on both
 sides); the per-epoch evaluation and saving are not part of a step; and the

@@ -7,8 +7,9 @@ weights, real batches and noise.
 
 Protocol and weight layouts: `parity/keras_fixture.py`. Changes to the article's
 code, and why: `keras_articles.CHANGES["all"]` and `["004"]` (printed with
-`--changes`). In short: tf_keras imports and legacy Adam; binary cross-entropy in
-Keras 2.2.4's clipped form (tf_keras would use the logits); randint/randn in
+`--changes`). In short: tf_keras imports and legacy Adam; binary cross-entropy is
+tf_keras's own (from the sigmoid's logits, as the article's TensorFlow 2 ran it);
+randint/randn in
 generate_real_samples/generate_latent_points return ganlab's recorded draws;
 Dropout(0.4) takes its rate from the fixture (0 in parity runs, on both sides).
 """

@@ -19,6 +19,7 @@ from tf_keras import backend as K
 from tf_keras import layers
 from tf_keras.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding,
                              Flatten, Input, LeakyReLU, MaxPooling2D, Permute, Reshape, UpSampling2D)
+from tf_keras.initializers import VarianceScaling
 from tf_keras.models import Model, Sequential
 from tf_keras.optimizers.legacy import SGD, Adam
 
@@ -34,6 +35,9 @@ CHANGES = {
         "pass 0 on both sides because dropout masks cannot match across frameworks",
         "Keras lists of labels (`[1] * BATCH_SIZE`) are passed as numpy arrays: tf_keras reads a "
         "Python list as one input per element",
+        "reference runs only (`reference.py`): D's compile() lists two metrics, the mean D output on the "
+        "batch's reals and on its fakes (`d_real`, `d_fake`), read from the training forward pass itself; "
+        "the update is unchanged (parity and the speed peer compile without them)",
     ],
     "000": [
         "loss stays 'binary_crossentropy': tf_keras computes it from the sigmoid's logits, which is "
@@ -54,6 +58,12 @@ CHANGES = {
         "0.4913 from the same weights). Only the order of the Dense heads' rows depends on it",
         "binary and sparse categorical cross-entropies are Keras 2.0's TF-backend forms (clipped "
         "probabilities), as the article ran them; tf_keras would use the logits",
+        "Adam(lr=adam_lr, beta_1=adam_beta_1) -> the same with epsilon=1e-8: the article's Keras 2.0.9 "
+        "defaulted to 1e-8 (epsilon=None -> K.epsilon() = 1e-7 came in Keras 2.1.3); tf_keras's default is 1e-7",
+        "kernel_initializer/embeddings_initializer='glorot_normal' -> keras20_glorot_normal(): Keras 2.0's "
+        "glorot_normal is N(0, sqrt(2 / (fan_in + fan_out))) truncated at 2 sigma; tf_keras's divides sigma "
+        "by 0.8796 first (Keras >= 2.2.0), 14 % wider (parity loads ganlab's weights, so only reference runs "
+        "see it)",
         "the per-epoch evaluation, pickling, image and weight saving are dropped (not part of a step)",
         "parity only (nhwc=True): the convolutions run channels_last between Permute layers (NCHW->NHWC "
         "after the Reshape and at D's input, back before G's output and D's Flatten), because "
@@ -63,9 +73,12 @@ CHANGES = {
         "afterwards (the layers keep it), so that other articles can share the process",
     ],
     "004": [
-        "binary cross-entropy is Keras 2.2.4's TF-backend form (clipped probabilities), as the "
-        "tutorial ran it; tf_keras would use the sigmoid's logits",
+        "loss stays 'binary_crossentropy': the article's code is TensorFlow 2 (tf.random.normal, "
+        "training=False), whose tf.keras computes it from the sigmoid's logits, as tf_keras does "
+        "(ganlab's era tf.keras-2: `loss.bce: logits`)",
         "generate_real_samples/generate_latent_points draw from the Source (randint/randn)",
+        "`d_loss, _ = d_model.train_on_batch(X, y)` keeps the whole output (loss, accuracy and, in "
+        "reference runs, the D-output metrics)",
     ],
 }
 
@@ -89,6 +102,34 @@ def keras20_sparse_categorical_crossentropy(y_true, y_pred):
     p = tf.clip_by_value(p, EPS, 1 - EPS)
     labels = tf.cast(tf.reshape(y_true, [-1]), tf.int64)
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.math.log(p))
+
+
+# Keras 2.0's Adam epsilon (article 003's era; tf_keras's legacy Adam defaults to 1e-7).
+KERAS20_ADAM_EPSILON = 1e-8
+
+
+def keras20_glorot_normal():
+    """Keras 2.0's `glorot_normal`: VarianceScaling(1, 'fan_avg', 'normal'), i.e.
+    K.truncated_normal(shape, 0, sqrt(2 / (fan_in + fan_out))), a normal truncated at
+    two standard deviations and not rescaled. tf_keras's VarianceScaling divides the
+    standard deviation by 0.87962566 (the truncated normal's own) first, so a scale
+    of 0.87962566 ** 2 gives back the unscaled draw."""
+    return VarianceScaling(scale=0.87962566103423978 ** 2, mode='fan_avg', distribution='truncated_normal')
+
+
+def d_real(y_true, y_pred):
+    """Reference runs only: the mean D output on the batch's reals (target 1), from the
+    training forward pass (Dropout on), as ganlab logs `d_real`."""
+    y_true = tf.reshape(tf.cast(y_true, y_pred.dtype), tf.shape(y_pred))
+    mask = tf.cast(y_true > 0.5, y_pred.dtype)
+    return tf.reduce_sum(y_pred * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def d_fake(y_true, y_pred):
+    """Reference runs only: the mean D output on the batch's fakes (target 0)."""
+    y_true = tf.reshape(tf.cast(y_true, y_pred.dtype), tf.shape(y_pred))
+    mask = tf.cast(y_true < 0.5, y_pred.dtype)
+    return tf.reduce_sum(y_pred * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
 class Source:
@@ -125,7 +166,7 @@ def build_generator_000():
     return model
 
 
-def build_discriminator_000(dropout=0.3):
+def build_discriminator_000(dropout=0.3, metrics=None):
     model = Sequential()
     model.add(Dense(units=1024, input_dim=784))
     model.add(LeakyReLU(alpha=0.2))
@@ -137,7 +178,7 @@ def build_discriminator_000(dropout=0.3):
     model.add(LeakyReLU(alpha=0.2))
     model.add(Dropout(dropout))
     model.add(Dense(units=1, activation='sigmoid'))
-    model.compile(loss='binary_crossentropy', optimizer=Adam(0.0002, 0.5))
+    model.compile(loss='binary_crossentropy', optimizer=Adam(0.0002, 0.5), metrics=metrics)
     return model
 
 
@@ -151,9 +192,9 @@ def build_GAN_000(discriminator, generator):
     return GAN
 
 
-def article_000(dropout=0.3):
+def article_000(dropout=0.3, metrics=None):
     generator = build_generator_000()
-    discriminator = build_discriminator_000(dropout)
+    discriminator = build_discriminator_000(dropout, metrics)
     GAN = build_GAN_000(discriminator, generator)
     return {"generator": generator, "discriminator": discriminator, "GAN": GAN}
 
@@ -217,7 +258,7 @@ def generator_containing_discriminator_001(g, d):
     return model
 
 
-def article_001(loss=keras20_binary_crossentropy):
+def article_001(loss=keras20_binary_crossentropy, metrics=None):
     d = discriminator_model_001()
     g = generator_model_001()
     d_on_g = generator_containing_discriminator_001(g, d)
@@ -226,7 +267,7 @@ def article_001(loss=keras20_binary_crossentropy):
     g.compile(loss=loss, optimizer="SGD")
     d_on_g.compile(loss=loss, optimizer=g_optim)
     d.trainable = True
-    d.compile(loss=loss, optimizer=d_optim)
+    d.compile(loss=loss, optimizer=d_optim, metrics=metrics)
     return {"g": g, "d": d, "d_on_g": d_on_g}
 
 
@@ -261,15 +302,15 @@ def build_generator_003(latent_size, nhwc=False):
     if nhwc:
         cnn.add(Permute((2, 3, 1)))
     cnn.add(UpSampling2D(size=(2, 2), **fmt))
-    cnn.add(Conv2D(256, 5, padding='same', activation='relu', kernel_initializer='glorot_normal', **fmt))
+    cnn.add(Conv2D(256, 5, padding='same', activation='relu', kernel_initializer=keras20_glorot_normal(), **fmt))
     cnn.add(UpSampling2D(size=(2, 2), **fmt))
-    cnn.add(Conv2D(128, 5, padding='same', activation='relu', kernel_initializer='glorot_normal', **fmt))
-    cnn.add(Conv2D(1, 2, padding='same', activation='tanh', kernel_initializer='glorot_normal', **fmt))
+    cnn.add(Conv2D(128, 5, padding='same', activation='relu', kernel_initializer=keras20_glorot_normal(), **fmt))
+    cnn.add(Conv2D(1, 2, padding='same', activation='tanh', kernel_initializer=keras20_glorot_normal(), **fmt))
     if nhwc:
         cnn.add(Permute((3, 1, 2)))
     latent = Input(shape=(latent_size, ))
     image_class = Input(shape=(1,), dtype='int32')
-    cls = Flatten()(Embedding(num_classes, latent_size, embeddings_initializer='glorot_normal')(image_class))
+    cls = Flatten()(Embedding(num_classes, latent_size, embeddings_initializer=keras20_glorot_normal())(image_class))
     h = layers.multiply([latent, cls])
     fake_image = cnn(h)
     return Model([latent, image_class], fake_image)
@@ -305,23 +346,25 @@ def build_discriminator_003(dropout=0.3, nhwc=False):
     return Model(image, [fake, aux])
 
 
-def article_003(dropout=0.3, losses=(keras20_binary_crossentropy, keras20_sparse_categorical_crossentropy), nhwc=False):
+def article_003(dropout=0.3, losses=(keras20_binary_crossentropy, keras20_sparse_categorical_crossentropy), nhwc=False,
+                metrics=None):
     previous = K.image_data_format()
     K.set_image_data_format('channels_first')
     latent_size = 100
     adam_lr = 0.00005
     adam_beta_1 = 0.5
     discriminator = build_discriminator_003(dropout, nhwc)
-    discriminator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1), loss=list(losses))
+    discriminator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1, epsilon=KERAS20_ADAM_EPSILON), loss=list(losses),
+                          metrics=metrics)
     generator = build_generator_003(latent_size, nhwc)
-    generator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1), loss=losses[0])
+    generator.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1, epsilon=KERAS20_ADAM_EPSILON), loss=losses[0])
     latent = Input(shape=(latent_size, ))
     image_class = Input(shape=(1,), dtype='int32')
     fake = generator([latent, image_class])
     discriminator.trainable = False
     fake, aux = discriminator(fake)
     combined = Model([latent, image_class], [fake, aux])
-    combined.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1), loss=list(losses))
+    combined.compile(optimizer=Adam(lr=adam_lr, beta_1=adam_beta_1, epsilon=KERAS20_ADAM_EPSILON), loss=list(losses))
     K.set_image_data_format(previous)
     return {"generator": generator, "discriminator": discriminator, "combined": combined}
 
@@ -360,7 +403,7 @@ def define_generator_004(latent_dim):
     return model
 
 
-def define_discriminator_004(in_shape=(28, 28, 1), dropout=0.4, loss=keras20_binary_crossentropy):
+def define_discriminator_004(in_shape=(28, 28, 1), dropout=0.4, loss='binary_crossentropy', metrics=('accuracy',)):
     model = Sequential()
     model.add(Conv2D(64, (3, 3), strides=(2, 2), padding='same', input_shape=in_shape))
     model.add(LeakyReLU(alpha=0.2))
@@ -371,11 +414,11 @@ def define_discriminator_004(in_shape=(28, 28, 1), dropout=0.4, loss=keras20_bin
     model.add(Flatten())
     model.add(Dense(1, activation='sigmoid'))
     opt = Adam(lr=0.0002, beta_1=0.5)
-    model.compile(loss=loss, optimizer=opt, metrics=['accuracy'])
+    model.compile(loss=loss, optimizer=opt, metrics=list(metrics))
     return model
 
 
-def define_gan_004(g_model, d_model, loss=keras20_binary_crossentropy):
+def define_gan_004(g_model, d_model, loss='binary_crossentropy'):
     d_model.trainable = False
     model = Sequential()
     model.add(g_model)
@@ -385,9 +428,9 @@ def define_gan_004(g_model, d_model, loss=keras20_binary_crossentropy):
     return model
 
 
-def article_004(dropout=0.4):
+def article_004(dropout=0.4, metrics=()):
     latent_dim = 100
-    d_model = define_discriminator_004(dropout=dropout)
+    d_model = define_discriminator_004(dropout=dropout, metrics=('accuracy',) + tuple(metrics))
     g_model = define_generator_004(latent_dim)
     gan_model = define_gan_004(g_model, d_model)
     return {"g_model": g_model, "d_model": d_model, "gan_model": gan_model}
@@ -417,7 +460,7 @@ def step_004(m, src, latent_dim=100, n_batch=256):
     X_real, y_real = generate_real_samples(half_batch)
     X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
     X, y = np.vstack((X_real, X_fake)), np.vstack((y_real, y_fake))
-    d_loss, _ = d_model.train_on_batch(X, y)
+    d_loss = d_model.train_on_batch(X, y)
     X_gan = generate_latent_points(latent_dim, n_batch)
     y_gan = np.ones((n_batch, 1))
     g_loss = gan_model.train_on_batch(X_gan, y_gan)

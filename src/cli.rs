@@ -97,6 +97,30 @@ pub enum Cmd {
         #[arg(long, hide = true)]
         run_dir: Option<PathBuf>,
     },
+    /// Train the article's own code (Keras or PyTorch) for a spec's budget into a new
+    /// run directory that every other command reads (printed as the last line)
+    Reference {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The seed (numpy, TensorFlow or torch are seeded with it; default: the spec's)
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Python with the article's framework (default: GANLAB_TF_PY for the Keras
+        /// articles, GANLAB_PEER_PY for the PyTorch one, else python3)
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Output directory for runs
+        #[arg(long, default_value = "runs")]
+        out: PathBuf,
+        /// Compute threads of the framework (default: the spec's `threads`, else all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print only errors and the run directory
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Run a spec's `sweep:` (seeds and/or a grid), skipping completed members
     Sweep {
         #[command(flatten)]
@@ -292,6 +316,31 @@ pub fn main() -> Result<()> {
                 }
                 None => crate::train::train(&s, &mnist, &opts)?,
             };
+            println!("{}", dir.display());
+        }
+        Cmd::Reference {
+            mut spec,
+            data,
+            seed,
+            python,
+            out,
+            threads,
+            quiet,
+        } => {
+            if let Some(seed) = seed {
+                spec.sets.push(format!("seed={seed}"));
+            }
+            let s = load_spec(&spec)?;
+            let threads = set_threads(threads.or(s.threads));
+            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let opts = crate::reference::Options {
+                out,
+                spec_file: spec.spec.display().to_string(),
+                python,
+                threads,
+                quiet,
+            };
+            let dir = crate::reference::reference(&s, &mnist, &opts)?;
             println!("{}", dir.display());
         }
         Cmd::Sweep {
@@ -623,7 +672,24 @@ fn inspect(s: &Spec) -> Result<()> {
         println!("G parameters: {}", group(model.generator().count()));
     }
     println!("D parameters: {}", group(model.discriminator().count()));
-    println!("loss.bce: {}", s.loss.bce);
+    match s.framework {
+        Some(f) => {
+            let d = f.defaults();
+            println!(
+                "framework: {f} (its defaults: loss.bce {}, Adam eps {:e}, init {}, glorot_normal {})",
+                d.bce, d.adam_eps, d.init, d.glorot_normal
+            );
+        }
+        None => println!("framework: not named (every era-dependent key set by hand)"),
+    }
+    for (k, v, dv) in s.era_overrides() {
+        println!("  overridden: {k} = {v} (the framework's default is {dv})");
+    }
+    println!("loss.bce: {}", s.loss.bce());
+    println!("model.init: {}", s.model.init());
+    if s.model.variant == crate::spec::Variant::Acgan {
+        println!("model.glorot_normal: {}", s.model.glorot_normal());
+    }
     for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
         if o.kind == crate::spec::OptimKind::SgdKeras {
             println!(
@@ -643,7 +709,7 @@ fn inspect(s: &Spec) -> Result<()> {
             o.lr,
             o.beta1,
             o.beta2,
-            o.eps
+            o.eps()
         );
     }
     println!(

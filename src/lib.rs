@@ -18,6 +18,7 @@ pub mod optim;
 pub mod parity;
 pub mod plot;
 pub mod pool;
+pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -39,7 +39,7 @@ pub struct Row {
     pub extra: Vec<(&'static str, f32)>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MetricsLog {
     pub rows: Vec<Row>,
 }

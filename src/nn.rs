@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use crate::conv::Act;
 use crate::ops;
-use crate::spec::{BceSemantics, Init};
+use crate::spec::{BceSemantics, GlorotNormal, Init};
 
 /// An ordered set of named tensors (one network's weights): trainable ones, and
 /// state such as BatchNorm's moving statistics (saved, never given to an optimiser).
@@ -336,12 +336,19 @@ fn glorot_uniform(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize)
     uniform(rng, n, (6.0 / (fan_in + fan_out) as f64).sqrt())
 }
 
-/// Keras 2 `glorot_normal` (since 2.2.3): a normal truncated at two standard
-/// deviations, its scale divided by 0.87962566 so that the draws keep standard
-/// deviation `sqrt(2 / (fan_in + fan_out))`.
-pub fn glorot_normal(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+/// Keras `glorot_normal`: a normal of `sigma = sqrt(2 / (fan_in + fan_out))`
+/// truncated at two standard deviations (`K.truncated_normal`, redrawing outside).
+/// Keras 2.0-2.1 draw it as is (`Truncated`: the draws' standard deviation is
+/// 0.88 sigma); from Keras 2.2.0 (and in tf.keras) sigma is first divided by
+/// 0.87962566, the truncated normal's standard deviation, so that the draws keep
+/// `sigma` (`TruncatedScaled`).
+pub fn glorot_normal(rng: &mut ChaCha8Rng, variant: GlorotNormal, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
     use rand_distr::{Distribution, StandardNormal};
-    let sigma = (2.0 / (fan_in + fan_out) as f64).sqrt() / 0.879_625_661_034_239_8;
+    let plain = (2.0 / (fan_in + fan_out) as f64).sqrt();
+    let sigma = match variant {
+        GlorotNormal::Truncated => plain,
+        GlorotNormal::TruncatedScaled => plain / 0.879_625_661_034_239_8,
+    };
     (0..n)
         .map(|_| loop {
             let v: f64 = StandardNormal.sample(rng);
@@ -356,7 +363,7 @@ pub fn glorot_normal(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usi
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelInit {
     GlorotUniform,
-    GlorotNormal,
+    GlorotNormal(GlorotNormal),
 }
 
 /// Keras `Embedding(classes, dim)`: a `[classes, dim]` table, rows looked up by label.
@@ -371,11 +378,12 @@ impl Embedding {
         name: &str,
         classes: usize,
         dim: usize,
+        init: GlorotNormal,
         rng: &mut ChaCha8Rng,
         dev: &Device,
     ) -> Result<Self> {
         let t = Var::from_tensor(&Tensor::from_vec(
-            glorot_normal(rng, classes * dim, classes, dim),
+            glorot_normal(rng, init, classes * dim, classes, dim),
             (classes, dim),
             dev,
         )?)?;
@@ -447,7 +455,7 @@ impl Conv2d {
         let (n, fi, fo) = (cout * cin * k * k, cin * k * k, cout * k * k);
         let w = match init {
             KernelInit::GlorotUniform => glorot_uniform(rng, n, fi, fo),
-            KernelInit::GlorotNormal => glorot_normal(rng, n, fi, fo),
+            KernelInit::GlorotNormal(v) => glorot_normal(rng, v, n, fi, fo),
         };
         let w = Var::from_tensor(&Tensor::from_vec(w, (cout, cin, k, k), dev)?)?;
         let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;

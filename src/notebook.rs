@@ -109,7 +109,8 @@ pub fn latest_or_quick_run(spec_file: &str) -> Result<PathBuf> {
     let mut done: Vec<PathBuf> = std::fs::read_dir(root.join(&spec.name))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    done.retain(|d| Manifest::read(d).is_ok_and(|m| m.status == crate::run::Status::Completed));
+    // ganlab's own runs: a reference run (the article's code) has no ganlab generator.
+    done.retain(|d| Manifest::read(d).is_ok_and(|m| m.status == crate::run::Status::Completed && m.engine.is_none()));
     done.sort();
     match done.pop() {
         Some(d) => {
@@ -285,6 +286,38 @@ pub fn all_metrics(runs: &[PathBuf]) -> Result<DataFrame> {
         frames.push(df.lazy());
     }
     Ok(concat(frames, UnionArgs::default())?.collect()?)
+}
+
+/// Where the side-by-side runs are: the committed reproduction record
+/// (`reports/reproduction/runs`, relative to the notebooks) when it is there, else
+/// `$GANLAB_RUNS` (default `runs/`).
+pub fn record_or_runs() -> PathBuf {
+    let record = PathBuf::from("../reports/reproduction/runs");
+    if record.is_dir() {
+        return record;
+    }
+    std::env::var_os("GANLAB_RUNS").map_or_else(|| PathBuf::from("runs"), PathBuf::from)
+}
+
+/// ganlab beside the article's own code for every spec under `dir` that has runs of
+/// both engines (`ganlab reference`): verdict table, quality bands, curves, grids, as
+/// in the report.
+pub fn show_engines(dir: &Path) -> Result<()> {
+    let views = crate::report::engines::views_of(&[dir.to_path_buf()])?;
+    if views.is_empty() {
+        println!(
+            "no spec under {} has runs of both ganlab and the article's code (make one with `ganlab reference SPEC`)",
+            shown(dir).display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{} spec(s) with both engines under {}",
+        views.len(),
+        shown(dir).display()
+    );
+    show_html(&crate::report::engines::html(&views)?);
+    Ok(())
 }
 
 /// The runs' smoothed losses and D outputs overlaid: on one step axis, or on each

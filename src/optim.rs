@@ -57,7 +57,7 @@ impl Adam {
                 lr: self.spec.lr,
                 beta1: self.spec.beta1,
                 beta2: self.spec.beta2,
-                eps: self.spec.eps,
+                eps: self.spec.eps(),
                 t: self.t,
                 m: RefCell::new(&mut self.m[i]),
                 v: RefCell::new(&mut self.v[i]),
@@ -87,7 +87,7 @@ impl Adam {
                 let m = (m.affine(b1 as f64, 0.0)? + g.affine((1.0 - b1) as f64, 0.0)?)?;
                 let v = (v.affine(b2 as f64, 0.0)? + g.sqr()?.affine((1.0 - b2) as f64, 0.0)?)?;
                 let u = m
-                    .div(&v.sqrt()?.affine(1.0, self.spec.eps as f32 as f64)?)?
+                    .div(&v.sqrt()?.affine(1.0, self.spec.eps() as f32 as f64)?)?
                     .affine(lr_t as f64, 0.0)?;
                 (m, v, u)
             }
@@ -99,7 +99,7 @@ impl Adam {
                 let (w1, w2) = ((1.0 - self.spec.beta1) as f32, (1.0 - self.spec.beta2) as f32);
                 let m = (&m + g.sub(&m)?.affine(w1 as f64, 0.0)?)?;
                 let v = (v.affine(b2 as f64, 0.0)? + g.sqr()?.affine(w2 as f64, 0.0)?)?;
-                let denom = v.sqrt()?.affine(1.0 / bc2_sqrt as f64, self.spec.eps as f32 as f64)?;
+                let denom = v.sqrt()?.affine(1.0 / bc2_sqrt as f64, self.spec.eps() as f32 as f64)?;
                 let u = m.div(&denom)?.affine(step as f64, 0.0)?;
                 (m, v, u)
             }

@@ -87,6 +87,10 @@ pub struct Manifest {
     /// When and from which checkpoint the run was resumed, in order.
     #[serde(default)]
     pub resumed: Vec<String>,
+    /// Which code trained the run: absent for ganlab's own runs, `reference` for the
+    /// article's own code (`ganlab reference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::reference::Engine>,
 }
 
 impl Manifest {

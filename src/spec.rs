@@ -35,9 +35,15 @@ pub struct Spec {
     #[serde(default)]
     pub description: String,
     pub source: Source,
+    /// The framework release the article ran on (`keras-2.0`, `keras-2.2`, `tf.keras-2`,
+    /// `pytorch`): it decides the era-dependent defaults (`loss.bce`, Adam's `eps`,
+    /// `model.init`, `model.glorot_normal`); see [`Framework::defaults`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<Framework>,
     pub seed: u64,
     pub data: DataSpec,
     pub model: ModelSpec,
+    #[serde(default)]
     pub loss: LossSpec,
     pub optim: OptimPair,
     pub noise: NoiseSpec,
@@ -144,7 +150,25 @@ pub struct ModelSpec {
     /// Dropout rate after each hidden D layer (0 = none).
     #[serde(default, deserialize_with = "de_rate")]
     pub dropout: f64,
-    pub init: Init,
+    /// Dense initialiser; the framework's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// What `glorot_normal` draws (ACGAN's convolutions and embedding); the
+    /// framework's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glorot_normal: Option<GlorotNormal>,
+}
+
+impl ModelSpec {
+    /// The Dense initialiser (resolved from the framework when the spec was loaded).
+    pub fn init(&self) -> Init {
+        self.init.expect("model.init is resolved by Spec::load")
+    }
+    /// The `glorot_normal` variant (resolved from the framework when the spec was loaded).
+    pub fn glorot_normal(&self) -> GlorotNormal {
+        self.glorot_normal
+            .expect("model.glorot_normal is resolved by Spec::load")
+    }
 }
 
 fn default_slope() -> f64 {
@@ -190,10 +214,122 @@ pub enum Init {
     TorchDefault,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Init::GlorotUniform => "glorot_uniform",
+            Init::TorchDefault => "torch_default",
+        })
+    }
+}
+
+/// Keras's `glorot_normal`: which truncated normal a release draws.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GlorotNormal {
+    /// Keras 2.0-2.1: `VarianceScaling(distribution='normal')` is a normal truncated at
+    /// two standard deviations of `sigma = sqrt(2 / (fan_in + fan_out))`, so the draws'
+    /// standard deviation is 0.88 sigma.
+    Truncated,
+    /// Keras >= 2.2.0 and tf.keras: the same truncation with sigma divided by
+    /// 0.87962566, so that the draws' standard deviation is sigma.
+    TruncatedScaled,
+}
+
+impl fmt::Display for GlorotNormal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GlorotNormal::Truncated => "truncated",
+            GlorotNormal::TruncatedScaled => "truncated_scaled",
+        })
+    }
+}
+
+/// The framework release an article's code ran on. Each decides a set of defaults
+/// ([`Framework::defaults`]) that differ between releases and that an article's code
+/// takes without naming them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Framework {
+    /// Standalone Keras 2.0.x on the TensorFlow backend (2017).
+    #[serde(rename = "keras-2.0")]
+    Keras20,
+    /// Standalone Keras 2.2.x on the TensorFlow backend (2018-2019).
+    #[serde(rename = "keras-2.2")]
+    Keras22,
+    /// tf.keras in TensorFlow 2 (and the `keras` 2.4+ package, which redirects to it).
+    #[serde(rename = "tf.keras-2")]
+    TfKeras2,
+    /// PyTorch (`nn.BCELoss`, `optim.Adam`, `nn.Linear`'s default init).
+    #[serde(rename = "pytorch")]
+    Pytorch,
+}
+
+/// The era-dependent settings a [`Framework`] implies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EraDefaults {
+    pub bce: BceSemantics,
+    pub adam_eps: f64,
+    pub init: Init,
+    pub glorot_normal: GlorotNormal,
+}
+
+impl Framework {
+    pub const ALL: [Framework; 4] = [
+        Framework::Keras20,
+        Framework::Keras22,
+        Framework::TfKeras2,
+        Framework::Pytorch,
+    ];
+
+    /// The defaults of this release (evidence: README, Fidelity; Keras's own history):
+    /// - binary cross-entropy: standalone Keras clips p to [1e-7, 1 - 1e-7]; tf.keras
+    ///   takes the sigmoid's logits; PyTorch's `BCELoss` clamps the logs at -100;
+    /// - Adam's epsilon: 1e-8 in Keras 2.0 (up to 2.1.2) and PyTorch, `K.epsilon()` =
+    ///   1e-7 from Keras 2.1.3 on and in tf.keras;
+    /// - `glorot_normal`: unscaled truncated normal before Keras 2.2.0 (commit 895dba6,
+    ///   2018-05-07), scaled by 1 / 0.87962566 from then on.
+    pub fn defaults(self) -> EraDefaults {
+        use BceSemantics::*;
+        use GlorotNormal::*;
+        let (bce, adam_eps, init, glorot_normal) = match self {
+            Framework::Keras20 => (Clip, 1e-8, Init::GlorotUniform, Truncated),
+            Framework::Keras22 => (Clip, 1e-7, Init::GlorotUniform, TruncatedScaled),
+            Framework::TfKeras2 => (Logits, 1e-7, Init::GlorotUniform, TruncatedScaled),
+            Framework::Pytorch => (Torch, 1e-8, Init::TorchDefault, TruncatedScaled),
+        };
+        EraDefaults {
+            bce,
+            adam_eps,
+            init,
+            glorot_normal,
+        }
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framework::Keras20 => "keras-2.0",
+            Framework::Keras22 => "keras-2.2",
+            Framework::TfKeras2 => "tf.keras-2",
+            Framework::Pytorch => "pytorch",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LossSpec {
-    pub bce: BceSemantics,
+    /// Binary cross-entropy semantics; the framework's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bce: Option<BceSemantics>,
+}
+
+impl LossSpec {
+    /// The cross-entropy semantics (resolved from the framework when the spec was loaded).
+    pub fn bce(&self) -> BceSemantics {
+        self.bce.expect("loss.bce is resolved by Spec::load")
+    }
 }
 
 /// How binary cross-entropy treats a saturated discriminator (see README, Fidelity).
@@ -235,9 +371,9 @@ pub struct OptimSpec {
     pub beta1: f64,
     #[serde(default = "default_beta2", deserialize_with = "de_beta")]
     pub beta2: f64,
-    /// Adam's epsilon (unused by SGD).
-    #[serde(default = "default_eps", deserialize_with = "de_eps")]
-    pub eps: f64,
+    /// Adam's epsilon (unused by SGD); the framework's when absent.
+    #[serde(default, deserialize_with = "de_opt_eps", skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
     /// SGD momentum (unused by Adam).
     #[serde(default, deserialize_with = "de_beta")]
     pub momentum: f64,
@@ -246,8 +382,11 @@ pub struct OptimSpec {
     pub nesterov: bool,
 }
 
-fn default_eps() -> f64 {
-    1e-7
+impl OptimSpec {
+    /// Adam's epsilon (resolved from the framework when the spec was loaded).
+    pub fn eps(&self) -> f64 {
+        self.eps.expect("optim.*.eps is resolved by Spec::load")
+    }
 }
 
 fn default_beta1() -> f64 {
@@ -563,6 +702,9 @@ fn de_eps<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         check: |v| (!(v > 0.0 && v < 1.0)).then(|| format!("eps must be in the open range (0, 1), got {v}")),
     })
 }
+fn de_opt_eps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    de_eps(d).map(Some)
+}
 fn de_unit_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Num {
         integer: false,
@@ -673,7 +815,8 @@ impl Spec {
     /// As [`Spec::load`], from text; `origin` names the text in errors.
     pub fn from_str_with(text: &str, origin: &str, profile: Option<&str>, sets: &[String]) -> Result<Spec, SpecError> {
         // Pass 1: the file as written, with line and column on every error.
-        let base: Spec = serde_yaml::from_str(text).map_err(|e| spec_err(origin, explain(&e)))?;
+        let mut base: Spec = serde_yaml::from_str(text).map_err(|e| spec_err(origin, explain(&e)))?;
+        base.resolve_era().map_err(|m| spec_err(origin, m))?;
         base.validate().map_err(|m| spec_err(origin, m))?;
         for (pname, keys) in &base.profiles {
             for key in keys.keys() {
@@ -726,11 +869,87 @@ impl Spec {
                 .map_err(|m| spec_err(origin, format!("--set {s}: {m}")))?;
             what.push(format!("--set {s}"));
         }
-        let spec: Spec = serde_yaml::from_value(tree)
+        let mut spec: Spec = serde_yaml::from_value(tree)
             .map_err(|e| spec_err(format!("{origin} with {}", what.join(", ")), explain(&e)))?;
+        spec.resolve_era()
+            .map_err(|m| spec_err(format!("{origin} with {}", what.join(", ")), m))?;
         spec.validate()
             .map_err(|m| spec_err(format!("{origin} with {}", what.join(", ")), m))?;
         Ok(spec)
+    }
+
+    /// Fills every era-dependent key the spec leaves out from its `framework`'s
+    /// defaults. Without a framework (a `config.yaml` written before ganlab had eras),
+    /// `loss.bce` and `model.init` must be given and the rest take what ganlab used
+    /// then (Adam eps 1e-7, the scaled glorot_normal).
+    fn resolve_era(&mut self) -> Result<(), String> {
+        let d = match self.framework {
+            Some(f) => f.defaults(),
+            None => {
+                let missing: Vec<&str> = [
+                    ("loss.bce", self.loss.bce.is_none()),
+                    ("model.init", self.model.init.is_none()),
+                ]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(k, _)| *k)
+                .collect();
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "{} not set and the spec names no framework to take {} from; add `framework: {}` (the release the article ran on; README, Fidelity) or set {}",
+                        missing.join(" and "),
+                        if missing.len() == 1 { "it" } else { "them" },
+                        Framework::ALL.map(|f| f.to_string()).join(" | "),
+                        missing.join(" and "),
+                    ));
+                }
+                EraDefaults {
+                    bce: BceSemantics::Clip,
+                    adam_eps: 1e-7,
+                    init: Init::GlorotUniform,
+                    glorot_normal: GlorotNormal::TruncatedScaled,
+                }
+            }
+        };
+        self.loss.bce.get_or_insert(d.bce);
+        self.model.init.get_or_insert(d.init);
+        self.model.glorot_normal.get_or_insert(d.glorot_normal);
+        for o in [&mut self.optim.g, &mut self.optim.d] {
+            o.eps.get_or_insert(d.adam_eps);
+        }
+        Ok(())
+    }
+
+    /// The era-dependent keys whose value differs from the framework's default, as
+    /// `(key, value, the framework's value)`: what `inspect` and the report flag.
+    pub fn era_overrides(&self) -> Vec<(String, String, String)> {
+        let Some(f) = self.framework else { return Vec::new() };
+        let d = f.defaults();
+        let mut out = Vec::new();
+        let mut check = |k: &str, v: String, dv: String| {
+            if v != dv {
+                out.push((k.to_string(), v, dv));
+            }
+        };
+        check("loss.bce", self.loss.bce().to_string(), d.bce.to_string());
+        check("model.init", self.model.init().to_string(), d.init.to_string());
+        if self.model.variant == Variant::Acgan {
+            check(
+                "model.glorot_normal",
+                self.model.glorot_normal().to_string(),
+                d.glorot_normal.to_string(),
+            );
+        }
+        for (n, o) in [("g", &self.optim.g), ("d", &self.optim.d)] {
+            if o.kind != OptimKind::SgdKeras {
+                check(
+                    &format!("optim.{n}.eps"),
+                    format!("{:e}", o.eps()),
+                    format!("{:e}", d.adam_eps),
+                );
+            }
+        }
+        out
     }
 
     /// Checks that span several fields.

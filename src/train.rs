@@ -224,6 +224,7 @@ fn train_into(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path) -> Resul
         error: None,
         pid: Some(std::process::id()),
         resumed: vec![],
+        engine: None,
     };
     run_in(spec, data, opts, &dir, manifest, MetricsLog::default(), None)
 }

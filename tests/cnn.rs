@@ -212,18 +212,48 @@ fn tanh_cnn_quick_run_and_nice_sampling() {
     assert!(png.is_file());
 }
 
-#[test]
-fn glorot_normal_is_truncated_with_keras_scale() {
+/// (standard deviation of the draws, largest |draw|) of 200,000 glorot_normal draws
+/// for an Embedding(10, 100) (fans 10 and 100).
+fn glorot_normal_draws(variant: ganlab::spec::GlorotNormal) -> (f64, f64, f64) {
     let mut r = ganlab::rng::stream(3, ganlab::rng::Stream::Init);
     let (fi, fo) = (10usize, 100usize);
-    let v = ganlab::nn::glorot_normal(&mut r, 200_000, fi, fo);
-    let target = (2.0 / (fi + fo) as f64).sqrt();
+    let v = ganlab::nn::glorot_normal(&mut r, variant, 200_000, fi, fo);
+    let sigma = (2.0 / (fi + fo) as f64).sqrt(); // 0.13484
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let std = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-    assert!((std - target).abs() / target < 0.01, "std {std} vs {target}");
-    let cut = 2.0 * target / 0.879_625_661_034_239_8;
     let max = v.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
+    (sigma, std, max)
+}
+
+#[test]
+fn glorot_normal_is_truncated_with_keras_scale() {
+    // Keras >= 2.2.0 and tf.keras: sigma / 0.87962566 before truncating at 2 standard
+    // deviations, so the draws' standard deviation is sigma itself.
+    let (sigma, std, max) = glorot_normal_draws(ganlab::spec::GlorotNormal::TruncatedScaled);
+    assert!((std - sigma).abs() / sigma < 0.01, "std {std} vs {sigma}");
+    let cut = 2.0 * sigma / 0.879_625_661_034_239_8;
     assert!(max < cut && max > 0.95 * cut, "max {max} vs cut {cut}");
+}
+
+#[test]
+fn glorot_normal_of_keras_2_0_is_truncated_without_the_scale() {
+    // Keras 2.0-2.1 (article 003's era): K.truncated_normal(shape, 0, sigma), i.e.
+    // N(0, sigma) redrawn outside +-2 sigma. The standard deviation of N(0, 1)
+    // truncated at +-2 is 0.87962566, so for fans (10, 100), sigma = sqrt(2/110) =
+    // 0.134840 and the draws' standard deviation is 0.118609; none beyond 0.269680.
+    let (sigma, std, max) = glorot_normal_draws(ganlab::spec::GlorotNormal::Truncated);
+    assert!((sigma - 0.134840).abs() < 1e-6, "{sigma}");
+    assert!((std - 0.118609).abs() / 0.118609 < 0.01, "std {std} vs 0.118609");
+    assert!(
+        max < 0.269680 && max > 0.95 * 0.269680,
+        "max {max} vs the cut at 2 sigma = 0.269680"
+    );
+    // About 4.55 % of N(0, 1) lies beyond 2: redrawn, not clipped, so nothing piles up at the cut.
+    let (_, _, scaled_max) = glorot_normal_draws(ganlab::spec::GlorotNormal::TruncatedScaled);
+    assert!(
+        scaled_max > 0.269680 * 1.1,
+        "the scaled variant reaches {scaled_max}, past the unscaled cut"
+    );
 }
 
 #[test]

@@ -102,11 +102,78 @@ fn acgan_grid_has_one_class_per_column() {
 }
 
 #[test]
-fn bce_defaults_by_article_era() {
-    use ganlab::spec::BceSemantics::*;
-    let got: Vec<_> = ["vanilla_mlp_keras", "tanh_cnn_sgd", "mlp_pytorch", "acgan", "dcgan"]
-        .iter()
-        .map(|n| spec(n).loss.bce)
-        .collect();
-    assert_eq!(got, vec![Logits, Clip, Torch, Clip, Clip]);
+fn each_article_names_its_era_and_its_defaults_follow_from_it() {
+    use ganlab::spec::BceSemantics::{Clip, Logits, Torch};
+    use ganlab::spec::Framework::{self, *};
+    use ganlab::spec::GlorotNormal::{Truncated, TruncatedScaled};
+    use ganlab::spec::Init::{GlorotUniform, TorchDefault};
+    // (spec, era, bce, Adam eps (None: SGD), dense init, glorot_normal); the evidence
+    // for each era is in the README (Fidelity) and in each spec's description.
+    #[allow(clippy::type_complexity)]
+    let want: [(&str, Framework, _, Option<f64>, _, _); 5] = [
+        (
+            "vanilla_mlp_keras",
+            TfKeras2,
+            Logits,
+            Some(1e-7),
+            GlorotUniform,
+            TruncatedScaled,
+        ),
+        ("tanh_cnn_sgd", Keras20, Clip, None, GlorotUniform, Truncated),
+        ("mlp_pytorch", Pytorch, Torch, Some(1e-8), TorchDefault, TruncatedScaled),
+        ("acgan", Keras20, Clip, Some(1e-8), GlorotUniform, Truncated),
+        ("dcgan", TfKeras2, Logits, Some(1e-7), GlorotUniform, TruncatedScaled),
+    ];
+    for (name, era, bce, eps, init, gn) in want {
+        let s = spec(name);
+        assert_eq!(s.framework, Some(era), "{name}");
+        assert_eq!(
+            (s.loss.bce(), s.model.init(), s.model.glorot_normal()),
+            (bce, init, gn),
+            "{name}"
+        );
+        if let Some(eps) = eps {
+            assert_eq!((s.optim.g.eps(), s.optim.d.eps()), (eps, eps), "{name}");
+        }
+        // Each follows from the era, none is set by hand in the spec file.
+        assert!(s.era_overrides().is_empty(), "{name}: {:?}", s.era_overrides());
+        let text = std::fs::read_to_string(common::spec_path(name)).unwrap();
+        let file: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        for path in [
+            "loss.bce",
+            "model.init",
+            "model.glorot_normal",
+            "optim.g.eps",
+            "optim.d.eps",
+        ] {
+            let v = path.split('.').try_fold(&file, |v, k| v.get(k));
+            assert!(v.is_none(), "{name} sets `{path}` itself; its era should decide it");
+        }
+    }
+}
+
+#[test]
+fn an_era_key_can_still_be_overridden_and_the_override_is_named() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Spec::load(&common::spec_path("acgan"), None, &sets).unwrap()
+    };
+    let s = load(&["optim.d.eps=1e-7"]);
+    assert_eq!((s.optim.d.eps(), s.optim.g.eps()), (1e-7, 1e-8));
+    assert_eq!(
+        s.era_overrides(),
+        vec![("optim.d.eps".to_string(), "1e-7".to_string(), "1e-8".to_string())]
+    );
+    // Another era moves every default at once.
+    let s = load(&["framework=keras-2.2"]);
+    assert_eq!(s.optim.g.eps(), 1e-7);
+    assert_eq!(s.model.glorot_normal(), ganlab::spec::GlorotNormal::TruncatedScaled);
+    assert_eq!(s.loss.bce(), ganlab::spec::BceSemantics::Clip);
+    // The resolved config.yaml states every value, so a run reads back what it ran.
+    let again = Spec::from_str_with(&s.to_yaml(), "config.yaml", None, &[]).unwrap();
+    assert_eq!(
+        (again.hash(), &again.model, &again.optim, &again.loss),
+        (s.hash(), &s.model, &s.optim, &s.loss)
+    );
+    assert!(s.to_yaml().contains("eps: 1e-7"), "{}", s.to_yaml());
 }

@@ -235,9 +235,13 @@ fn article_001_parity_catches_training_mode_batchnorm_fakes() {
     assert_keras_caught(&rows, UPDATE_TOL_001, 10.0);
 }
 
-/// 003: observed <= 1.1e-2 per tensor (G's embedding and first Dense behind ReLUs,
-/// whose many near-zero gradients Adam normalises; 2.4e-3 over all weights).
-const UPDATE_TOL_003: f32 = 5e-2;
+/// 003: observed <= 4.6e-2 per tensor (iteration 3, D's last convolution bias; G's
+/// embedding 1.9e-2), 9.8e-3 over all weights. Adam's first steps are nearly
+/// lr * sign(g) wherever |g| is above about 30 eps, and with Keras 2.0's eps 1e-8 that
+/// reaches down to |g| ~ 3e-7, so float32 rounding of the many near-zero gradients
+/// behind ReLUs decides more of the figure than with eps 1e-7 (1.1e-2 then).
+/// The mutations below are 0.72 (eps) and 1.3 (padding).
+const UPDATE_TOL_003: f32 = 1e-1;
 
 #[test]
 fn article_003_keras_acgan_step_parity() {
@@ -257,8 +261,21 @@ fn article_003_parity_catches_even_kernel_padding_on_the_wrong_side() {
     }) else {
         return;
     };
-    assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 1e-5, "{rows:?}");
-    assert_keras_caught(&rows, UPDATE_TOL_003, 10.0);
+    assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 5.0 * LOSS_TOL, "{rows:?}");
+    assert_keras_caught(&rows, UPDATE_TOL_003, 5.0);
+}
+
+#[test]
+fn article_003_parity_catches_keras_2_1_3s_epsilon() {
+    // Mutation: Adam's epsilon 1e-7 (Keras >= 2.1.3 and tf.keras) instead of the 1e-8 of
+    // the article's Keras 2.0 (the driver builds Adam with epsilon=1e-8). It shows only
+    // where sqrt(v) is near epsilon: in the first steps `|g|` below about 3e-6, which
+    // G's ReLU layers have in numbers (their dead units pass almost no gradient).
+    let sets = ["optim.d.eps=1e-7", "optim.g.eps=1e-7"];
+    let Some(rows) = keras_parity("acgan", &sets) else {
+        return;
+    };
+    assert_keras_caught(&rows, UPDATE_TOL_003, 4.0);
 }
 
 /// 004: observed <= 4.6e-4 per tensor; PyTorch's Adam form is 1.9, symmetric padding

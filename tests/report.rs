@@ -101,8 +101,8 @@ fn report_compares_runs_in_one_self_contained_file() {
     assert_self_contained(&html);
     assert!(html.matches("<svg").count() >= 4, "overlaid curves inline as SVG");
     // Metric-over-epoch curves: FID and IS of the scored run, ACGAN's epoch losses.
-    assert!(html.contains("Sample quality over epochs"));
-    assert!(html.contains("FID (lower is better) over epochs") && html.contains("Inception score over epochs"));
+    assert!(html.contains("Sample quality over training"));
+    assert!(html.contains("FID (lower is better) over training") && html.contains("Inception score over training"));
     assert!(html.contains("<figcaption>Per-epoch train / test losses</figcaption>"));
     assert!(html.contains("generator (test)"), "the ACGAN per-epoch table");
     // The hyperparameters that differ between the two articles are highlighted.

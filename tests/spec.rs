@@ -18,15 +18,15 @@ fn err(text: &str, profile: Option<&str>, sets: &[&str]) -> String {
 fn both_article_specs_parse_with_their_semantics() {
     let k = Spec::load(&common::spec_path("vanilla_mlp_keras"), None, &[]).unwrap();
     assert_eq!(k.model.variant, Variant::MlpKeras);
-    assert_eq!(k.loss.bce, BceSemantics::Logits);
+    assert_eq!(k.loss.bce(), BceSemantics::Logits);
     assert_eq!(k.train.iters_per_epoch, Some(128));
     assert_eq!(k.train.epochs, 400);
     assert_eq!(k.train.sampling, Sampling::WithReplacement);
     let p = Spec::load(&common::spec_path("mlp_pytorch"), None, &[]).unwrap();
     assert_eq!(p.model.variant, Variant::MlpPytorch);
-    assert_eq!(p.loss.bce, BceSemantics::Torch);
+    assert_eq!(p.loss.bce(), BceSemantics::Torch);
     assert_eq!(p.iters_per_epoch(60_000), 600);
-    assert_eq!(p.optim.d.eps, 1e-8);
+    assert_eq!(p.optim.d.eps(), 1e-8);
 }
 
 #[test]
@@ -40,7 +40,7 @@ fn profile_and_set_override_the_budget() {
     .unwrap();
     assert_eq!(s.train.epochs, 3);
     assert_eq!(s.profile.as_deref(), Some("quick"));
-    assert_eq!(s.loss.bce, BceSemantics::Clip);
+    assert_eq!(s.loss.bce(), BceSemantics::Clip);
     // The model is untouched by the profile.
     let base = Spec::from_str_with(BASE, "t", None, &[]).unwrap();
     assert_eq!(s.model, base.model);
@@ -78,9 +78,14 @@ fn wrong_type_is_rejected_with_position() {
 fn out_of_range_values_are_rejected() {
     let cases = [
         (
-            "lr: 0.0002, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:",
-            "lr: 0, beta1: 0.5, beta2: 0.999, eps: 1.0e-7 }\n  d:",
+            "lr: 0.0002, beta1: 0.5, beta2: 0.999 }\n  d:",
+            "lr: 0, beta1: 0.5, beta2: 0.999 }\n  d:",
             "lr must be",
+        ),
+        (
+            "beta2: 0.999 }\n  d:",
+            "beta2: 0.999, eps: 2 }\n  d:",
+            "eps must be in the open range (0, 1)",
         ),
         ("  batch_size: 128", "  batch_size: 0", ">= 1"),
         ("  epochs: 400", "  epochs: -3", ">= 1"),

@@ -226,7 +226,7 @@ fn every_bce_semantics_trains_with_finite_losses() {
             "{sem}"
         );
         let back = Spec::load(&dir.join("config.yaml"), None, &[]).unwrap();
-        assert_eq!(back.loss.bce.to_string(), sem);
+        assert_eq!(back.loss.bce().to_string(), sem);
     }
 }
 

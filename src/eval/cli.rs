@@ -55,6 +55,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Also write the images drawn from the run as an IDX file (gzip when it ends in
+    /// .gz; ACGAN's labels go beside it as NAME_labels.idx[.gz])
+    #[arg(long, value_name = "FILE", conflicts_with = "images")]
+    pub save_images: Option<PathBuf>,
     #[command(flatten)]
     pub ev: EvaluatorArgs,
 }
@@ -156,6 +160,21 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             return show(&s, a.json);
         }
         let run = a.run.as_deref().context("give a run directory or --images FILE")?;
+        if crate::run::Manifest::read(run).is_ok_and(|m| m.engine.is_some()) {
+            let labels = run.join("samples/final_labels.idx.gz");
+            bail!(
+                "{} is a reference run (the article's own code): there is no ganlab generator to draw from. \
+                 Its final samples were scored into its eval.parquet (checkpoint `final`); to score them again: \
+                 ganlab eval --images {}{}",
+                run.display(),
+                run.join("samples/final.idx.gz").display(),
+                if labels.is_file() {
+                    format!(" --labels {}", labels.display())
+                } else {
+                    String::new()
+                }
+            );
+        }
         let n = a.n.unwrap_or(crate::data::MNIST_TEST);
         let drawn = score::draw_from_run(run, &a.checkpoint, n, a.seed, progress)?;
         let source = format!("{} (checkpoint {}, seed {})", run.display(), a.checkpoint, a.seed);
@@ -169,12 +188,31 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             progress,
         )?;
         let out = score::append_parquet(run, &a.checkpoint, &s)?;
+        if let Some(p) = &a.save_images {
+            super::idx::write_images(p, &drawn.images)?;
+            if let Some(l) = &drawn.labels {
+                super::idx::write_labels(&labels_path(p), l)?;
+            }
+        }
         show(&s, a.json)?;
         if !a.json {
             println!("{}", out.display());
         }
         Ok(())
     })
+}
+
+/// `final.idx.gz` -> `final_labels.idx.gz` (beside the images file).
+pub fn labels_path(images: &Path) -> PathBuf {
+    let name = images
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let (stem, ext) = match name.find(".idx") {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name.as_str(), ""),
+    };
+    images.with_file_name(format!("{stem}_labels{ext}"))
 }
 
 /// `ganlab evaluator ...`.

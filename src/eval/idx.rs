@@ -96,15 +96,20 @@ fn write(path: &Path, magic: u32, dims: &[usize], data: &[u8]) -> Result<()> {
         out.extend((d as u32).to_be_bytes());
     }
     out.extend_from_slice(data);
-    let f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    // A temporary file beside it, then a rename: a reader never sees half a file.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut g = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+        let mut g = flate2::write::GzEncoder::new(f, flate2::Compression::best());
         g.write_all(&out)?;
         g.finish()?;
     } else {
         let mut f = f;
         f.write_all(&out)?;
     }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

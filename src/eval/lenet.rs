@@ -123,7 +123,7 @@ pub fn train(cfg: &TrainConfig, train: &Split, dev: &Device, mut on_epoch: impl 
         lr: cfg.lr.first().copied().unwrap_or(1e-3),
         beta1: 0.9,
         beta2: 0.999,
-        eps: 1e-8,
+        eps: Some(1e-8),
         momentum: 0.0,
         nesterov: false,
     };

@@ -454,6 +454,25 @@ pub fn read_quality_rows(run: &Path) -> Result<Vec<QualityRow>> {
         .collect())
 }
 
+/// The values of `columns` in the last row of `RUN/eval.parquet` whose checkpoint is
+/// `checkpoint` (e.g. `final`, what `ganlab eval RUN` and `ganlab reference` write).
+pub fn checkpoint_values(run: &Path, checkpoint: &str, columns: &[&str]) -> Result<Option<Vec<f64>>> {
+    let path = run.join("eval.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let df = crate::log::read_frame(&path)?;
+    let tags: Vec<Option<&str>> = df.column("checkpoint")?.str()?.iter().collect();
+    let Some(i) = tags.iter().rposition(|t| *t == Some(checkpoint)) else {
+        return Ok(None);
+    };
+    columns
+        .iter()
+        .map(|c| Ok(df.column(c)?.f64()?.get(i).unwrap_or(f64::NAN)))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// The rows of `RUN/eval.parquet` written during training (`eval.every_epochs`,
 /// checkpoint `epoch_NNNN`) as (epoch, value) points, one series per name in
 /// `columns` (one read of the file); empty series when there are none.

@@ -25,7 +25,7 @@ use crate::nn::{
 };
 use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Init, Spec};
+use crate::spec::{BceSemantics, GlorotNormal, Init, Spec};
 
 pub const CLASSES: usize = 10;
 
@@ -50,15 +50,16 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(latent: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
+    /// `glorot_normal` is the article's Keras release's (`model.glorot_normal`).
+    pub fn new(latent: usize, glorot_normal: GlorotNormal, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let gn = KernelInit::GlorotNormal;
+        let gn = KernelInit::GlorotNormal(glorot_normal);
         let dense1 = Dense::new(&mut p, "g.dense1", latent, 1024, Init::GlorotUniform, rng, dev)?;
         let dense2 = Dense::new(&mut p, "g.dense2", 1024, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
         let conv1 = Conv2d::with_init(&mut p, "g.conv1", 128, 256, 5, 1, Padding::Same, gn, rng, dev)?;
         let conv2 = Conv2d::with_init(&mut p, "g.conv2", 256, 128, 5, 1, Padding::Same, gn, rng, dev)?;
         let conv3 = Conv2d::with_init(&mut p, "g.conv3", 128, 1, 2, 1, Padding::Same, gn, rng, dev)?;
-        let embedding = Embedding::new(&mut p, "g.embedding", CLASSES, latent, rng, dev)?;
+        let embedding = Embedding::new(&mut p, "g.embedding", CLASSES, latent, glorot_normal, rng, dev)?;
         Ok(Generator {
             embedding,
             dense1,
@@ -212,7 +213,7 @@ fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
 
 impl Acgan {
     pub fn new(spec: &Spec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
-        let g = Generator::new(spec.noise.dim, rng, dev)?;
+        let g = Generator::new(spec.noise.dim, spec.model.glorot_normal(), rng, dev)?;
         let d = Discriminator::new(spec.model.leaky_slope, spec.model.dropout, rng, dev)?;
         let d_opt = Optimizer::new(&spec.optim.d, &d.params);
         let g_opt = Optimizer::new(&spec.optim.g, &g.params);
@@ -221,7 +222,7 @@ impl Acgan {
             d,
             d_opt,
             g_opt,
-            bce: spec.loss.bce,
+            bce: spec.loss.bce(),
             batch: spec.train.batch_size,
             epoch_disc: vec![],
             epoch_gen: vec![],

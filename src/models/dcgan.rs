@@ -166,7 +166,7 @@ impl Dcgan {
             d,
             d_opt,
             g_opt,
-            bce: spec.loss.bce,
+            bce: spec.loss.bce(),
             n_batch: spec.train.batch_size,
             dev: dev.clone(),
         })

@@ -34,13 +34,13 @@ impl MlpGenerator {
                 &format!("g.hidden{i}"),
                 fan_in,
                 w,
-                m.init,
+                m.init(),
                 rng,
                 dev,
             )?);
             fan_in = w;
         }
-        let out = Dense::new(&mut params, "g.out", fan_in, IMAGE, m.init, rng, dev)?;
+        let out = Dense::new(&mut params, "g.out", fan_in, IMAGE, m.init(), rng, dev)?;
         Ok(MlpGenerator {
             hidden,
             out,
@@ -84,13 +84,13 @@ impl MlpDiscriminator {
                 &format!("d.hidden{i}"),
                 fan_in,
                 w,
-                m.init,
+                m.init(),
                 rng,
                 dev,
             )?);
             fan_in = w;
         }
-        let out = Dense::new(&mut params, "d.out", fan_in, 1, m.init, rng, dev)?;
+        let out = Dense::new(&mut params, "d.out", fan_in, 1, m.init(), rng, dev)?;
         Ok(MlpDiscriminator {
             hidden,
             out,

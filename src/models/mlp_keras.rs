@@ -51,7 +51,7 @@ impl VanillaGan {
             d,
             d_opt,
             g_opt,
-            bce: spec.loss.bce,
+            bce: spec.loss.bce(),
             batch: spec.train.batch_size,
             fresh_g_noise: false,
             dev: dev.clone(),

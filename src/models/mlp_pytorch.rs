@@ -45,7 +45,7 @@ impl TorchMlpGan {
             d,
             d_optimizer,
             g_optimizer,
-            loss_fn: spec.loss.bce,
+            loss_fn: spec.loss.bce(),
             batch: spec.train.batch_size,
             mean_d_loss: false,
             dev: dev.clone(),

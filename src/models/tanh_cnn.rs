@@ -170,7 +170,7 @@ impl TanhCnnGan {
             d,
             d_optim,
             g_optim,
-            bce: spec.loss.bce,
+            bce: spec.loss.bce(),
             batch: spec.train.batch_size,
             fakes_mode: Mode::Predict,
             dev: dev.clone(),

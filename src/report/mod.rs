@@ -15,7 +15,11 @@ use crate::log::{read_frame, MetricsLog};
 use crate::run::Manifest;
 use crate::spec::Spec;
 
+pub mod engines;
+
 const TEMPLATE: &str = include_str!("report.html.j2");
+/// The "Beside the article's own code" block, shared with the notebooks.
+pub(crate) const ENGINES_TEMPLATE: &str = include_str!("engines.html.j2");
 
 /// Every run directory under the given paths (a run, a spec folder, or an output folder).
 pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -133,11 +137,13 @@ fn seedless_key(s: &Spec) -> String {
 
 /// Group runs by [`seedless_key`]; groups of two or more become rows. `finals` holds
 /// each run's named final values.
-fn seed_groups(specs: &[Spec], finals: &[Vec<(String, f64)>]) -> Vec<GroupView> {
+/// `engines` names the code that trained each run: runs of ganlab and of the
+/// article's own code are never seeds of one experiment.
+fn seed_groups(specs: &[Spec], engines: &[String], finals: &[Vec<(String, f64)>]) -> Vec<GroupView> {
     let mut order: Vec<String> = Vec::new();
     let mut members: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (i, s) in specs.iter().enumerate() {
-        let k = seedless_key(s);
+        let k = format!("{} {}", seedless_key(s), engines[i]);
         if !members.contains_key(&k) {
             order.push(k.clone());
         }
@@ -155,7 +161,12 @@ fn seed_groups(specs: &[Spec], finals: &[Vec<(String, f64)>]) -> Vec<GroupView> 
         .map(|(k, p)| {
             let idx = &members[k];
             let first = &specs[idx[0]];
-            let mut label = format!("{} ({})", first.name, first.profile.as_deref().unwrap_or("full budget"));
+            let mut label = format!(
+                "{} ({}, {})",
+                first.name,
+                first.profile.as_deref().unwrap_or("full budget"),
+                engines[idx[0]]
+            );
             for &j in &differing {
                 label.push_str(&format!(", {} {}", p[j].0, p[j].1));
             }
@@ -227,10 +238,11 @@ fn median_iter_s(log: &MetricsLog) -> Option<f64> {
 fn key_params(s: &Spec) -> Vec<(&'static str, String)> {
     let o = |x: &crate::spec::OptimSpec| match x.kind {
         crate::spec::OptimKind::SgdKeras => format!("SGD lr={} momentum={} nesterov={}", x.lr, x.momentum, x.nesterov),
-        k => format!("{k:?} lr={} betas=({}, {}) eps={:e}", x.lr, x.beta1, x.beta2, x.eps),
+        k => format!("{k:?} lr={} betas=({}, {}) eps={:e}", x.lr, x.beta1, x.beta2, x.eps()),
     };
     vec![
         ("variant", s.model.variant.to_string()),
+        ("framework", s.framework.map_or("-".into(), |f| f.to_string())),
         ("seed", s.seed.to_string()),
         ("data.scale", format!("{:?}", s.data.scale)),
         ("noise", format!("{:?} {}-d", s.noise.dist, s.noise.dim)),
@@ -243,7 +255,8 @@ fn key_params(s: &Spec) -> Vec<(&'static str, String)> {
         ("train.sampling", format!("{:?}", s.train.sampling)),
         ("optim.g", o(&s.optim.g)),
         ("optim.d", o(&s.optim.d)),
-        ("loss.bce", s.loss.bce.to_string()),
+        ("loss.bce", s.loss.bce().to_string()),
+        ("model.init", s.model.init().to_string()),
         ("model.dropout", s.model.dropout.to_string()),
         ("profile", s.profile.clone().unwrap_or_else(|| "-".into())),
     ]
@@ -456,9 +469,15 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let mut logs = Vec::new();
     let mut finals: Vec<Vec<(String, f64)>> = Vec::new();
     let mut quality_curves: Vec<Vec<(String, Vec<(f64, f64)>)>> = vec![Vec::new(); QUALITY_CURVES.len()];
+    let mut engine_runs = Vec::new();
     for r in &runs {
         let m = Manifest::read(r)?;
         let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
+        engine_runs.push(engines::EngineRun::read(
+            r,
+            spec.clone(),
+            m.engine.as_ref().map(|e| e.framework.clone()),
+        )?);
         let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
         let col = |f: fn(&crate::log::Row) -> f32| log.rows.iter().map(f).collect::<Vec<f32>>();
         let mut fm = vec![("iterations done".to_string(), m.steps_done.to_string())];
@@ -540,12 +559,20 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         }
         let quality_rows = crate::eval::score::read_quality_rows(r)?;
         let title = format!(
-            "{} / {}",
+            "{} / {}{}",
             spec.name,
             r.file_name()
                 .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if m.engine.is_some() { " (article's code)" } else { "" }
         );
+        let mut provenance = vec![("engine".to_string(), crate::reference::Engine::label(m.engine.as_ref()))];
+        if let Some(e) = &m.engine {
+            provenance.push(("article".into(), e.article.clone()));
+            provenance.push(("driver".into(), e.driver.clone()));
+            let seeding: Vec<String> = e.seeding.values().cloned().collect();
+            provenance.push(("seeding".into(), seeding.join("; ")));
+        }
         views.push(RunView {
             title: title.clone(),
             dir: r.display().to_string(),
@@ -554,16 +581,20 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             description: spec.description.clone(),
             status: m.status.to_string(),
             final_metrics: fm,
-            provenance: vec![
-                ("ganlab".into(), m.ganlab_version.clone()),
-                ("git commit".into(), m.git_commit.clone().unwrap_or_else(|| "-".into())),
-                ("seed".into(), m.seed.to_string()),
-                ("threads".into(), m.threads.to_string()),
-                ("device".into(), m.device.clone()),
-                ("spec hash".into(), m.spec_hash.clone()),
-                ("started".into(), m.started.clone()),
-                ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
-            ],
+            provenance: [
+                provenance,
+                vec![
+                    ("ganlab".into(), m.ganlab_version.clone()),
+                    ("git commit".into(), m.git_commit.clone().unwrap_or_else(|| "-".into())),
+                    ("seed".into(), m.seed.to_string()),
+                    ("threads".into(), m.threads.to_string()),
+                    ("device".into(), m.device.clone()),
+                    ("spec hash".into(), m.spec_hash.clone()),
+                    ("started".into(), m.started.clone()),
+                    ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
+                ],
+            ]
+            .concat(),
             images,
             epoch_columns,
             epoch_rows,
@@ -571,8 +602,12 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             quality_rows,
         });
         let columns: Vec<&str> = QUALITY_CURVES.iter().map(|c| c.0).collect();
+        // Across articles an "epoch" is 128 to 600 iterations: the shared axis is the
+        // share of each run's own budget.
+        let budget = spec.train.epochs as f64;
         for (j, pts) in crate::eval::score::epoch_curves(r, &columns)?.into_iter().enumerate() {
             if !pts.is_empty() {
+                let pts = pts.into_iter().map(|(e, v)| (100.0 * e / budget, v)).collect();
                 quality_curves[j].push((title.clone(), pts));
             }
         }
@@ -580,6 +615,16 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         specs.push(spec);
         finals.push(final_values);
     }
+    let engine_labels: Vec<String> = engine_runs
+        .iter()
+        .map(|r| {
+            if r.reference.is_some() {
+                "article's code".into()
+            } else {
+                "ganlab".into()
+            }
+        })
+        .collect();
     let params: Vec<Vec<(&'static str, String)>> = specs.iter().map(key_params).collect();
     let rows = params[0]
         .iter()
@@ -620,12 +665,16 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let mut epoch_overlays = Vec::new();
     for ((_, label), series) in QUALITY_CURVES.iter().zip(&quality_curves) {
         if !series.is_empty() {
-            let caption = format!("{label} over epochs (eval.every_epochs), all scored runs");
-            epoch_overlays.push((caption.clone(), lines_svg(series, &caption, "epoch", true)?));
+            let caption = format!("{label} over training (eval.every_epochs), all scored runs");
+            epoch_overlays.push((
+                caption.clone(),
+                lines_svg(series, &caption, "% of the run's budget", true)?,
+            ));
         }
     }
     let mut env = minijinja::Environment::new();
     env.add_template("report", TEMPLATE)?;
+    env.add_template("engines.html.j2", ENGINES_TEMPLATE)?;
     let html = env.get_template("report")?.render(minijinja::context! {
         generated => crate::run::now(),
         version => env!("CARGO_PKG_VERSION"),
@@ -637,7 +686,8 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         runs => views,
         overlays => overlays,
         epoch_overlays => epoch_overlays,
-        groups => seed_groups(&specs, &finals),
+        groups => seed_groups(&specs, &engine_labels, &finals),
+        engines => engines::views(&engine_runs, &logs)?,
     })?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

@@ -1,0 +1,463 @@
+//! Beside the article's own code: a spec's runs grouped by engine (ganlab, or the
+//! article's code trained by `ganlab reference`), their sample quality over training
+//! with the seed spread as a band, the final grids side by side, and a verdict per
+//! metric.
+//!
+//! The verdict rule (README, "Does it reproduce the article?"): over the seeds of each
+//! engine, the difference of the means (ganlab - article) gets a 95 % Welch interval.
+//! It is `consistent` when the whole interval lies within +-max(2 pooled std, 10 % of
+//! the article's mean); `better` or `worse` (by the metric's direction) when the whole
+//! interval lies beyond that band on one side; `inconclusive` otherwise, which with
+//! 3 seeds a side is common: the interval is wide.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use plotters::prelude::*;
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::spec::Spec;
+
+/// One run as the comparison sees it.
+pub struct EngineRun {
+    pub dir: PathBuf,
+    pub spec: Spec,
+    /// `None`: ganlab; `Some(framework)`: the article's own code.
+    pub reference: Option<String>,
+    /// The final checkpoint's scores (`eval.parquet`, checkpoint `final`), by metric.
+    pub finals: Option<Vec<f64>>,
+    /// (iteration, value) of each scored epoch, by metric.
+    pub curves: Vec<Vec<(f64, f64)>>,
+}
+
+/// The metrics compared, their column in `eval.parquet` and whether lower is better.
+pub const METRICS: &[(&str, &str, bool)] = &[
+    ("FID", "fid", true),
+    ("IS", "inception_score", false),
+    ("recall", "recall", false),
+    ("precision", "precision", false),
+];
+
+impl EngineRun {
+    pub fn read(dir: &Path, spec: Spec, reference: Option<String>) -> Result<EngineRun> {
+        let columns: Vec<&str> = METRICS.iter().map(|m| m.1).collect();
+        let finals = crate::eval::score::checkpoint_values(dir, "final", &columns)?;
+        let per_epoch = spec.iters_per_epoch(crate::data::MNIST_TRAIN) as f64;
+        let curves = crate::eval::score::epoch_curves(dir, &columns)?
+            .into_iter()
+            .map(|c| c.into_iter().map(|(e, v)| (e * per_epoch, v)).collect())
+            .collect();
+        Ok(EngineRun {
+            dir: dir.to_path_buf(),
+            spec,
+            reference,
+            finals,
+            curves,
+        })
+    }
+    fn engine(&self) -> String {
+        match &self.reference {
+            None => "ganlab".into(),
+            Some(f) => format!("article's code ({f})"),
+        }
+    }
+}
+
+/// Mean, sample standard deviation and count.
+fn stats(v: &[f64]) -> (f64, f64, usize) {
+    let n = v.len();
+    let m = v.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    (m, var.sqrt(), n)
+}
+
+/// The verdict of one metric; see the module docs for the rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub diff: f64,
+    /// The 95 % interval of the difference (`None` with fewer than 2 seeds a side).
+    pub interval: Option<(f64, f64)>,
+    /// Half-width of the "consistent" band.
+    pub band: f64,
+    pub word: &'static str,
+}
+
+/// Compare `ours` (ganlab's seeds) with `theirs` (the article's code's seeds).
+pub fn verdict(ours: &[f64], theirs: &[f64], lower_is_better: bool) -> Verdict {
+    let (m1, s1, n1) = stats(ours);
+    let (m2, s2, n2) = stats(theirs);
+    let diff = m1 - m2;
+    let pooled = if n1 + n2 > 2 {
+        (((n1 - 1) as f64 * s1 * s1 + (n2 - 1) as f64 * s2 * s2) / (n1 + n2 - 2) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let band = (2.0 * pooled).max(0.1 * m2.abs());
+    if n1 < 2 || n2 < 2 {
+        return Verdict {
+            diff,
+            interval: None,
+            band,
+            word: "no verdict (fewer than 2 seeds a side)",
+        };
+    }
+    // Welch: standard error and Satterthwaite's degrees of freedom.
+    let (v1, v2) = (s1 * s1 / n1 as f64, s2 * s2 / n2 as f64);
+    let se = (v1 + v2).sqrt();
+    let df = if se > 0.0 {
+        (v1 + v2).powi(2) / (v1 * v1 / (n1 - 1) as f64 + v2 * v2 / (n2 - 1) as f64)
+    } else {
+        (n1 + n2 - 2) as f64
+    };
+    let t = StudentsT::new(0.0, 1.0, df.max(1.0))
+        .map(|d| d.inverse_cdf(0.975))
+        .unwrap_or(f64::NAN);
+    let (lo, hi) = (diff - t * se, diff + t * se);
+    let word = if lo >= -band && hi <= band {
+        "consistent"
+    } else if lo > band || hi < -band {
+        // The whole interval beyond the band on one side.
+        if (diff < 0.0) == lower_is_better {
+            "better"
+        } else {
+            "worse"
+        }
+    } else {
+        "inconclusive"
+    };
+    Verdict {
+        diff,
+        interval: Some((lo, hi)),
+        band,
+        word,
+    }
+}
+
+#[derive(Serialize)]
+pub struct VerdictRow {
+    pub metric: String,
+    pub ganlab: String,
+    pub article: String,
+    pub difference: String,
+    pub band: String,
+    pub verdict: String,
+}
+
+#[derive(Serialize)]
+pub struct SpecView {
+    pub spec: String,
+    pub article: String,
+    pub framework: String,
+    pub settings: String,
+    pub seeds: Vec<(String, String)>,
+    pub rows: Vec<VerdictRow>,
+    pub missing: Vec<String>,
+    /// (caption, inline SVG).
+    pub charts: Vec<(String, String)>,
+    /// (engine and run, PNG data URI) of each engine's final grid.
+    pub grids: Vec<(String, String)>,
+}
+
+fn fmt_ms(v: &[f64]) -> String {
+    let (m, s, n) = stats(v);
+    format!("{m:.2} \u{b1} {s:.2} (n = {n})")
+}
+
+/// One view per spec that has runs of both engines, in the order first seen; `logs[i]`
+/// is the metrics of `runs[i]`.
+pub fn views(runs: &[EngineRun], logs: &[(String, crate::log::MetricsLog)]) -> Result<Vec<SpecView>> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.spec.name.as_str()) {
+            names.push(&r.spec.name);
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let idx: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].spec.name == name).collect();
+        let (ours, theirs): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| runs[i].reference.is_none());
+        if ours.is_empty() || theirs.is_empty() {
+            continue;
+        }
+        out.push(spec_view(runs, logs, &ours, &theirs)?);
+    }
+    Ok(out)
+}
+
+fn spec_view(
+    runs: &[EngineRun],
+    logs: &[(String, crate::log::MetricsLog)],
+    ours: &[usize],
+    theirs: &[usize],
+) -> Result<SpecView> {
+    let first = &runs[ours[0]];
+    let missing: Vec<String> = ours
+        .iter()
+        .chain(theirs)
+        .filter(|&&i| runs[i].finals.is_none())
+        .map(|&i| {
+            format!(
+                "{} has no `final` score: run `ganlab eval {}`",
+                runs[i].dir.display(),
+                runs[i].dir.display()
+            )
+        })
+        .collect();
+    let finals = |set: &[usize], j: usize| -> Vec<f64> {
+        set.iter()
+            .filter_map(|&i| runs[i].finals.as_ref().map(|f| f[j]))
+            .filter(|v| v.is_finite())
+            .collect()
+    };
+    let mut rows = Vec::new();
+    for (j, (label, _, lower)) in METRICS.iter().enumerate() {
+        let (a, b) = (finals(ours, j), finals(theirs, j));
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        let v = verdict(&a, &b, *lower);
+        rows.push(VerdictRow {
+            metric: format!(
+                "{label} ({})",
+                if *lower { "lower is better" } else { "higher is better" }
+            ),
+            ganlab: fmt_ms(&a),
+            article: fmt_ms(&b),
+            difference: match v.interval {
+                Some((lo, hi)) => format!("{:+.2} [{lo:+.2}, {hi:+.2}]", v.diff),
+                None => format!("{:+.2}", v.diff),
+            },
+            band: format!("\u{b1}{:.2}", v.band),
+            verdict: v.word.to_string(),
+        });
+    }
+    let seeds = [("ganlab", ours), ("article's code", theirs)]
+        .iter()
+        .map(|(who, set)| {
+            let mut s: Vec<u64> = set.iter().map(|&i| runs[i].spec.seed).collect();
+            s.sort_unstable();
+            (
+                who.to_string(),
+                s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
+            )
+        })
+        .collect();
+    let mut charts = Vec::new();
+    for (j, (label, _, _)) in METRICS.iter().enumerate().take(2) {
+        let bands: Vec<(String, Vec<Vec<(f64, f64)>>)> = [ours, theirs]
+            .iter()
+            .map(|set| {
+                (
+                    runs[set[0]].engine(),
+                    set.iter().map(|&i| runs[i].curves[j].clone()).collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, c)| c.iter().any(|c| !c.is_empty()))
+            .collect();
+        if bands.len() == 2 {
+            let caption = format!("{label} over training: mean of the seeds, band = min to max");
+            charts.push((caption.clone(), band_svg(&bands, &caption, "iteration")?));
+        }
+    }
+    // Loss and D-output curves of every run of the spec, both engines.
+    let mine: Vec<(String, crate::log::MetricsLog)> = ours
+        .iter()
+        .chain(theirs)
+        .map(|&i| {
+            let r = &runs[i];
+            let label = format!("{}, seed {}", r.engine(), r.spec.seed);
+            (label, logs[i].1.clone())
+        })
+        .collect();
+    for (caption, pick) in [
+        (
+            "G loss (EMA 0.05)",
+            (|r: &crate::log::Row| r.g_loss) as fn(&crate::log::Row) -> f32,
+        ),
+        ("D loss (EMA 0.05)", |r| r.d_loss),
+        ("D(x) (EMA 0.05)", |r| r.d_real),
+        ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
+    ] {
+        charts.push((caption.to_string(), super::overlay_svg(&mine, pick, caption)?));
+    }
+    let grids = [ours[0], theirs[0]]
+        .iter()
+        .filter_map(|&i| {
+            let r = &runs[i];
+            let g = super::latest_grid(&r.dir)?;
+            let stem = g.file_stem()?.to_string_lossy().to_string();
+            Some((
+                format!("{}, seed {} ({stem})", r.engine(), r.spec.seed),
+                super::png_data_uri(&g)?,
+            ))
+        })
+        .collect();
+    let s = &first.spec;
+    Ok(SpecView {
+        spec: s.name.clone(),
+        article: s.source.title.clone(),
+        framework: s.framework.map_or("-".into(), |f| f.to_string()),
+        settings: format!(
+            "loss.bce {}, Adam eps {:e} / {:e}, glorot_normal {}",
+            s.loss.bce(),
+            s.optim.g.eps(),
+            s.optim.d.eps(),
+            s.model.glorot_normal()
+        ),
+        seeds,
+        rows,
+        missing,
+        charts,
+        grids,
+    })
+}
+
+/// The engine views of every run under `paths` (run directories or folders of them).
+pub fn views_of(paths: &[PathBuf]) -> Result<Vec<SpecView>> {
+    let mut runs = Vec::new();
+    let mut logs = Vec::new();
+    for r in super::find_runs(paths)? {
+        let m = crate::run::Manifest::read(&r)?;
+        let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
+        let log = crate::log::MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
+        logs.push((r.file_name().unwrap_or_default().to_string_lossy().to_string(), log));
+        runs.push(EngineRun::read(&r, spec, m.engine.map(|e| e.framework))?);
+    }
+    views(&runs, &logs)
+}
+
+/// The views as the report's HTML block (inline SVG and PNG).
+pub fn html(views: &[SpecView]) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("engines", super::ENGINES_TEMPLATE)?;
+    Ok(env
+        .get_template("engines")?
+        .render(minijinja::context! { engines => views })?)
+}
+
+/// Per engine, the mean of its seeds' curves as a line and their min-to-max as a band.
+/// Curves are aligned by x (iteration); an x that not every seed has is left out.
+pub fn band_svg(engines: &[(String, Vec<Vec<(f64, f64)>>)], caption: &str, x_desc: &str) -> Result<String> {
+    crate::plot::register_font();
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{caption}: {e}");
+    // (x, mean, min, max) per engine.
+    let summary: Vec<(String, Vec<(f64, f64, f64, f64)>)> = engines
+        .iter()
+        .map(|(name, curves)| {
+            let mut xs: Vec<f64> = curves.iter().flat_map(|c| c.iter().map(|p| p.0)).collect();
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            let pts = xs
+                .into_iter()
+                .filter_map(|x| {
+                    let v: Vec<f64> = curves
+                        .iter()
+                        .filter_map(|c| c.iter().find(|p| p.0 == x).map(|p| p.1))
+                        .filter(|v| v.is_finite())
+                        .collect();
+                    (v.len() == curves.len() && !v.is_empty()).then(|| {
+                        let m = v.iter().sum::<f64>() / v.len() as f64;
+                        let lo = v.iter().copied().fold(f64::MAX, f64::min);
+                        let hi = v.iter().copied().fold(f64::MIN, f64::max);
+                        (x, m, lo, hi)
+                    })
+                })
+                .collect();
+            (name.clone(), pts)
+        })
+        .collect();
+    let all = summary.iter().flat_map(|s| s.1.iter());
+    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in all {
+        xmin = xmin.min(p.0);
+        xmax = xmax.max(p.0);
+        ymin = ymin.min(p.2);
+        ymax = ymax.max(p.3);
+    }
+    if xmin >= xmax {
+        (xmin, xmax) = if xmin == f64::MAX {
+            (0.0, 1.0)
+        } else {
+            (xmin - 1.0, xmax + 1.0)
+        };
+    }
+    if ymin >= ymax {
+        (ymin, ymax) = if ymin == f64::MAX {
+            (0.0, 1.0)
+        } else {
+            (ymin - 1.0, ymax + 1.0)
+        };
+    }
+    let pad = 0.05 * (ymax - ymin);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(xmin..xmax, (ymin - pad)..(ymax + pad))
+            .map_err(|e| err(&e))?;
+        chart.configure_mesh().x_desc(x_desc).draw().map_err(|e| err(&e))?;
+        for (i, (name, pts)) in summary.iter().enumerate() {
+            let c = super::SERIES_COLORS[i % super::SERIES_COLORS.len()].to_rgba();
+            let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.3)).collect();
+            poly.extend(pts.iter().rev().map(|p| (p.0, p.2)));
+            if poly.len() > 2 {
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled())))
+                    .map_err(|e| err(&e))?;
+            }
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, c.filled())))
+                .map_err(|e| err(&e))?;
+            chart
+                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg.trim_start_matches(|c| c != '<').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+
+    #[test]
+    fn the_verdict_rule_by_hand() {
+        // Equal spreads and counts: Welch's df is 2 (n - 1) = 4, t(0.975, 4) = 2.7764.
+        // diff -2, se = sqrt(1/3 + 1/3) = 0.8165, interval -2 +- 2.2669; pooled std 1,
+        // band max(2, 10 % of 13) = 2: the interval crosses the band: inconclusive.
+        let v = verdict(&[10.0, 11.0, 12.0], &[12.0, 13.0, 14.0], true);
+        let (lo, hi) = v.interval.unwrap();
+        assert!((lo + 4.2669).abs() < 1e-3 && (hi - 0.2669).abs() < 1e-3, "{lo} {hi}");
+        assert_eq!((v.band, v.word), (2.0, "inconclusive"));
+        // Tight seeds, close means: inside the band (10 % of 10.2 = 1.02).
+        assert_eq!(
+            verdict(&[10.0, 10.2, 10.4], &[10.1, 10.2, 10.3], true).word,
+            "consistent"
+        );
+        // Far apart: FID 30 against 10 is worse, IS 9 against 5 better.
+        assert_eq!(verdict(&[30.0, 31.0, 29.0], &[10.0, 11.0, 9.0], true).word, "worse");
+        assert_eq!(verdict(&[9.0, 9.1, 8.9], &[5.0, 5.1, 4.9], false).word, "better");
+        // One seed a side: no interval, no verdict.
+        let v = verdict(&[10.0], &[12.0], true);
+        assert!(v.interval.is_none() && v.word.starts_with("no verdict"));
+    }
+}

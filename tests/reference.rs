@@ -1,0 +1,201 @@
+//! `ganlab reference`: the article's own code trained into a ganlab run directory
+//! (issue 18). The end-to-end tests need a Python with the article's framework
+//! (GANLAB_PEER_PY: torch; GANLAB_TF_PY: tensorflow-cpu and tf-keras; `.ci/run` makes
+//! one) and say SKIPPED on stderr without it; the bad-input test always runs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn ganlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ganlab"))
+}
+
+fn python(var: &str) -> Option<PathBuf> {
+    let p = std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if p.is_none() {
+        eprintln!("SKIPPED: a reference run needs {var} (a Python with the article's framework)");
+    }
+    p
+}
+
+/// A reference run of `spec` cut to 2 epochs of `iters` iterations, scored after each
+/// epoch on 300 samples; returns the run directory.
+fn reference_run(spec: &str, py: &Path, out: &Path, iters: usize) -> PathBuf {
+    let o = ganlab()
+        .arg("reference")
+        .arg(common::spec_path(spec))
+        .args(["--profile", "quick", "--seed", "7", "--threads", "2", "--quiet"])
+        .args([
+            "--set",
+            "train.epochs=2",
+            "--set",
+            &format!("train.iters_per_epoch={iters}"),
+        ])
+        .args(["--set", "eval.every_epochs=1", "--set", "eval.samples=300"])
+        .arg("--python")
+        .arg(py)
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim());
+    assert!(dir.starts_with(out), "{dir:?}");
+    dir
+}
+
+/// What every reference run directory holds, and what `ganlab eval --images` says of
+/// its final samples: the same scores as its own `final` row.
+fn check_run(dir: &Path, iters: u64, framework: &str) {
+    let m = ganlab::run::Manifest::read(dir).unwrap();
+    assert_eq!(m.status.to_string(), "completed");
+    assert_eq!(m.seed, 7);
+    let e = m.engine.as_ref().expect("a reference run names its engine");
+    assert_eq!(e.kind, "reference");
+    assert!(e.framework.starts_with(framework), "{e:?}");
+    assert!(e.seeding.values().any(|s| s.contains("(7)")), "{e:?}");
+    assert_eq!(m.steps_done, 2 * iters);
+    let log = ganlab::log::MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
+    assert_eq!(log.rows.len() as u64, 2 * iters);
+    assert!(log.rows.iter().all(|r| r.d_loss.is_finite() && r.g_loss.is_finite()));
+    assert!(log
+        .rows
+        .iter()
+        .all(|r| (0.0..=1.0).contains(&r.d_real) && (0.0..=1.0).contains(&r.d_fake)));
+    assert!(dir.join("samples/epoch_0002.png").is_file());
+    let q = ganlab::eval::score::read_quality_rows(dir).unwrap();
+    let tags: Vec<&str> = q.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(tags, ["epoch_0001", "epoch_0002", "final"]);
+    assert_eq!(q[0].cells[0], "300");
+    assert_eq!(q[2].cells[0], "10000");
+    // The exported final samples rescore to the same figures.
+    let idx = dir.join("samples/final.idx.gz");
+    let size = std::fs::metadata(&idx).unwrap().len();
+    assert!(size < 8_000_000, "final.idx.gz is {size} bytes");
+    let o = ganlab()
+        .args(["eval", "--json", "--images"])
+        .arg(&idx)
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = ganlab::eval::score::checkpoint_values(dir, "final", &["fid", "inception_score"])
+        .unwrap()
+        .unwrap();
+    assert_eq!(json["n"], 10_000, "{json}");
+    assert!((json["fid"].as_f64().unwrap() - row[0]).abs() < 1e-9, "{json} vs {row:?}");
+    assert!((json["inception_score"].as_f64().unwrap() - row[1]).abs() < 1e-9, "{json} vs {row:?}");
+    // `ganlab eval RUN` says how to rescore instead of failing obscurely.
+    let o = ganlab()
+        .arg("eval")
+        .arg(dir)
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ganlab eval --images"));
+}
+
+#[test]
+fn pytorch_article_reference_run() {
+    let Some(py) = python("GANLAB_PEER_PY") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let dir = reference_run("mlp_pytorch", &py, out.path(), 20);
+    check_run(&dir, 20, "pytorch");
+}
+
+#[test]
+fn keras_article_reference_run_and_the_report_beside_ganlab() {
+    let Some(py) = python("GANLAB_TF_PY") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let dir = reference_run("dcgan", &py, out.path(), 3);
+    check_run(&dir, 3, "tensorflow");
+    let m = ganlab::log::MetricsLog::read_with(&dir.join("metrics.parquet"), &["d_acc"]).unwrap();
+    assert!(
+        m.rows.iter().all(|r| r.extra.iter().any(|e| e.0 == "d_acc")),
+        "004's D accuracy"
+    );
+    // A ganlab run of the same spec, scored the same way, and the report of both.
+    let o = ganlab()
+        .arg("run")
+        .arg(common::spec_path("dcgan"))
+        .args([
+            "--profile",
+            "quick",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.iters_per_epoch=3",
+        ])
+        .args([
+            "--set",
+            "eval.every_epochs=1",
+            "--set",
+            "eval.samples=300",
+            "--quiet",
+            "--threads",
+            "2",
+        ])
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ours = PathBuf::from(String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim());
+    let o = ganlab()
+        .arg("eval")
+        .arg(&ours)
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = out.path().join("report.html");
+    let o = ganlab()
+        .arg("report")
+        .arg(out.path())
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("Beside the article's own code"));
+    assert!(html.contains("(article's code)"), "the reference run is labelled");
+    assert!(html.contains("FID (lower is better)") && html.contains("no verdict (fewer than 2 seeds a side)"));
+    assert!(html.contains("Era <code>tf.keras-2</code>"));
+}
+
+#[test]
+fn a_python_without_the_framework_is_refused_before_any_directory_is_made() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ganlab()
+        .arg("reference")
+        .arg(common::spec_path("acgan"))
+        .args(["--profile", "quick", "--python", "/nonexistent/python3"])
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(
+        err.contains("/nonexistent/python3 cannot run the article's code"),
+        "{err}"
+    );
+    assert!(err.contains("GANLAB_TF_PY"), "{err}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+}
