@@ -90,8 +90,14 @@ fn check_run(dir: &Path, iters: u64, framework: &str) {
         .unwrap()
         .unwrap();
     assert_eq!(json["n"], 10_000, "{json}");
-    assert!((json["fid"].as_f64().unwrap() - row[0]).abs() < 1e-9, "{json} vs {row:?}");
-    assert!((json["inception_score"].as_f64().unwrap() - row[1]).abs() < 1e-9, "{json} vs {row:?}");
+    assert!(
+        (json["fid"].as_f64().unwrap() - row[0]).abs() < 1e-9,
+        "{json} vs {row:?}"
+    );
+    assert!(
+        (json["inception_score"].as_f64().unwrap() - row[1]).abs() < 1e-9,
+        "{json} vs {row:?}"
+    );
     // `ganlab eval RUN` says how to rescore instead of failing obscurely.
     let o = ganlab()
         .arg("eval")
