@@ -12,7 +12,8 @@
 #
 # Started again, it skips the (seed, engine) pairs that have a completed run and
 # resumes an interrupted or killed ganlab run (`ganlab resume`). It runs with the
-# binary in target/release (build it first) and 2 threads, in the order given.
+# binary in target/release, or GANLAB_BIN (a copy, so that rebuilding meanwhile does
+# not change the binary halfway), and 2 threads, in the order given.
 # The budgets of the record (README.md beside this file) are set here per spec.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +21,7 @@ spec="$1"; seeds="$2"; engines="${3:-ganlab reference}"
 shift $(( $# < 3 ? $# : 3 ))
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
-bin=target/release/ganlab
+bin="${GANLAB_BIN:-target/release/ganlab}"  # a copy keeps one binary for a whole record
 out=reports/reproduction/runs
 case "$spec" in
   vanilla_mlp_keras) budget=(--set train.epochs=100 --set eval.every_epochs=10) ;;
