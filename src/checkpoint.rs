@@ -72,11 +72,7 @@ pub struct TrainState {
     pub optim_t: [u64; 2],
 }
 
-fn write_atomic(path: &Path, f: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    f(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
+use crate::atomic::write_atomic;
 
 fn state_paths(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
     let c = dir.join("checkpoints");

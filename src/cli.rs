@@ -60,6 +60,20 @@ pub struct DataArgs {
     pub offline: bool,
 }
 
+/// Where a new run goes and how it runs (`run`, `reference`).
+#[derive(Args, Clone)]
+pub struct RunOutArgs {
+    /// Output directory for runs
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Compute threads (default: the spec's `threads`, else all cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print only errors and the run directory
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Continue an interrupted, failed or killed run exactly, in its own directory
@@ -84,15 +98,8 @@ pub enum Cmd {
         spec: SpecArgs,
         #[command(flatten)]
         data: DataArgs,
-        /// Output directory for runs
-        #[arg(long, default_value = "runs")]
-        out: PathBuf,
-        /// Compute threads (default: the spec's `threads`, else all cores)
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print only errors and the run directory
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        run: RunOutArgs,
         /// Train into exactly this new directory instead of OUT/<spec>/<id> (sweeps)
         #[arg(long, hide = true)]
         run_dir: Option<PathBuf>,
@@ -111,15 +118,8 @@ pub enum Cmd {
         /// articles, GANLAB_PEER_PY for the PyTorch one, else python3)
         #[arg(long)]
         python: Option<PathBuf>,
-        /// Output directory for runs
-        #[arg(long, default_value = "runs")]
-        out: PathBuf,
-        /// Compute threads of the framework (default: the spec's `threads`, else all cores)
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print only errors and the run directory
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        run: RunOutArgs,
     },
     /// Run a spec's `sweep:` (seeds and/or a grid), skipping completed members
     Sweep {
@@ -263,27 +263,16 @@ pub enum DataCmd {
     },
 }
 
-/// candle's element-wise worker threads spin this many times after each op before
-/// sleeping (candle's default: 25,000). The spinning threads take cores from the
-/// GEMM threads that run next; measured in `ganlab bench` with 2 threads on 2 cores.
-const CANDLE_SPIN_LIMIT: &str = "1000";
-
-/// Set the compute threads for rayon and candle (they read the same variable), and
-/// shorten candle's idle spinning unless `CANDLE_BARRIER_POOL_SPIN_LIMIT` is set.
-pub fn set_threads(n: Option<usize>) -> usize {
-    let n = n
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
-        std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", CANDLE_SPIN_LIMIT);
-    }
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    n
-}
-
 fn load_spec(a: &SpecArgs) -> Result<Spec> {
     Ok(Spec::load(&a.spec, a.profile.as_deref(), &a.all_sets())?)
+}
+
+/// A new run's spec, its MNIST and the compute threads (set for the process).
+fn prepare(spec: &SpecArgs, data: &DataArgs, run: &RunOutArgs) -> Result<(Spec, Mnist, usize)> {
+    let s = load_spec(spec)?;
+    let threads = crate::runtime::set_threads(run.threads.or(s.threads));
+    let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+    Ok((s, mnist, threads))
 }
 
 pub fn main() -> Result<()> {
@@ -292,20 +281,16 @@ pub fn main() -> Result<()> {
         Cmd::Run {
             spec,
             data,
-            out,
-            threads,
-            quiet,
+            run,
             run_dir,
         } => {
-            let s = load_spec(&spec)?;
-            let threads = set_threads(threads.or(s.threads));
-            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let (s, mnist, threads) = prepare(&spec, &data, &run)?;
             let opts = crate::train::RunOptions {
-                out,
+                out: run.out,
                 spec_file: spec.spec.display().to_string(),
                 threads,
                 device: crate::device::resolve(s.device)?,
-                quiet,
+                quiet: run.quiet,
             };
             crate::run::install_stop_handler();
             let dir = match run_dir {
@@ -323,22 +308,18 @@ pub fn main() -> Result<()> {
             data,
             seed,
             python,
-            out,
-            threads,
-            quiet,
+            run,
         } => {
             if let Some(seed) = seed {
                 spec.sets.push(format!("seed={seed}"));
             }
-            let s = load_spec(&spec)?;
-            let threads = set_threads(threads.or(s.threads));
-            let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
+            let (s, mnist, threads) = prepare(&spec, &data, &run)?;
             let opts = crate::reference::Options {
-                out,
+                out: run.out,
                 spec_file: spec.spec.display().to_string(),
                 python,
                 threads,
-                quiet,
+                quiet: run.quiet,
             };
             let dir = crate::reference::reference(&s, &mnist, &opts)?;
             println!("{}", dir.display());
@@ -418,7 +399,7 @@ pub fn main() -> Result<()> {
         } => {
             let manifest = Manifest::read(&run)?;
             let s = crate::train::run_spec(&run)?;
-            let threads = set_threads(threads.or(Some(manifest.threads)));
+            let threads = crate::runtime::set_threads(threads.or(Some(manifest.threads)));
             let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
             let opts = crate::train::RunOptions {
                 out: run.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -456,7 +437,7 @@ pub fn main() -> Result<()> {
                 .iter()
                 .map(|p| Ok(Spec::load(p, None, &[])?))
                 .collect::<Result<Vec<_>>>()?;
-            let threads = set_threads(threads);
+            let threads = crate::runtime::set_threads(threads);
             let mnist = Mnist::open(data.data_dir.as_deref(), loaded[0].data.dir.as_deref(), data.offline)?;
             let dev = crate::device::resolve(device.unwrap_or(loaded[0].device))?;
             let peak = crate::bench::peak_gflops(&dev)?;
@@ -468,8 +449,9 @@ pub fn main() -> Result<()> {
                 );
             }
             for s in &loaded {
-                let r =
-                    crate::train::on_pool(|| crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev))?;
+                let r = crate::runtime::on_pool(|| {
+                    crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev)
+                })?;
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
@@ -495,7 +477,7 @@ pub fn main() -> Result<()> {
             data,
         } => {
             let s = load_spec(&spec)?;
-            set_threads(Some(2));
+            crate::runtime::set_threads(Some(2));
             let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
             let (_, framework) = crate::parity::driver(s.model.variant);
             let python = python
@@ -724,7 +706,7 @@ pub fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

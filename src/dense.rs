@@ -76,6 +76,7 @@ pub(crate) fn gemm_rm(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // gemm's own argument list, named
 fn matmul(dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], m: usize, n: usize, k: usize) {
     gemm_rm(dst, accumulate, lhs, lhs_t, rhs, false, (m, n, k), true)
 }

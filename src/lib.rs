@@ -1,6 +1,7 @@
 //! ganlab: reproduce classic GAN articles on MNIST side by side, in candle, and
 //! measure them. See README.md for use and ARCHITECTURE.md for the layout.
 
+pub mod atomic;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod runtime;
 pub mod spec;
 pub mod sweep;
 pub mod train;

@@ -73,15 +73,7 @@ impl MetricsLog {
 
     /// Write `path` atomically: a temporary file beside it, then a rename.
     pub fn flush(&self, path: &Path) -> Result<()> {
-        let mut df = self.to_frame()?;
-        let tmp = path.with_extension("parquet.tmp");
-        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        ParquetWriter::new(f)
-            .finish(&mut df)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-        Ok(())
+        crate::atomic::write_parquet(path, &mut self.to_frame()?)
     }
 
     /// Read a metrics file back (without the variant's extra columns).
@@ -130,8 +122,11 @@ impl MetricsLog {
 /// one column per named value. Written like the metrics (atomic rewrite).
 #[derive(Default)]
 pub struct EpochTable {
-    pub rows: Vec<(u32, String, Vec<(String, f32)>)>,
+    pub rows: Vec<EpochTableRow>,
 }
+
+/// One row of an [`EpochTable`]: epoch, component, then (column, value) pairs.
+pub type EpochTableRow = (u32, String, Vec<(String, f32)>);
 
 impl EpochTable {
     /// Read a table written by [`EpochTable::flush`].
@@ -180,11 +175,7 @@ impl EpochTable {
             let v: Vec<f32> = self.rows.iter().map(|r| r.2.get(k).map_or(f32::NAN, |e| e.1)).collect();
             df.with_column(Column::new(name.as_str().into(), v))?;
         }
-        let tmp = path.with_extension("parquet.tmp");
-        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        ParquetWriter::new(f).finish(&mut df).map_err(anyhow::Error::from)?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-        Ok(())
+        crate::atomic::write_parquet(path, &mut df)
     }
 }
 

@@ -64,11 +64,7 @@ impl Params {
     }
     /// Save as safetensors, atomically (write a temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tmp = path.with_extension("safetensors.tmp");
-        candle_core::safetensors::save(&self.to_map(), &tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        crate::atomic::write_atomic(path, |tmp| Ok(candle_core::safetensors::save(&self.to_map(), tmp)?))
     }
     /// Load weights saved by [`Params::save`]; names, shapes and dtypes must match.
     pub fn load(&self, path: &Path) -> Result<()> {

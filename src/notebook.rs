@@ -89,7 +89,7 @@ pub fn quick_run(spec_file: &str, existing: Option<&str>) -> Result<PathBuf> {
         return Ok(dir);
     }
     let spec = Spec::load(Path::new(spec_file), Some("quick"), &[])?;
-    let threads = crate::cli::set_threads(spec.threads);
+    let threads = crate::runtime::set_threads(spec.threads);
     let data = Mnist::open(None, spec.data.dir.as_deref(), false)?;
     let opts = crate::train::RunOptions {
         out: PathBuf::from("runs"),

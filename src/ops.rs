@@ -130,8 +130,8 @@ impl CustomOp2 for LeakyReluGrad {
 pub fn fast_tanh(a: f32) -> f32 {
     let x = a.clamp(-7.998_811_7, 7.998_811_7);
     let x2 = x * x;
-    let mut p = x2 * -2.760_768_5e-16 + 2.000_187_9e-13;
-    p = x2 * p + -8.604_671_5e-11;
+    let mut p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    p = x2 * p + -8.604_672e-11;
     p = x2 * p + 5.122_297e-8;
     p = x2 * p + 1.485_722_4e-5;
     p = x2 * p + 6.372_619_3e-4;
@@ -227,6 +227,9 @@ pub fn bce_point(x: f32, y: f32, sem: BceSemantics) -> (f32, f32) {
             let p = sigmoid(x);
             let pc = p.clamp(KERAS_EPS, 1.0 - KERAS_EPS);
             let z = (pc / (1.0 - pc)).ln();
+            // Written out (not `contains`) so that a NaN p counts as inside and its
+            // gradient stays NaN, as the divergence handling expects.
+            #[allow(clippy::manual_range_contains)]
             let inside = !(p < KERAS_EPS || p > 1.0 - KERAS_EPS);
             let g = if inside {
                 (sigmoid(z) - y) / (pc * (1.0 - pc)) * (p * (1.0 - p))

@@ -195,9 +195,6 @@ pub fn sample_grid(
     let img = image::GrayImage::from_raw(w as u32, h as u32, buf).context("grid buffer size")?;
     // Scale up 3x (nearest) so the digits are visible on a screen.
     let img = image::imageops::resize(&img, w as u32 * 3, h as u32 * 3, image::imageops::FilterType::Nearest);
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::rename(&tmp, path)?;
+    crate::atomic::write_atomic(path, |tmp| Ok(img.save_with_format(tmp, image::ImageFormat::Png)?))?;
     Ok(())
 }

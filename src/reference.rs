@@ -19,44 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::data::{Mnist, MNIST_TRAIN, PIXELS};
 use crate::eval::{score, Evaluator};
 use crate::log::{EpochTable, MetricsLog, Row};
 use crate::parity::Framework;
-use crate::run::{Manifest, Status};
+use crate::run::{Engine, Manifest, Status};
 use crate::spec::{Spec, Variant};
 
 /// Images of the final generator written to `samples/final.idx.gz` and scored.
 pub const FINAL_SAMPLES: usize = 10_000;
-
-/// Which code trained a run; absent from ganlab's own runs' manifests.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Engine {
-    /// `reference`: the article's own code.
-    pub kind: String,
-    /// The article, e.g. `003 Keras mnist_acgan.py`.
-    pub article: String,
-    /// Framework and version, e.g. `tensorflow 2.21.0 (tf_keras 2.21.0)`.
-    pub framework: String,
-    /// The driver and the file holding the article's code.
-    pub driver: String,
-    /// How each random generator was seeded.
-    pub seeding: BTreeMap<String, String>,
-    /// The Python that ran it.
-    pub python: String,
-}
-
-impl Engine {
-    /// A short label for tables and legends: `ganlab` or `article (tensorflow 2.21.0 ...)`.
-    pub fn label(engine: Option<&Engine>) -> String {
-        match engine {
-            None => "ganlab".to_string(),
-            Some(e) => format!("article's code ({})", e.framework),
-        }
-    }
-}
 
 /// The article number and code file of a variant.
 pub fn article(variant: Variant) -> (&'static str, &'static str, &'static str) {
@@ -129,35 +101,22 @@ pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
     let dir = crate::run::create_run_dir(&opts.out, spec)?;
     let (num, title, code) = article(spec.model.variant);
     std::fs::write(dir.join("config.yaml"), spec.to_yaml())?;
-    let mut manifest = Manifest {
-        ganlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: crate::run::git_commit(),
-        spec: spec.name.clone(),
-        spec_file: opts.spec_file.clone(),
-        spec_hash: spec.hash(),
-        profile: spec.profile.clone(),
-        variant: spec.model.variant.to_string(),
-        seed: spec.seed,
-        threads: opts.threads,
-        device: "cpu".into(),
-        data_dir: data.dir.display().to_string(),
-        started: crate::run::now(),
-        ended: None,
-        status: Status::Running,
-        epochs_done: 0,
-        steps_done: 0,
-        error: None,
-        pid: Some(std::process::id()),
-        resumed: Vec::new(),
-        engine: Some(Engine {
-            kind: "reference".into(),
-            article: format!("{num} {title}"),
-            framework: "(starting)".into(),
-            driver: format!("parity/reference.py + {code}"),
-            seeding: BTreeMap::new(),
-            python: python.display().to_string(),
-        }),
+    let engine = Engine {
+        kind: "reference".into(),
+        article: format!("{num} {title}"),
+        framework: "(starting)".into(),
+        driver: format!("parity/reference.py + {code}"),
+        seeding: BTreeMap::new(),
+        python: python.display().to_string(),
     };
+    let mut manifest = Manifest::start(
+        spec,
+        &opts.spec_file,
+        opts.threads,
+        "cpu".into(),
+        &data.dir,
+        Some(engine),
+    );
     manifest.write(&dir)?;
     match train_and_import(spec, data, opts, &python, &dir, &mut manifest) {
         Ok(()) => {
@@ -230,7 +189,7 @@ fn train_and_import(
         .status()
         .with_context(|| format!("cannot start {}", python.display()))?;
     // Whatever the driver wrote is imported, also after a failure (the steps so far).
-    let imported = crate::train::on_pool(|| import(spec, data, dir, &work, manifest));
+    let imported = crate::runtime::on_pool(|| import(spec, data, dir, &work, manifest));
     if !status.success() {
         bail!(
             "the article's code stopped with {status} (its output above; its files in {})",

@@ -1,6 +1,7 @@
 //! Run directories: `OUT/<spec name>/<run id>/` with `config.yaml`, `manifest.json`,
 //! `metrics.parquet`, `samples/`, `plots/` and `checkpoints/`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -90,7 +91,7 @@ pub struct Manifest {
     /// Which code trained the run: absent for ganlab's own runs, `reference` for the
     /// article's own code (`ganlab reference`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engine: Option<crate::reference::Engine>,
+    pub engine: Option<Engine>,
 }
 
 impl Manifest {
@@ -104,6 +105,40 @@ impl Manifest {
 }
 
 impl Manifest {
+    /// The manifest of a run of `spec` starting now in this process: `running`, with
+    /// this build's version and commit. `engine` is `None` for ganlab's own runs.
+    pub fn start(
+        spec: &Spec,
+        spec_file: &str,
+        threads: usize,
+        device: String,
+        data_dir: &Path,
+        engine: Option<Engine>,
+    ) -> Manifest {
+        Manifest {
+            ganlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git_commit(),
+            spec: spec.name.clone(),
+            spec_file: spec_file.to_string(),
+            spec_hash: spec.hash(),
+            profile: spec.profile.clone(),
+            variant: spec.model.variant.to_string(),
+            seed: spec.seed,
+            threads,
+            device,
+            data_dir: data_dir.display().to_string(),
+            started: now(),
+            ended: None,
+            status: Status::Running,
+            epochs_done: 0,
+            steps_done: 0,
+            error: None,
+            pid: Some(std::process::id()),
+            resumed: Vec::new(),
+            engine,
+        }
+    }
+
     pub fn read(run: &Path) -> Result<Manifest> {
         let p = run.join("manifest.json");
         let t = std::fs::read_to_string(&p)
@@ -114,10 +149,7 @@ impl Manifest {
     /// Write atomically.
     pub fn write(&self, run: &Path) -> Result<()> {
         let p = run.join("manifest.json");
-        let tmp = run.join(".manifest.json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &p)?;
+        crate::atomic::write_bytes(&p, serde_json::to_string_pretty(self)?.as_bytes())?;
         Ok(())
     }
 }
@@ -185,4 +217,31 @@ pub fn create_run_dir(out: &Path, spec: &Spec) -> Result<PathBuf> {
         }
     }
     bail!("could not find a free run directory name in {}", parent.display())
+}
+
+/// Which code trained a run; absent from ganlab's own runs' manifests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Engine {
+    /// `reference`: the article's own code.
+    pub kind: String,
+    /// The article, e.g. `003 Keras mnist_acgan.py`.
+    pub article: String,
+    /// Framework and version, e.g. `tensorflow 2.21.0 (tf_keras 2.21.0)`.
+    pub framework: String,
+    /// The driver and the file holding the article's code.
+    pub driver: String,
+    /// How each random generator was seeded.
+    pub seeding: BTreeMap<String, String>,
+    /// The Python that ran it.
+    pub python: String,
+}
+
+impl Engine {
+    /// A short label for tables and legends: `ganlab` or `article (tensorflow 2.21.0 ...)`.
+    pub fn label(engine: Option<&Engine>) -> String {
+        match engine {
+            None => "ganlab".to_string(),
+            Some(e) => format!("article's code ({})", e.framework),
+        }
+    }
 }

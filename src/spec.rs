@@ -1012,7 +1012,7 @@ impl Spec {
     /// Does epoch `e` (1-based) get a sample grid?
     pub fn grid_at(&self, e: usize) -> bool {
         self.samples.at.contains(&e)
-            || (self.samples.every > 0 && e % self.samples.every == 0)
+            || (self.samples.every > 0 && e.is_multiple_of(self.samples.every))
             || e == self.train.epochs
     }
 

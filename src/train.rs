@@ -113,12 +113,6 @@ pub fn make_batch(split: &Split, idx: &[usize], scale: Scale, dev: &Device) -> R
     })
 }
 
-/// Run `f` on a thread of the global rayon pool, so that the training thread is one
-/// of the compute threads instead of a third thread competing for two cores.
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
-}
-
 /// Where and how a run is carried out (everything that is not the spec).
 pub struct RunOptions {
     pub out: PathBuf,
@@ -154,6 +148,7 @@ struct Position {
 }
 
 /// Save weights and the full training state under `tag` (see [`crate::checkpoint`]).
+#[allow(clippy::too_many_arguments)] // issue 21: the Trainer's hooks will hold these
 fn save_checkpoint(
     model: &dyn Gan,
     spec: &Spec,
@@ -204,28 +199,14 @@ fn train_into(spec: &Spec, data: &Mnist, opts: &RunOptions, dir: &Path) -> Resul
     let dir = dir.to_path_buf();
     std::fs::write(dir.join("config.yaml"), spec.to_yaml())
         .with_context(|| format!("cannot write {}", dir.join("config.yaml").display()))?;
-    let manifest = Manifest {
-        ganlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: run::git_commit(),
-        spec: spec.name.clone(),
-        spec_file: opts.spec_file.clone(),
-        spec_hash: spec.hash(),
-        profile: spec.profile.clone(),
-        variant: spec.model.variant.to_string(),
-        seed: spec.seed,
-        threads: opts.threads,
-        device: crate::device::name(&opts.device),
-        data_dir: data.dir.display().to_string(),
-        started: run::now(),
-        ended: None,
-        status: Status::Running,
-        epochs_done: 0,
-        steps_done: 0,
-        error: None,
-        pid: Some(std::process::id()),
-        resumed: vec![],
-        engine: None,
-    };
+    let manifest = Manifest::start(
+        spec,
+        &opts.spec_file,
+        opts.threads,
+        crate::device::name(&opts.device),
+        &data.dir,
+        None,
+    );
     run_in(spec, data, opts, &dir, manifest, MetricsLog::default(), None)
 }
 
@@ -308,7 +289,7 @@ fn run_in(
     from: Option<TrainState>,
 ) -> Result<PathBuf> {
     manifest.write(dir)?;
-    let result = on_pool(|| train_loop(spec, data, opts, dir, &mut log, &mut manifest, from));
+    let result = crate::runtime::on_pool(|| train_loop(spec, data, opts, dir, &mut log, &mut manifest, from));
     let metrics = dir.join("metrics.parquet");
     let flushed = log.flush(&metrics);
     let plotted = crate::plot::training_curves(&log.rows, &dir.join("plots"), &spec.name);

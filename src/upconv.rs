@@ -168,7 +168,7 @@ pub struct UpConv2d {
 }
 
 fn check(xd: [usize; 4], wd: [usize; 4], bd: &[usize]) -> Result<Taps> {
-    if xd[1] != wd[1] || bd != [wd[0]] || wd[2] != wd[3] || wd[2] % 2 == 0 {
+    if xd[1] != wd[1] || bd != [wd[0]] || wd[2] != wd[3] || wd[2].is_multiple_of(2) {
         bail!("upsample-conv2d: x {xd:?}, w {wd:?}, b {bd:?} do not fit (needs an odd square kernel)");
     }
     Ok(Taps::new(wd[2]))

@@ -15,7 +15,7 @@ fn spec(name: &str, sets: &[&str]) -> Spec {
 
 /// A short run in a temporary directory, removed when the returned guard drops.
 fn short_run(s: &Spec) -> (tempfile::TempDir, std::path::PathBuf) {
-    ganlab::cli::set_threads(Some(2));
+    ganlab::runtime::set_threads(Some(2));
     let out = tempfile::tempdir().unwrap();
     let opts = RunOptions {
         out: out.path().to_path_buf(),

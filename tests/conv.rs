@@ -55,6 +55,7 @@ fn strided_same_convolution_on_a_hand_made_input() {
     assert_eq!(y2[3], 4.0 + 8.0);
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per shape dimension
 fn check_conv(n: usize, c: usize, h: usize, o: usize, k: usize, stride: usize, padding: Padding, seed: u64) {
     let x = Var::from_tensor(&rand(&[n, c, h, h + 1], seed)).unwrap();
     let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 1)).unwrap();

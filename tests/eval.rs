@@ -17,7 +17,7 @@ use rand::Rng;
 fn ev() -> &'static Evaluator {
     static E: OnceLock<Evaluator> = OnceLock::new();
     E.get_or_init(|| {
-        ganlab::cli::set_threads(Some(2));
+        ganlab::runtime::set_threads(Some(2));
         Evaluator::pinned().expect("the pinned evaluator loads")
     })
 }
@@ -191,7 +191,7 @@ fn kid_is_unbiased_on_two_halves_of_the_same_set() {
 fn reference_rows_in_the_code_are_current() {
     let rows = ganlab::eval::score::reference_scores(ev(), common::mnist(), 10_000, 0, false).unwrap();
     for (s, r) in rows.iter().zip(&ganlab::eval::reference::ROWS) {
-        assert!(r.matches(s), "{} is now {s:?}", r.label);
+        assert!(s.matches(r), "{} is now {s:?}", r.label);
     }
     // Real images score near the ideal, noise far from it.
     assert!(rows[0].fid < 1.0 && rows[0].inception_score > 9.5 && rows[1].fid > 300.0);

@@ -30,7 +30,7 @@ fn leaky_relu_matches_candle_forward_and_backward() {
         let g1 = ours.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = theirs.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, b) = (g1.get(&x).unwrap(), g2.get(&x).unwrap());
-        let d = common::max_abs(&a, &b);
+        let d = common::max_abs(a, b);
         assert!(d < 1e-6, "gradient differs by {d}");
     }
 }

@@ -32,7 +32,7 @@ fn parity_with(spec: &Spec, k: usize, build: impl FnOnce(&Spec) -> Box<dyn Gan>)
         );
         return None;
     };
-    ganlab::cli::set_threads(Some(2));
+    ganlab::runtime::set_threads(Some(2));
     let dir = tempfile::tempdir().unwrap();
     let model = build(spec);
     let rows = run_model(spec, model, common::mnist(), k, dir.path(), &py).unwrap();

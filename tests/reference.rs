@@ -12,6 +12,23 @@ fn ganlab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ganlab"))
 }
 
+/// `ganlab ARGS --data-dir MNIST`, which must succeed; its stdout.
+fn ok<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let o = ganlab()
+        .args(args)
+        .arg("--data-dir")
+        .arg(common::data_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The run directory a command printed as its last line.
+fn last_line(stdout: &str) -> PathBuf {
+    PathBuf::from(stdout.lines().last().unwrap().trim())
+}
+
 fn python(var: &str) -> Option<PathBuf> {
     let p = std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
     if p.is_none() {
@@ -23,28 +40,35 @@ fn python(var: &str) -> Option<PathBuf> {
 /// A reference run of `spec` cut to 2 epochs of `iters` iterations, scored after each
 /// epoch on 300 samples; returns the run directory.
 fn reference_run(spec: &str, py: &Path, out: &Path, iters: usize) -> PathBuf {
-    let o = ganlab()
-        .arg("reference")
-        .arg(common::spec_path(spec))
-        .args(["--profile", "quick", "--seed", "7", "--threads", "2", "--quiet"])
-        .args([
-            "--set",
-            "train.epochs=2",
-            "--set",
-            &format!("train.iters_per_epoch={iters}"),
-        ])
-        .args(["--set", "eval.every_epochs=1", "--set", "eval.samples=300"])
-        .arg("--python")
-        .arg(py)
-        .arg("--data-dir")
-        .arg(common::data_dir())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim());
+    let (spec, py, o) = (
+        common::spec_path(spec),
+        py.display().to_string(),
+        out.display().to_string(),
+    );
+    let iters = format!("train.iters_per_epoch={iters}");
+    let dir = last_line(&ok([
+        "reference",
+        spec.to_str().unwrap(),
+        "--profile",
+        "quick",
+        "--seed",
+        "7",
+        "--threads",
+        "2",
+        "--quiet",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        &iters,
+        "--set",
+        "eval.every_epochs=1",
+        "--set",
+        "eval.samples=300",
+        "--python",
+        &py,
+        "--out",
+        &o,
+    ]));
     assert!(dir.starts_with(out), "{dir:?}");
     dir
 }
@@ -77,15 +101,9 @@ fn check_run(dir: &Path, iters: u64, framework: &str) {
     let idx = dir.join("samples/final.idx.gz");
     let size = std::fs::metadata(&idx).unwrap().len();
     assert!(size < 8_000_000, "final.idx.gz is {size} bytes");
-    let o = ganlab()
-        .args(["eval", "--json", "--images"])
-        .arg(&idx)
-        .arg("--data-dir")
-        .arg(common::data_dir())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let idx_arg = idx.display().to_string();
+    let stdout = ok(["eval", "--json", "--images", idx_arg.as_str()]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let row = ganlab::eval::score::checkpoint_values(dir, "final", &["fid", "inception_score"])
         .unwrap()
         .unwrap();
@@ -130,42 +148,28 @@ fn keras_article_reference_run_and_the_report_beside_ganlab() {
         "004's D accuracy"
     );
     // A ganlab run of the same spec, scored the same way, and the report of both.
-    let o = ganlab()
-        .arg("run")
-        .arg(common::spec_path("dcgan"))
-        .args([
-            "--profile",
-            "quick",
-            "--set",
-            "train.epochs=2",
-            "--set",
-            "train.iters_per_epoch=3",
-        ])
-        .args([
-            "--set",
-            "eval.every_epochs=1",
-            "--set",
-            "eval.samples=300",
-            "--quiet",
-            "--threads",
-            "2",
-        ])
-        .arg("--data-dir")
-        .arg(common::data_dir())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ours = PathBuf::from(String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim());
-    let o = ganlab()
-        .arg("eval")
-        .arg(&ours)
-        .arg("--data-dir")
-        .arg(common::data_dir())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spec = common::spec_path("dcgan").display().to_string();
+    let o = out.path().display().to_string();
+    let ours = last_line(&ok([
+        "run",
+        &spec,
+        "--profile",
+        "quick",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.iters_per_epoch=3",
+        "--set",
+        "eval.every_epochs=1",
+        "--set",
+        "eval.samples=300",
+        "--quiet",
+        "--threads",
+        "2",
+        "--out",
+        &o,
+    ]));
+    ok(["eval", ours.to_str().unwrap()]);
     let html = out.path().join("report.html");
     let o = ganlab()
         .arg("report")

@@ -23,6 +23,7 @@ fn ganlab(args: &[&str]) -> Output {
 
 /// Start the run in a child process; return it and its run directory once the first
 /// epoch's metrics are flushed.
+#[allow(clippy::zombie_processes)] // the caller signals and waits for the child
 fn start(out: &Path) -> (std::process::Child, PathBuf) {
     let spec = common::spec_path("vanilla_mlp_keras");
     let mut args: Vec<String> = vec![

@@ -137,3 +137,20 @@ fn replacement_sampling_needs_iters_per_epoch() {
     let e = err(&BASE.replace("  iters_per_epoch: 128\n", ""), None, &[]);
     assert!(e.contains("iters_per_epoch is required"), "{e}");
 }
+
+#[test]
+fn a_spec_without_its_era_must_set_the_era_keys_itself() {
+    // Without `framework:`, nothing can fill loss.bce and model.init: one clear error.
+    let text = BASE.replace("framework: tf.keras-2\n", "");
+    let e = err(&text, None, &[]);
+    assert!(e.starts_with("test.yaml: "), "{e}");
+    assert!(e.contains("loss.bce and model.init not set"), "{e}");
+    assert!(e.contains("add `framework: keras-2.0 | keras-2.2 | tf.keras-2 | pytorch`"), "{e}");
+    // An unknown era is refused with the list.
+    let e = err(&BASE.replace("framework: tf.keras-2", "framework: keras-3"), None, &[]);
+    assert!(e.contains("unknown variant `keras-3`") && e.contains("tf.keras-2"), "{e}");
+    // Given by hand, the keys stand without an era (a config.yaml from before eras).
+    let text = text.replace("  dropout: 0.3\n", "  dropout: 0.3\n  init: glorot_uniform\n");
+    let s = Spec::from_str_with(&format!("{text}loss:\n  bce: logits\n"), "old.yaml", None, &[]).unwrap();
+    assert_eq!((s.framework, s.loss.bce(), s.optim.g.eps()), (None, BceSemantics::Logits, 1e-7));
+}

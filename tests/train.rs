@@ -328,7 +328,7 @@ fn sigkill_leaves_readable_metrics_and_a_running_manifest() {
     );
     let log = MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert!(
-        !log.rows.is_empty() && log.rows.len() % 5 == 0,
+        !log.rows.is_empty() && log.rows.len().is_multiple_of(5),
         "whole epochs only: {}",
         log.rows.len()
     );

@@ -102,7 +102,7 @@ pub enum EvaluatorCmd {
 }
 
 fn open(a: &EvaluatorArgs) -> Result<(Evaluator, Mnist)> {
-    crate::cli::set_threads(a.threads);
+    crate::runtime::set_threads(a.threads);
     let ev = Evaluator::open(a.evaluator.as_deref(), a.unpinned_evaluator)?;
     let mnist = Mnist::open(a.data_dir.as_deref(), None, true)?;
     Ok((ev, mnist))
@@ -121,7 +121,7 @@ fn show(s: &Scores, json: bool) -> Result<()> {
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (ev, mnist) = open(&a.ev)?;
     let progress = !a.json;
-    crate::train::on_pool(|| -> Result<()> {
+    crate::runtime::on_pool(|| -> Result<()> {
         let reference = ev.embed(&mnist.test.images, progress)?;
         if let Some(path) = &a.images {
             let mut images = super::idx::read_images(path)?;
@@ -227,7 +227,7 @@ pub fn evaluator(cmd: EvaluatorCmd) -> Result<()> {
         } => train(&output, seed, epochs, threads, data_dir.as_deref()),
         EvaluatorCmd::Check { json, ev } => {
             let (ev, mnist) = open(&ev)?;
-            let acc = crate::train::on_pool(|| ev.accuracy(&mnist.test.images, &mnist.test.labels, !json))?;
+            let acc = crate::runtime::on_pool(|| ev.accuracy(&mnist.test.images, &mnist.test.labels, !json))?;
             if json {
                 println!(
                     "{}",
@@ -253,7 +253,7 @@ pub fn evaluator(cmd: EvaluatorCmd) -> Result<()> {
         }
         EvaluatorCmd::Reference { n, seed, json, ev } => {
             let (ev, mnist) = open(&ev)?;
-            crate::train::on_pool(|| reference(&ev, &mnist, n, seed, json))
+            crate::runtime::on_pool(|| reference(&ev, &mnist, n, seed, json))
         }
     }
 }
@@ -262,7 +262,7 @@ fn train(output: &Path, seed: u64, epochs: usize, threads: usize, data_dir: Opti
     if epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    crate::cli::set_threads(Some(threads));
+    crate::runtime::set_threads(Some(threads));
     let mnist = Mnist::open(data_dir, None, true)?;
     let cfg = lenet::TrainConfig {
         seed,
@@ -270,7 +270,7 @@ fn train(output: &Path, seed: u64, epochs: usize, threads: usize, data_dir: Opti
         ..Default::default()
     };
     let t0 = Instant::now();
-    let net = crate::train::on_pool(|| {
+    let net = crate::runtime::on_pool(|| {
         lenet::train(&cfg, &mnist.train, &candle_core::Device::Cpu, |e, loss| {
             eprintln!(
                 "epoch {e}/{epochs}: mean loss {loss:.4} ({:.0} s)",
@@ -282,7 +282,7 @@ fn train(output: &Path, seed: u64, epochs: usize, threads: usize, data_dir: Opti
     net.params.save(output)?;
     let bytes = std::fs::read(output).with_context(|| format!("cannot read back {}", output.display()))?;
     let ev = Evaluator::from_bytes(&bytes, &output.display().to_string(), true)?;
-    let acc = crate::train::on_pool(|| ev.accuracy(&mnist.test.images, &mnist.test.labels, true))?;
+    let acc = crate::runtime::on_pool(|| ev.accuracy(&mnist.test.images, &mnist.test.labels, true))?;
     println!(
         "trained in {secs:.0} s ({threads} threads, seed {seed}, {epochs} epochs); test accuracy {:.2}%",
         100.0 * acc

@@ -48,7 +48,7 @@ impl Quality {
         pb: &indicatif::ProgressBar,
         quiet: bool,
     ) -> Result<()> {
-        if epoch % self.every != 0 {
+        if !epoch.is_multiple_of(self.every) {
             return Ok(());
         }
         let mut r = crate::rng::stream(spec.seed, crate::rng::Stream::Samples);

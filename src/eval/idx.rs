@@ -96,26 +96,23 @@ fn write(path: &Path, magic: u32, dims: &[usize], data: &[u8]) -> Result<()> {
         out.extend((d as u32).to_be_bytes());
     }
     out.extend_from_slice(data);
-    // A temporary file beside it, then a rename: a reader never sees half a file.
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut g = flate2::write::GzEncoder::new(f, flate2::Compression::best());
-        g.write_all(&out)?;
-        g.finish()?;
-    } else {
-        let mut f = f;
-        f.write_all(&out)?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::atomic::write_atomic(path, |tmp| {
+        let f = std::fs::File::create(tmp)?;
+        if path.extension().is_some_and(|e| e == "gz") {
+            let mut g = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+            g.write_all(&out)?;
+            g.finish()?;
+        } else {
+            let mut f = f;
+            f.write_all(&out)?;
+        }
+        Ok(())
+    })
 }
 
 /// Write `n * 784` grey levels as an IDX images file (gzip when the name ends in `.gz`).
 pub fn write_images(path: &Path, images: &[u8]) -> Result<()> {
-    if images.len() % PIXELS != 0 {
+    if !images.len().is_multiple_of(PIXELS) {
         bail!("{} bytes are not a whole number of 28x28 images", images.len());
     }
     write(path, IMAGES_MAGIC, &[images.len() / PIXELS, 28, 28], images)

@@ -21,7 +21,7 @@ impl Gaussian {
     /// Fit `n` rows of `d` features (`n >= 2`).
     pub fn fit(features: &[f32], d: usize) -> Result<Gaussian> {
         let n = features.len() / d;
-        if n < 2 || features.len() % d != 0 {
+        if n < 2 || !features.len().is_multiple_of(d) {
             bail!(
                 "a Gaussian fit needs at least 2 rows of {d} features (got {} values)",
                 features.len()

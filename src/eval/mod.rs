@@ -192,7 +192,7 @@ impl Evaluator {
 
     /// Features and class probabilities of `n` images given as `n * 784` grey levels.
     pub fn embed(&self, images: &[u8], show_progress: bool) -> Result<Embedding> {
-        if images.len() % PIXELS != 0 {
+        if !images.len().is_multiple_of(PIXELS) {
             bail!("{} bytes are not a whole number of 28x28 images", images.len());
         }
         let n = images.len() / PIXELS;

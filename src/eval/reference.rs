@@ -2,9 +2,7 @@
 //! images each, seed 0), kept in the code so that the HTML report can set every
 //! run's sample quality beside them without MNIST at hand. A test recomputes them.
 
-use super::score::Scores;
-
-/// One reference row (the numbers of [`Scores`] that the report shows).
+/// One reference row (the numbers of `score::Scores` that the report shows).
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     pub label: &'static str,
@@ -49,23 +47,3 @@ pub const ROWS: [Row; 2] = [
         class_accuracy: None,
     },
 ];
-
-impl Row {
-    /// Whether `s` agrees with this row to the digits kept here.
-    pub fn matches(&self, s: &Scores) -> bool {
-        let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
-        s.n == self.n
-            && close(s.fid, self.fid)
-            && close(s.kid, self.kid)
-            && close(s.inception_score, self.inception_score)
-            && close(s.precision, self.precision)
-            && close(s.recall, self.recall)
-            && s.classes_covered == self.classes_covered
-            && close(s.class_kl, self.class_kl)
-            && match (s.class_accuracy, self.class_accuracy) {
-                (Some(a), Some(b)) => close(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-    }
-}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use candle_core::Device;
 use indicatif::ProgressBar;
 use polars::prelude::*;
@@ -121,6 +121,24 @@ pub fn score_embedding(
 }
 
 impl Scores {
+    /// Whether these scores agree with a reference row to the digits it keeps.
+    pub fn matches(&self, r: &super::reference::Row) -> bool {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+        self.n == r.n
+            && close(self.fid, r.fid)
+            && close(self.kid, r.kid)
+            && close(self.inception_score, r.inception_score)
+            && close(self.precision, r.precision)
+            && close(self.recall, r.recall)
+            && self.classes_covered == r.classes_covered
+            && close(self.class_kl, r.class_kl)
+            && match (self.class_accuracy, r.class_accuracy) {
+                (Some(a), Some(b)) => close(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
     /// A human-readable block; the evaluator's checksum is on its first and last line.
     pub fn table(&self) -> String {
         let mut s = String::new();
@@ -215,13 +233,7 @@ pub fn append_parquet(run: &Path, checkpoint: &str, scores: &Scores) -> Result<P
     } else {
         row
     };
-    let tmp = path.with_extension("parquet.tmp");
-    let f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    ParquetWriter::new(f)
-        .finish(&mut df)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+    crate::atomic::write_parquet(&path, &mut df)?;
     Ok(path)
 }
 
@@ -289,7 +301,7 @@ pub fn draw_from_run(run: &Path, checkpoint: &str, n: usize, seed: u64, show_pro
 /// (ACGAN) draw digit `k % 10` for row `k` of each `generate` call (see
 /// `Acgan::generate`); the chunk size keeps that pattern across chunks.
 pub fn draw(model: &dyn Gan, spec: &Spec, n: usize, rng: &mut ChaCha8Rng, pb: &ProgressBar) -> Result<Drawn> {
-    const _: () = assert!(GEN_CHUNK % CLASSES == 0);
+    const _: () = assert!(GEN_CHUNK.is_multiple_of(CLASSES));
     let dev = Device::Cpu;
     let mut images = Vec::with_capacity(n * PIXELS);
     for a in (0..n).step_by(GEN_CHUNK) {

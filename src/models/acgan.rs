@@ -344,7 +344,7 @@ impl Gan for Acgan {
     /// The article's per-epoch table: train rows are the epoch's mean `train_on_batch`
     /// outputs; test rows evaluate D on [test set, as many fakes] and the combined
     /// model on twice as many fakes, Dropout off, no training.
-    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<(String, Vec<(&'static str, f32)>)>> {
+    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<super::EpochRow>> {
         let t = ctx.test_size;
         let chunk = 500;
         let mut d_parts = Vec::new();

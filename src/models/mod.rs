@@ -84,6 +84,9 @@ impl LayerInfo {
     }
 }
 
+/// A per-epoch row a model reports: the component and its named values.
+pub type EpochRow = (String, Vec<(&'static str, f32)>);
+
 /// A GAN as its article trains it.
 pub trait Gan {
     /// One training iteration (the article's D step and G step, batched as it batches them).
@@ -106,7 +109,7 @@ pub trait Gan {
     }
     /// End of an epoch: the article's per-epoch evaluation, as named rows for
     /// `epochs.parquet` (ACGAN's train/test table). Most articles have none.
-    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<(String, Vec<(&'static str, f32)>)>> {
+    fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<EpochRow>> {
         let _ = ctx;
         Ok(vec![])
     }

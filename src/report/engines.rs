@@ -19,6 +19,12 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::spec::Spec;
 
+/// An engine's name and one (x, y) curve per seed.
+pub type SeedCurves = (String, Vec<Vec<(f64, f64)>>);
+
+/// (x, mean, min, max) of the seeds at each x.
+type Band = Vec<(f64, f64, f64, f64)>;
+
 /// One run as the comparison sees it.
 pub struct EngineRun {
     pub dir: PathBuf,
@@ -249,7 +255,7 @@ fn spec_view(
         .collect();
     let mut charts = Vec::new();
     for (j, (label, _, _)) in METRICS.iter().enumerate().take(2) {
-        let bands: Vec<(String, Vec<Vec<(f64, f64)>>)> = [ours, theirs]
+        let bands: Vec<SeedCurves> = [ours, theirs]
             .iter()
             .map(|set| {
                 (
@@ -342,11 +348,9 @@ pub fn html(views: &[SpecView]) -> Result<String> {
 
 /// Per engine, the mean of its seeds' curves as a line and their min-to-max as a band.
 /// Curves are aligned by x (iteration); an x that not every seed has is left out.
-pub fn band_svg(engines: &[(String, Vec<Vec<(f64, f64)>>)], caption: &str, x_desc: &str) -> Result<String> {
-    crate::plot::register_font();
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{caption}: {e}");
+pub fn band_svg(engines: &[SeedCurves], caption: &str, x_desc: &str) -> Result<String> {
     // (x, mean, min, max) per engine.
-    let summary: Vec<(String, Vec<(f64, f64, f64, f64)>)> = engines
+    let summary: Vec<(String, Band)> = engines
         .iter()
         .map(|(name, curves)| {
             let mut xs: Vec<f64> = curves.iter().flat_map(|c| c.iter().map(|p| p.0)).collect();
@@ -394,45 +398,22 @@ pub fn band_svg(engines: &[(String, Vec<Vec<(f64, f64)>>)], caption: &str, x_des
         };
     }
     let pad = 0.05 * (ymax - ymin);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(xmin..xmax, (ymin - pad)..(ymax + pad))
-            .map_err(|e| err(&e))?;
-        chart.configure_mesh().x_desc(x_desc).draw().map_err(|e| err(&e))?;
+    super::svg_chart(caption, x_desc, (xmin, xmax), (ymin - pad, ymax + pad), |chart| {
         for (i, (name, pts)) in summary.iter().enumerate() {
             let c = super::SERIES_COLORS[i % super::SERIES_COLORS.len()].to_rgba();
             let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.3)).collect();
             poly.extend(pts.iter().rev().map(|p| (p.0, p.2)));
             if poly.len() > 2 {
-                chart
-                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled())))
-                    .map_err(|e| err(&e))?;
+                chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled())))?;
             }
+            chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, c.filled())))?;
             chart
-                .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, c.filled())))
-                .map_err(|e| err(&e))?;
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
-                .map_err(|e| err(&e))?
+                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    Ok(svg.trim_start_matches(|c| c != '<').to_string())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -16,6 +17,9 @@ use crate::run::Manifest;
 use crate::spec::Spec;
 
 pub mod engines;
+
+/// A named line of (x, y) points.
+pub(crate) type Series = (String, Vec<(f64, f64)>);
 
 const TEMPLATE: &str = include_str!("report.html.j2");
 /// The "Beside the article's own code" block, shared with the notebooks.
@@ -284,7 +288,7 @@ const PROGRESS_AXIS_RATIO: f64 = 2.0;
 pub(crate) fn overlay_points(
     runs: &[(String, MetricsLog)],
     pick: fn(&crate::log::Row) -> f32,
-) -> (Vec<(String, Vec<(f64, f64)>)>, &'static str) {
+) -> (Vec<Series>, &'static str) {
     let last: Vec<f64> = runs
         .iter()
         .map(|(_, log)| log.rows.last().map_or(0.0, |r| r.step as f64))
@@ -349,14 +353,7 @@ const SERIES_COLORS: [RGBColor; 10] = [
 
 /// Named series of (x, y) points as one line chart, an inline SVG; `markers` draws a
 /// dot on every point (for short series such as one value per epoch).
-pub(crate) fn lines_svg(
-    series: &[(String, Vec<(f64, f64)>)],
-    caption: &str,
-    x_desc: &str,
-    markers: bool,
-) -> Result<String> {
-    crate::plot::register_font();
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{caption}: {e}");
+pub(crate) fn lines_svg(series: &[Series], caption: &str, x_desc: &str, markers: bool) -> Result<String> {
     let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let (xmin, xmax) = series
         .iter()
@@ -381,6 +378,37 @@ pub(crate) fn lines_svg(
     } else {
         (0.0, 1.0)
     };
+    svg_chart(caption, x_desc, (xmin, xmax), (ymin, ymax), |chart| {
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let c = SERIES_COLORS[i % SERIES_COLORS.len()].to_rgba();
+            let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
+            if markers {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+            }
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+        }
+        Ok(())
+    })
+}
+
+/// The 2-d chart that [`svg_chart`] hands to its drawing closure.
+pub(crate) type SvgChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart as inline SVG (900 x 380): white background, `caption`, a mesh with
+/// `x_desc` under the x axis, the ranges given, then whatever `draw` adds, then a
+/// legend of the labelled series.
+pub(crate) fn svg_chart(
+    caption: &str,
+    x_desc: &str,
+    (xmin, xmax): (f64, f64),
+    (ymin, ymax): (f64, f64),
+    draw: impl FnOnce(&mut SvgChart) -> Result<()>,
+) -> Result<String> {
+    crate::plot::register_font();
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{caption}: {e}");
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
@@ -393,20 +421,7 @@ pub(crate) fn lines_svg(
             .build_cartesian_2d(xmin..xmax, ymin..ymax)
             .map_err(|e| err(&e))?;
         chart.configure_mesh().x_desc(x_desc).draw().map_err(|e| err(&e))?;
-        for (i, (name, pts)) in series.iter().enumerate() {
-            let c = SERIES_COLORS[i % SERIES_COLORS.len()].to_rgba();
-            let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
-            if markers {
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                    .map_err(|e| err(&e))?;
-            }
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
-        }
+        draw(&mut chart).with_context(|| caption.to_string())?;
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
@@ -421,8 +436,8 @@ pub(crate) fn lines_svg(
 
 /// One series per (component, column) of a run's `epochs.parquet` (ACGAN's per-epoch
 /// train and test losses), over the epoch axis.
-fn epoch_table_series(columns: &[String], rows: &[EpochRow]) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+fn epoch_table_series(columns: &[String], rows: &[EpochRow]) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
     for r in rows {
         for (c, v) in columns.iter().zip(&r.raw) {
             let name = format!("{} {c}", r.component);
@@ -468,7 +483,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     let mut specs = Vec::new();
     let mut logs = Vec::new();
     let mut finals: Vec<Vec<(String, f64)>> = Vec::new();
-    let mut quality_curves: Vec<Vec<(String, Vec<(f64, f64)>)>> = vec![Vec::new(); QUALITY_CURVES.len()];
+    let mut quality_curves: Vec<Vec<Series>> = vec![Vec::new(); QUALITY_CURVES.len()];
     let mut engine_runs = Vec::new();
     for r in &runs {
         let m = Manifest::read(r)?;
@@ -566,7 +581,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
                 .unwrap_or_default(),
             if m.engine.is_some() { " (article's code)" } else { "" }
         );
-        let mut provenance = vec![("engine".to_string(), crate::reference::Engine::label(m.engine.as_ref()))];
+        let mut provenance = vec![("engine".to_string(), crate::run::Engine::label(m.engine.as_ref()))];
         if let Some(e) = &m.engine {
             provenance.push(("article".into(), e.article.clone()));
             provenance.push(("driver".into(), e.driver.clone()));
@@ -692,9 +707,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let tmp = out.with_extension("html.tmp");
-    std::fs::write(&tmp, html).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
+    crate::atomic::write_bytes(out, html.as_bytes())?;
     Ok(runs.len())
 }
 

@@ -101,7 +101,7 @@ pub fn tiny_run_command() -> std::process::Command {
 
 /// Train `spec` quietly into a new run under `out` with 2 threads; the run directory.
 pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf {
-    ganlab::cli::set_threads(Some(2));
+    ganlab::runtime::set_threads(Some(2));
     let opts = ganlab::train::RunOptions {
         out: out.to_path_buf(),
         spec_file: "test".into(),

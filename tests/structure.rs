@@ -1,0 +1,95 @@
+//! The module graph of `src/` has no circles (issue 21): no two top-level modules
+//! import each other, directly or around a loop. Imports are read from the source
+//! (`crate::NAME` and `super::NAME` paths, comments left out).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// `src/eval/score.rs` -> ["eval", "score"]; `src/report/mod.rs` -> ["report"].
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().to_string()).collect();
+    if parts.last().is_some_and(|l| l == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// Identifiers following `prefix` in `code` (e.g. `crate::` -> `eval`).
+fn names_after<'a>(code: &'a str, prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    code.match_indices(prefix).map(move |(i, _)| {
+        code[i + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    })
+}
+
+/// Top-level module -> the top-level modules it imports.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let m = module_path(&src, &f);
+        if m.len() == 1 && (m[0] == "lib" || m[0] == "main") {
+            continue;
+        }
+        let code: String = std::fs::read_to_string(&f)
+            .unwrap()
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let top = m[0].clone();
+        let deps = g.entry(top.clone()).or_default();
+        for n in names_after(&code, "crate::") {
+            if n != top {
+                deps.insert(n);
+            }
+        }
+        // `super::X` from a top-level module's own file is a sibling at the top level.
+        if m.len() == 1 {
+            for n in names_after(&code, "super::") {
+                if n != top {
+                    deps.insert(n);
+                }
+            }
+        }
+    }
+    g
+}
+
+#[test]
+fn no_module_imports_another_that_imports_it_back() {
+    let g = graph();
+    assert!(g.contains_key("train") && g.contains_key("eval"), "{g:?}");
+    // Every circle shows as a module that reaches itself.
+    let mut circles = Vec::new();
+    for start in g.keys() {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<&String> = g[start].iter().collect();
+        while let Some(m) = stack.pop() {
+            if m == start {
+                circles.push(start.clone());
+                break;
+            }
+            if seen.insert(m.clone()) {
+                stack.extend(g.get(m).into_iter().flatten());
+            }
+        }
+    }
+    assert!(circles.is_empty(), "modules in an import circle: {circles:?}\n{g:#?}");
+}
