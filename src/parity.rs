@@ -228,3 +228,48 @@ pub fn run_model(
     }
     Ok(rows)
 }
+
+/// The `summary:` line of a parity run: the largest relative loss difference, the
+/// largest all-weights update difference and the worst single tensor, over the
+/// iterations (what the README's table quotes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub iterations: usize,
+    pub loss: f32,
+    pub all_weights: f32,
+    pub worst: (f32, String),
+}
+
+impl Summary {
+    pub fn of(rows: &[IterParity]) -> Summary {
+        let rel = |a: f32, b: f32| (a - b).abs() / b.abs().max(1e-6);
+        let loss = rows
+            .iter()
+            .map(|r| rel(r.d_loss.0, r.d_loss.1).max(rel(r.g_loss.0, r.g_loss.1)))
+            .fold(0f32, f32::max);
+        let all_weights = rows.iter().map(|r| r.rel_update_diff).fold(0f32, f32::max);
+        let mut worst = (0f32, String::new());
+        for r in rows {
+            if r.max_rel_tensor.0 > worst.0 {
+                worst = r.max_rel_tensor.clone();
+            }
+        }
+        Summary {
+            iterations: rows.len(),
+            loss,
+            all_weights,
+            worst,
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "summary: {} iterations, losses within {:.1e} (relative), weight updates within {:.1e} \
+             (all weights) and {:.1e} (worst tensor, {})",
+            self.iterations, self.loss, self.all_weights, self.worst.0, self.worst.1
+        )
+    }
+}

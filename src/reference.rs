@@ -189,7 +189,7 @@ fn train_and_import(
         .status()
         .with_context(|| format!("cannot start {}", python.display()))?;
     // Whatever the driver wrote is imported, also after a failure (the steps so far).
-    let imported = crate::runtime::on_pool(|| import(spec, data, dir, &work, manifest));
+    let imported = crate::runtime::on_pool(|| import(spec, data, dir, &work, manifest, opts.quiet));
     if !status.success() {
         bail!(
             "the article's code stopped with {status} (its output above; its files in {})",
@@ -200,7 +200,7 @@ fn train_and_import(
 }
 
 /// Turn the driver's files in `work` into the run's files in `dir`.
-fn import(spec: &Spec, data: &Mnist, dir: &Path, work: &Path, manifest: &mut Manifest) -> Result<()> {
+fn import(spec: &Spec, data: &Mnist, dir: &Path, work: &Path, manifest: &mut Manifest, quiet: bool) -> Result<()> {
     let steps = work.join("steps.csv");
     if steps.is_file() {
         let log = read_steps(&steps, spec.train.batch_size)?;
@@ -209,77 +209,101 @@ fn import(spec: &Spec, data: &Mnist, dir: &Path, work: &Path, manifest: &mut Man
         manifest.steps_done = log.rows.last().map_or(0, |r| r.step);
         manifest.epochs_done = log.rows.last().map_or(0, |r| r.epoch as usize);
     }
-    if let Ok(info) = std::fs::read_to_string(work.join("info.json")) {
-        let info: serde_json::Value = serde_json::from_str(&info)?;
-        if let Some(e) = manifest.engine.as_mut() {
-            e.framework = info["framework"].as_str().unwrap_or("?").to_string();
-            if let Some(m) = info["seeding"].as_object() {
-                e.seeding = m
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect();
-            }
-        }
+    if let (Ok(info), Some(e)) = (
+        std::fs::read_to_string(work.join("info.json")),
+        manifest.engine.as_mut(),
+    ) {
+        read_info(&info, e)?;
     }
     let epochs_csv = work.join("epochs.csv");
     if epochs_csv.is_file() {
         read_epochs(&epochs_csv)?.flush(&dir.join("epochs.parquet"))?;
     }
-    let labels_of = |n: usize| -> Option<Vec<u8>> {
-        (spec.model.variant == Variant::Acgan).then(|| (0..n).map(|k| (k % 10) as u8).collect())
-    };
-    let samples = work.join("samples");
-    let mut quality: Option<(Evaluator, crate::eval::Embedding)> = None;
-    let mut scorer = |images: &[u8], tag: &str| -> Result<score::Scores> {
-        if quality.is_none() {
-            let ev = Evaluator::pinned()?;
-            let reference = ev.embed(&data.test.images, false)?;
-            quality = Some((ev, reference));
-        }
-        let (ev, reference) = quality.as_ref().expect("set above");
-        let n = images.len() / PIXELS;
-        let s = score::score(ev, reference, images, labels_of(n).as_deref(), tag, spec.seed, false)?;
-        score::append_parquet(dir, tag, &s)?;
-        Ok(s)
+    let mut scorer = Scorer {
+        spec,
+        data,
+        dir,
+        quality: None,
     };
     for e in 1..=spec.train.epochs {
-        let grid = samples.join(format!("grid_{e:04}.idx"));
+        let grid = work.join(format!("samples/grid_{e:04}.idx"));
         if grid.is_file() {
             let images = crate::eval::idx::read_images(&grid)?;
             let x: Vec<f32> = images.iter().map(|&v| spec.data.scale.apply(v)).collect();
-            crate::plot::sample_grid(
-                &x,
-                spec.samples.rows,
-                spec.samples.cols,
-                spec.data.scale,
-                spec.samples.style,
-                &dir.join("samples").join(format!("epoch_{e:04}.png")),
-            )?;
+            let (rows, cols) = (spec.samples.rows, spec.samples.cols);
+            let png = dir.join(format!("samples/epoch_{e:04}.png"));
+            crate::plot::sample_grid(&x, rows, cols, spec.data.scale, spec.samples.style, &png)?;
             std::fs::remove_file(&grid)?;
         }
-        let eval = samples.join(format!("eval_{e:04}.idx"));
+        let eval = work.join(format!("samples/eval_{e:04}.idx"));
         if eval.is_file() {
-            let images = crate::eval::idx::read_images(&eval)?;
-            let s = scorer(&images, &format!("epoch_{e:04}"))?;
-            eprintln!(
-                "epoch {e} quality (evaluator {}): FID {:.2} IS {:.2}",
-                s.evaluator_sha256, s.fid, s.inception_score
-            );
+            let s = scorer.score(&crate::eval::idx::read_images(&eval)?, &format!("epoch_{e:04}"))?;
+            if !quiet {
+                let sha = &s.evaluator_sha256;
+                eprintln!(
+                    "epoch {e} quality (evaluator {sha}): FID {:.2} IS {:.2}",
+                    s.fid, s.inception_score
+                );
+            }
             std::fs::remove_file(&eval)?;
         }
     }
     let fin = work.join("final.idx");
     if fin.is_file() {
         let images = crate::eval::idx::read_images(&fin)?;
-        let s = scorer(&images, "final")?;
-        eprintln!("{}", s.table());
+        let s = scorer.score(&images, "final")?;
+        if !quiet {
+            eprintln!("{}", s.table());
+        }
         crate::eval::idx::write_images(&dir.join("samples/final.idx.gz"), &images)?;
-        if let Some(l) = labels_of(images.len() / PIXELS) {
+        if let Some(l) = scorer.labels(images.len() / PIXELS) {
             crate::eval::idx::write_labels(&dir.join("samples/final_labels.idx.gz"), &l)?;
         }
         std::fs::remove_file(&fin)?;
     }
     Ok(())
+}
+
+/// The driver's `info.json` (framework, versions, seeding) into the manifest's engine.
+fn read_info(info: &str, e: &mut Engine) -> Result<()> {
+    let info: serde_json::Value = serde_json::from_str(info)?;
+    e.framework = info["framework"].as_str().unwrap_or("?").to_string();
+    if let Some(m) = info["seeding"].as_object() {
+        e.seeding = m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+    }
+    Ok(())
+}
+
+/// Scores sample files with the pinned evaluator (loaded at the first) into the run's
+/// `eval.parquet`.
+struct Scorer<'a> {
+    spec: &'a Spec,
+    data: &'a Mnist,
+    dir: &'a Path,
+    quality: Option<(Evaluator, crate::eval::Embedding)>,
+}
+
+impl Scorer<'_> {
+    /// ACGAN draws digit k % 10 for image k.
+    fn labels(&self, n: usize) -> Option<Vec<u8>> {
+        (self.spec.model.variant == Variant::Acgan).then(|| (0..n).map(|k| (k % 10) as u8).collect())
+    }
+
+    fn score(&mut self, images: &[u8], tag: &str) -> Result<score::Scores> {
+        if self.quality.is_none() {
+            let ev = Evaluator::pinned()?;
+            let reference = ev.embed(&self.data.test.images, false)?;
+            self.quality = Some((ev, reference));
+        }
+        let labels = self.labels(images.len() / PIXELS);
+        let (ev, reference) = self.quality.as_ref().expect("set above");
+        let s = score::score(ev, reference, images, labels.as_deref(), tag, self.spec.seed, false)?;
+        score::append_parquet(self.dir, tag, &s)?;
+        Ok(s)
+    }
 }
 
 /// The driver's `steps.csv` as metrics rows (extras keep ganlab's column names).

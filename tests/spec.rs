@@ -145,12 +145,21 @@ fn a_spec_without_its_era_must_set_the_era_keys_itself() {
     let e = err(&text, None, &[]);
     assert!(e.starts_with("test.yaml: "), "{e}");
     assert!(e.contains("loss.bce and model.init not set"), "{e}");
-    assert!(e.contains("add `framework: keras-2.0 | keras-2.2 | tf.keras-2 | pytorch`"), "{e}");
+    assert!(
+        e.contains("add `framework: keras-2.0 | keras-2.2 | tf.keras-2 | pytorch`"),
+        "{e}"
+    );
     // An unknown era is refused with the list.
     let e = err(&BASE.replace("framework: tf.keras-2", "framework: keras-3"), None, &[]);
-    assert!(e.contains("unknown variant `keras-3`") && e.contains("tf.keras-2"), "{e}");
+    assert!(
+        e.contains("unknown variant `keras-3`") && e.contains("tf.keras-2"),
+        "{e}"
+    );
     // Given by hand, the keys stand without an era (a config.yaml from before eras).
     let text = text.replace("  dropout: 0.3\n", "  dropout: 0.3\n  init: glorot_uniform\n");
     let s = Spec::from_str_with(&format!("{text}loss:\n  bce: logits\n"), "old.yaml", None, &[]).unwrap();
-    assert_eq!((s.framework, s.loss.bce(), s.optim.g.eps()), (None, BceSemantics::Logits, 1e-7));
+    assert_eq!(
+        (s.framework, s.loss.bce(), s.optim.g.eps()),
+        (None, BceSemantics::Logits, 1e-7)
+    );
 }

@@ -11,7 +11,7 @@
 //! | `reference` | the reference rows (real train images, uniform noise), for the report |
 //! | `idx` | IDX image and label files of any length (external samples) |
 //! | `score` | scoring a run's generator or an IDX file: all metrics, printouts, `eval.parquet` |
-//! | `cli` | the `ganlab eval` and `ganlab evaluator` commands |
+//! (The `eval` and `evaluator` commands are in `crate::cli::eval`.)
 //! | `during` | `eval.every_epochs`: scoring samples while a run trains |
 //!
 //! Every number is computed with the pinned weights unless the user explicitly
@@ -26,7 +26,6 @@ use sha2::{Digest, Sha256};
 use crate::data::PIXELS;
 use crate::nn::Grad;
 
-pub mod cli;
 pub mod during;
 pub mod gram;
 pub mod idx;

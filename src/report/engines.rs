@@ -195,115 +195,132 @@ pub fn views(runs: &[EngineRun], logs: &[(String, crate::log::MetricsLog)]) -> R
     Ok(out)
 }
 
+/// The two engines' runs of one spec: indices into the runs, ganlab's then the article's.
+struct Pair<'a> {
+    runs: &'a [EngineRun],
+    ours: &'a [usize],
+    theirs: &'a [usize],
+}
+
+impl Pair<'_> {
+    fn both(&self) -> impl Iterator<Item = usize> + '_ {
+        self.ours.iter().chain(self.theirs).copied()
+    }
+
+    /// The finite final values of metric `j` over a set of runs.
+    fn finals(&self, set: &[usize], j: usize) -> Vec<f64> {
+        set.iter()
+            .filter_map(|&i| self.runs[i].finals.as_ref().map(|f| f[j]))
+            .filter(|v| v.is_finite())
+            .collect()
+    }
+
+    fn missing(&self) -> Vec<String> {
+        self.both()
+            .filter(|&i| self.runs[i].finals.is_none())
+            .map(|i| {
+                let d = self.runs[i].dir.display();
+                format!("{d} has no `final` score: run `ganlab eval {d}`")
+            })
+            .collect()
+    }
+
+    fn verdict_rows(&self) -> Vec<VerdictRow> {
+        let mut rows = Vec::new();
+        for (j, (label, _, lower)) in METRICS.iter().enumerate() {
+            let (a, b) = (self.finals(self.ours, j), self.finals(self.theirs, j));
+            if a.is_empty() || b.is_empty() {
+                continue;
+            }
+            let v = verdict(&a, &b, *lower);
+            let better = if *lower { "lower is better" } else { "higher is better" };
+            rows.push(VerdictRow {
+                metric: format!("{label} ({better})"),
+                ganlab: fmt_ms(&a),
+                article: fmt_ms(&b),
+                difference: match v.interval {
+                    Some((lo, hi)) => format!("{:+.2} [{lo:+.2}, {hi:+.2}]", v.diff),
+                    None => format!("{:+.2}", v.diff),
+                },
+                band: format!("\u{b1}{:.2}", v.band),
+                verdict: v.word.to_string(),
+            });
+        }
+        rows
+    }
+
+    fn seeds(&self) -> Vec<(String, String)> {
+        [("ganlab", self.ours), ("article's code", self.theirs)]
+            .iter()
+            .map(|(who, set)| {
+                let mut s: Vec<u64> = set.iter().map(|&i| self.runs[i].spec.seed).collect();
+                s.sort_unstable();
+                let s: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+                (who.to_string(), s.join(", "))
+            })
+            .collect()
+    }
+
+    /// FID and IS over training as bands, then both engines' loss and D-output curves.
+    fn charts(&self, logs: &[(String, crate::log::MetricsLog)]) -> Result<Vec<(String, String)>> {
+        let mut charts = Vec::new();
+        for (j, (label, _, _)) in METRICS.iter().enumerate().take(2) {
+            let bands: Vec<SeedCurves> = [self.ours, self.theirs]
+                .iter()
+                .map(|set| {
+                    let curves = set.iter().map(|&i| self.runs[i].curves[j].clone()).collect::<Vec<_>>();
+                    (self.runs[set[0]].engine(), curves)
+                })
+                .filter(|(_, c)| c.iter().any(|c| !c.is_empty()))
+                .collect();
+            if bands.len() == 2 {
+                let caption = format!("{label} over training: mean of the seeds, band = min to max");
+                charts.push((caption.clone(), band_svg(&bands, &caption, "iteration")?));
+            }
+        }
+        let mine: Vec<(String, crate::log::MetricsLog)> = self
+            .both()
+            .map(|i| {
+                let r = &self.runs[i];
+                (format!("{}, seed {}", r.engine(), r.spec.seed), logs[i].1.clone())
+            })
+            .collect();
+        type Pick = fn(&crate::log::Row) -> f32;
+        let picks: [(&str, Pick); 4] = [
+            ("G loss (EMA 0.05)", |r| r.g_loss),
+            ("D loss (EMA 0.05)", |r| r.d_loss),
+            ("D(x) (EMA 0.05)", |r| r.d_real),
+            ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
+        ];
+        for (caption, pick) in picks {
+            charts.push((caption.to_string(), super::overlay_svg(&mine, pick, caption)?));
+        }
+        Ok(charts)
+    }
+
+    /// Each engine's first run's latest grid, as (caption, PNG data URI).
+    fn grids(&self) -> Vec<(String, String)> {
+        [self.ours[0], self.theirs[0]]
+            .iter()
+            .filter_map(|&i| {
+                let r = &self.runs[i];
+                let g = super::latest_grid(&r.dir)?;
+                let stem = g.file_stem()?.to_string_lossy().to_string();
+                let caption = format!("{}, seed {} ({stem})", r.engine(), r.spec.seed);
+                Some((caption, super::png_data_uri(&g)?))
+            })
+            .collect()
+    }
+}
+
 fn spec_view(
     runs: &[EngineRun],
     logs: &[(String, crate::log::MetricsLog)],
     ours: &[usize],
     theirs: &[usize],
 ) -> Result<SpecView> {
-    let first = &runs[ours[0]];
-    let missing: Vec<String> = ours
-        .iter()
-        .chain(theirs)
-        .filter(|&&i| runs[i].finals.is_none())
-        .map(|&i| {
-            format!(
-                "{} has no `final` score: run `ganlab eval {}`",
-                runs[i].dir.display(),
-                runs[i].dir.display()
-            )
-        })
-        .collect();
-    let finals = |set: &[usize], j: usize| -> Vec<f64> {
-        set.iter()
-            .filter_map(|&i| runs[i].finals.as_ref().map(|f| f[j]))
-            .filter(|v| v.is_finite())
-            .collect()
-    };
-    let mut rows = Vec::new();
-    for (j, (label, _, lower)) in METRICS.iter().enumerate() {
-        let (a, b) = (finals(ours, j), finals(theirs, j));
-        if a.is_empty() || b.is_empty() {
-            continue;
-        }
-        let v = verdict(&a, &b, *lower);
-        rows.push(VerdictRow {
-            metric: format!(
-                "{label} ({})",
-                if *lower { "lower is better" } else { "higher is better" }
-            ),
-            ganlab: fmt_ms(&a),
-            article: fmt_ms(&b),
-            difference: match v.interval {
-                Some((lo, hi)) => format!("{:+.2} [{lo:+.2}, {hi:+.2}]", v.diff),
-                None => format!("{:+.2}", v.diff),
-            },
-            band: format!("\u{b1}{:.2}", v.band),
-            verdict: v.word.to_string(),
-        });
-    }
-    let seeds = [("ganlab", ours), ("article's code", theirs)]
-        .iter()
-        .map(|(who, set)| {
-            let mut s: Vec<u64> = set.iter().map(|&i| runs[i].spec.seed).collect();
-            s.sort_unstable();
-            (
-                who.to_string(),
-                s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-            )
-        })
-        .collect();
-    let mut charts = Vec::new();
-    for (j, (label, _, _)) in METRICS.iter().enumerate().take(2) {
-        let bands: Vec<SeedCurves> = [ours, theirs]
-            .iter()
-            .map(|set| {
-                (
-                    runs[set[0]].engine(),
-                    set.iter().map(|&i| runs[i].curves[j].clone()).collect::<Vec<_>>(),
-                )
-            })
-            .filter(|(_, c)| c.iter().any(|c| !c.is_empty()))
-            .collect();
-        if bands.len() == 2 {
-            let caption = format!("{label} over training: mean of the seeds, band = min to max");
-            charts.push((caption.clone(), band_svg(&bands, &caption, "iteration")?));
-        }
-    }
-    // Loss and D-output curves of every run of the spec, both engines.
-    let mine: Vec<(String, crate::log::MetricsLog)> = ours
-        .iter()
-        .chain(theirs)
-        .map(|&i| {
-            let r = &runs[i];
-            let label = format!("{}, seed {}", r.engine(), r.spec.seed);
-            (label, logs[i].1.clone())
-        })
-        .collect();
-    for (caption, pick) in [
-        (
-            "G loss (EMA 0.05)",
-            (|r: &crate::log::Row| r.g_loss) as fn(&crate::log::Row) -> f32,
-        ),
-        ("D loss (EMA 0.05)", |r| r.d_loss),
-        ("D(x) (EMA 0.05)", |r| r.d_real),
-        ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
-    ] {
-        charts.push((caption.to_string(), super::overlay_svg(&mine, pick, caption)?));
-    }
-    let grids = [ours[0], theirs[0]]
-        .iter()
-        .filter_map(|&i| {
-            let r = &runs[i];
-            let g = super::latest_grid(&r.dir)?;
-            let stem = g.file_stem()?.to_string_lossy().to_string();
-            Some((
-                format!("{}, seed {} ({stem})", r.engine(), r.spec.seed),
-                super::png_data_uri(&g)?,
-            ))
-        })
-        .collect();
-    let s = &first.spec;
+    let pair = Pair { runs, ours, theirs };
+    let s = &runs[ours[0]].spec;
     Ok(SpecView {
         spec: s.name.clone(),
         article: s.source.title.clone(),
@@ -315,11 +332,11 @@ fn spec_view(
             s.optim.d.eps(),
             s.model.glorot_normal()
         ),
-        seeds,
-        rows,
-        missing,
-        charts,
-        grids,
+        seeds: pair.seeds(),
+        rows: pair.verdict_rows(),
+        missing: pair.missing(),
+        charts: pair.charts(logs)?,
+        grids: pair.grids(),
     })
 }
 

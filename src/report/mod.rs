@@ -476,172 +476,182 @@ fn quality_summary(views: &[RunView]) -> Vec<crate::eval::score::QualityRow> {
     rows
 }
 
-/// Write the report for `paths` to `out` (atomically).
-pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
-    let runs = find_runs(paths)?;
-    let mut views = Vec::new();
-    let mut specs = Vec::new();
-    let mut logs = Vec::new();
-    let mut finals: Vec<Vec<(String, f64)>> = Vec::new();
-    let mut quality_curves: Vec<Vec<Series>> = vec![Vec::new(); QUALITY_CURVES.len()];
-    let mut engine_runs = Vec::new();
-    for r in &runs {
-        let m = Manifest::read(r)?;
-        let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
-        engine_runs.push(engines::EngineRun::read(
-            r,
-            spec.clone(),
-            m.engine.as_ref().map(|e| e.framework.clone()),
-        )?);
-        let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
-        let col = |f: fn(&crate::log::Row) -> f32| log.rows.iter().map(f).collect::<Vec<f32>>();
-        let mut fm = vec![("iterations done".to_string(), m.steps_done.to_string())];
-        let mut final_values = Vec::new();
-        if !log.rows.is_empty() {
-            for (k, v) in [
-                ("d_loss (last 10 %)", mean_tail(&col(|r| r.d_loss))),
-                ("g_loss (last 10 %)", mean_tail(&col(|r| r.g_loss))),
-                ("D(x) (last 10 %)", mean_tail(&col(|r| r.d_real))),
-                ("D(G(z)) (last 10 %)", mean_tail(&col(|r| r.d_fake))),
-            ] {
-                fm.push((k.into(), format!("{v:.4}")));
-                final_values.push((k.to_string(), v as f64));
-            }
-            if let Some(s) = median_iter_s(&log) {
-                fm.push(("median iteration".into(), format!("{:.1} ms", s * 1e3)));
-                final_values.push(("median iteration (ms)".into(), s * 1e3));
-            }
-            fm.push((
-                "wall time".into(),
-                format!("{:.1} s", log.rows.last().map_or(0.0, |r| r.seconds)),
-            ));
-        }
-        let mut images = Vec::new();
-        for (name, p) in [
-            ("losses", r.join("plots/losses.png")),
-            ("D outputs", r.join("plots/d_outputs.png")),
-        ] {
-            if let Some(uri) = png_data_uri(&p) {
-                images.push((name.to_string(), uri));
-            }
-        }
-        if let Some(g) = latest_grid(r) {
-            if let Some(uri) = png_data_uri(&g) {
-                let label = g
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                images.push((format!("samples ({label})"), uri));
-            }
-        }
-        let (mut epoch_columns, mut epoch_rows) = (Vec::new(), Vec::new());
-        if let Ok(df) = read_frame(&r.join("epochs.parquet")) {
-            epoch_columns = df.get_column_names().iter().skip(2).map(|s| s.to_string()).collect();
-            let epochs: Vec<u32> = df.column("epoch")?.u32()?.into_no_null_iter().collect();
-            let comps: Vec<String> = df
-                .column("component")?
-                .str()?
-                .iter()
-                .map(|s| s.unwrap_or_default().to_string())
-                .collect();
-            for (i, (e, c)) in epochs.iter().zip(comps).enumerate() {
-                let raw: Vec<f64> = epoch_columns
-                    .iter()
-                    .map(|k| {
-                        let v = df.column(k).ok().and_then(|c| c.f32().ok().and_then(|c| c.get(i)));
-                        v.map_or(f64::NAN, f64::from)
-                    })
-                    .collect();
-                let values = raw
-                    .iter()
-                    .map(|v| if v.is_nan() { "-".into() } else { format!("{v:.4}") })
-                    .collect();
-                epoch_rows.push(EpochRow {
-                    epoch: *e,
-                    component: c,
-                    values,
-                    raw,
-                });
-            }
-        }
-        let mut charts = Vec::new();
-        if epoch_rows.len() > 1 {
-            let caption = "Per-epoch train / test losses";
-            charts.push((
-                caption.to_string(),
-                lines_svg(&epoch_table_series(&epoch_columns, &epoch_rows), caption, "epoch", true)?,
-            ));
-        }
-        let quality_rows = crate::eval::score::read_quality_rows(r)?;
-        let title = format!(
-            "{} / {}{}",
-            spec.name,
-            r.file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            if m.engine.is_some() { " (article's code)" } else { "" }
-        );
-        let mut provenance = vec![("engine".to_string(), crate::run::Engine::label(m.engine.as_ref()))];
-        if let Some(e) = &m.engine {
-            provenance.push(("article".into(), e.article.clone()));
-            provenance.push(("driver".into(), e.driver.clone()));
-            let seeding: Vec<String> = e.seeding.values().cloned().collect();
-            provenance.push(("seeding".into(), seeding.join("; ")));
-        }
-        views.push(RunView {
-            title: title.clone(),
-            dir: r.display().to_string(),
-            article: spec.source.title.clone(),
-            source: spec.source.file.clone(),
-            description: spec.description.clone(),
-            status: m.status.to_string(),
-            final_metrics: fm,
-            provenance: [
-                provenance,
-                vec![
-                    ("ganlab".into(), m.ganlab_version.clone()),
-                    ("git commit".into(), m.git_commit.clone().unwrap_or_else(|| "-".into())),
-                    ("seed".into(), m.seed.to_string()),
-                    ("threads".into(), m.threads.to_string()),
-                    ("device".into(), m.device.clone()),
-                    ("spec hash".into(), m.spec_hash.clone()),
-                    ("started".into(), m.started.clone()),
-                    ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
-                ],
-            ]
-            .concat(),
-            images,
-            epoch_columns,
-            epoch_rows,
-            charts,
-            quality_rows,
-        });
-        let columns: Vec<&str> = QUALITY_CURVES.iter().map(|c| c.0).collect();
-        // Across articles an "epoch" is 128 to 600 iterations: the shared axis is the
-        // share of each run's own budget.
-        let budget = spec.train.epochs as f64;
-        for (j, pts) in crate::eval::score::epoch_curves(r, &columns)?.into_iter().enumerate() {
-            if !pts.is_empty() {
-                let pts = pts.into_iter().map(|(e, v)| (100.0 * e / budget, v)).collect();
-                quality_curves[j].push((title.clone(), pts));
-            }
-        }
-        logs.push((title, log));
-        specs.push(spec);
-        finals.push(final_values);
+/// One run as the report reads it.
+struct RunData {
+    view: RunView,
+    spec: Spec,
+    log: MetricsLog,
+    /// Named final values (for the seed groups).
+    finals: Vec<(String, f64)>,
+    /// FID and IS (QUALITY_CURVES) over the share of the run's budget.
+    quality_curves: Vec<Vec<(f64, f64)>>,
+    engine: engines::EngineRun,
+}
+
+/// Read one run directory into its view and the data the cross-run sections need.
+fn read_run(r: &Path) -> Result<RunData> {
+    let m = Manifest::read(r)?;
+    let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
+    let engine = engines::EngineRun::read(r, spec.clone(), m.engine.as_ref().map(|e| e.framework.clone()))?;
+    let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
+    let (final_metrics, finals) = final_metrics(&m, &log);
+    let (epoch_columns, epoch_rows) = epoch_table(r)?;
+    let mut charts = Vec::new();
+    if epoch_rows.len() > 1 {
+        let caption = "Per-epoch train / test losses";
+        let series = epoch_table_series(&epoch_columns, &epoch_rows);
+        charts.push((caption.to_string(), lines_svg(&series, caption, "epoch", true)?));
     }
-    let engine_labels: Vec<String> = engine_runs
-        .iter()
-        .map(|r| {
-            if r.reference.is_some() {
-                "article's code".into()
-            } else {
-                "ganlab".into()
-            }
-        })
+    let dir_name = r
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let reference = if m.engine.is_some() { " (article's code)" } else { "" };
+    let view = RunView {
+        title: format!("{} / {dir_name}{reference}", spec.name),
+        dir: r.display().to_string(),
+        article: spec.source.title.clone(),
+        source: spec.source.file.clone(),
+        description: spec.description.clone(),
+        status: m.status.to_string(),
+        final_metrics,
+        provenance: provenance(&m),
+        images: images(r),
+        epoch_columns,
+        epoch_rows,
+        charts,
+        quality_rows: crate::eval::score::read_quality_rows(r)?,
+    };
+    let columns: Vec<&str> = QUALITY_CURVES.iter().map(|c| c.0).collect();
+    // Across articles an "epoch" is 128 to 600 iterations: the shared axis is the
+    // share of each run's own budget.
+    let budget = spec.train.epochs as f64;
+    let quality_curves = crate::eval::score::epoch_curves(r, &columns)?
+        .into_iter()
+        .map(|pts| pts.into_iter().map(|(e, v)| (100.0 * e / budget, v)).collect())
         .collect();
+    Ok(RunData {
+        view,
+        spec,
+        log,
+        finals,
+        quality_curves,
+        engine,
+    })
+}
+
+/// The run's final metrics as shown, and as numbers (for the seed groups).
+#[allow(clippy::type_complexity)]
+fn final_metrics(m: &Manifest, log: &MetricsLog) -> (Vec<(String, String)>, Vec<(String, f64)>) {
+    let col = |f: fn(&crate::log::Row) -> f32| log.rows.iter().map(f).collect::<Vec<f32>>();
+    let mut fm = vec![("iterations done".to_string(), m.steps_done.to_string())];
+    let mut values = Vec::new();
+    if log.rows.is_empty() {
+        return (fm, values);
+    }
+    for (k, v) in [
+        ("d_loss (last 10 %)", mean_tail(&col(|r| r.d_loss))),
+        ("g_loss (last 10 %)", mean_tail(&col(|r| r.g_loss))),
+        ("D(x) (last 10 %)", mean_tail(&col(|r| r.d_real))),
+        ("D(G(z)) (last 10 %)", mean_tail(&col(|r| r.d_fake))),
+    ] {
+        fm.push((k.into(), format!("{v:.4}")));
+        values.push((k.to_string(), v as f64));
+    }
+    if let Some(s) = median_iter_s(log) {
+        fm.push(("median iteration".into(), format!("{:.1} ms", s * 1e3)));
+        values.push(("median iteration (ms)".into(), s * 1e3));
+    }
+    let wall = log.rows.last().map_or(0.0, |r| r.seconds);
+    fm.push(("wall time".into(), format!("{wall:.1} s")));
+    (fm, values)
+}
+
+/// The run's curves and its latest sample grid, as (caption, PNG data URI).
+fn images(r: &Path) -> Vec<(String, String)> {
+    let mut images = Vec::new();
+    for (name, p) in [
+        ("losses", r.join("plots/losses.png")),
+        ("D outputs", r.join("plots/d_outputs.png")),
+    ] {
+        if let Some(uri) = png_data_uri(&p) {
+            images.push((name.to_string(), uri));
+        }
+    }
+    if let Some(g) = latest_grid(r) {
+        if let Some(uri) = png_data_uri(&g) {
+            let label = g
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            images.push((format!("samples ({label})"), uri));
+        }
+    }
+    images
+}
+
+/// The run's `epochs.parquet` (ACGAN's per-epoch table): its value columns and rows.
+fn epoch_table(r: &Path) -> Result<(Vec<String>, Vec<EpochRow>)> {
+    let Ok(df) = read_frame(&r.join("epochs.parquet")) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let columns: Vec<String> = df.get_column_names().iter().skip(2).map(|s| s.to_string()).collect();
+    let epochs: Vec<u32> = df.column("epoch")?.u32()?.into_no_null_iter().collect();
+    let comps: Vec<String> = df
+        .column("component")?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect();
+    let mut rows = Vec::new();
+    for (i, (e, c)) in epochs.iter().zip(comps).enumerate() {
+        let raw: Vec<f64> = columns
+            .iter()
+            .map(|k| {
+                let v = df.column(k).ok().and_then(|c| c.f32().ok().and_then(|c| c.get(i)));
+                v.map_or(f64::NAN, f64::from)
+            })
+            .collect();
+        let values = raw
+            .iter()
+            .map(|v| if v.is_nan() { "-".into() } else { format!("{v:.4}") })
+            .collect();
+        rows.push(EpochRow {
+            epoch: *e,
+            component: c,
+            values,
+            raw,
+        });
+    }
+    Ok((columns, rows))
+}
+
+/// Which code ran the run, ganlab's version and commit, seed, threads, times.
+fn provenance(m: &Manifest) -> Vec<(String, String)> {
+    let mut p = vec![("engine".to_string(), crate::run::Engine::label(m.engine.as_ref()))];
+    if let Some(e) = &m.engine {
+        let seeding: Vec<String> = e.seeding.values().cloned().collect();
+        p.push(("article".into(), e.article.clone()));
+        p.push(("driver".into(), e.driver.clone()));
+        p.push(("seeding".into(), seeding.join("; ")));
+    }
+    p.extend([
+        ("ganlab".into(), m.ganlab_version.clone()),
+        ("git commit".into(), m.git_commit.clone().unwrap_or_else(|| "-".into())),
+        ("seed".into(), m.seed.to_string()),
+        ("threads".into(), m.threads.to_string()),
+        ("device".into(), m.device.clone()),
+        ("spec hash".into(), m.spec_hash.clone()),
+        ("started".into(), m.started.clone()),
+        ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
+    ]);
+    p
+}
+
+/// The key hyperparameters of every run side by side, differences marked.
+fn param_rows(specs: &[Spec]) -> Vec<ParamRow> {
     let params: Vec<Vec<(&'static str, String)>> = specs.iter().map(key_params).collect();
-    let rows = params[0]
+    params[0]
         .iter()
         .enumerate()
         .map(|(i, (key, _))| {
@@ -658,25 +668,36 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
                     .collect(),
             }
         })
-        .collect::<Vec<_>>();
-    let overlays = vec![
-        (
-            "G loss (EMA 0.05)".to_string(),
-            overlay_svg(&logs, |r| r.g_loss, "G loss (EMA 0.05), all runs")?,
-        ),
-        (
-            "D loss (EMA 0.05)".to_string(),
-            overlay_svg(&logs, |r| r.d_loss, "D loss (EMA 0.05), all runs")?,
-        ),
-        (
-            "D(x) (EMA 0.05)".to_string(),
-            overlay_svg(&logs, |r| r.d_real, "D(x) (EMA 0.05), all runs")?,
-        ),
-        (
-            "D(G(z)) (EMA 0.05)".to_string(),
-            overlay_svg(&logs, |r| r.d_fake, "D(G(z)) (EMA 0.05), all runs")?,
-        ),
+        .collect()
+}
+
+/// Every run's smoothed losses and D outputs overlaid.
+fn overlays(logs: &[(String, MetricsLog)]) -> Result<Vec<(String, String)>> {
+    type Pick = fn(&crate::log::Row) -> f32;
+    let picks: [(&str, Pick); 4] = [
+        ("G loss (EMA 0.05)", |r| r.g_loss),
+        ("D loss (EMA 0.05)", |r| r.d_loss),
+        ("D(x) (EMA 0.05)", |r| r.d_real),
+        ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
     ];
+    picks
+        .into_iter()
+        .map(|(name, pick)| Ok((name.to_string(), overlay_svg(logs, pick, &format!("{name}, all runs"))?)))
+        .collect()
+}
+
+/// Write the report for `paths` to `out` (atomically).
+pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
+    let runs = find_runs(paths)?;
+    let data = runs.iter().map(|r| read_run(r)).collect::<Result<Vec<_>>>()?;
+    let mut quality_curves: Vec<Vec<Series>> = vec![Vec::new(); QUALITY_CURVES.len()];
+    for d in &data {
+        for (j, pts) in d.quality_curves.iter().enumerate() {
+            if !pts.is_empty() {
+                quality_curves[j].push((d.view.title.clone(), pts.clone()));
+            }
+        }
+    }
     let mut epoch_overlays = Vec::new();
     for ((_, label), series) in QUALITY_CURVES.iter().zip(&quality_curves) {
         if !series.is_empty() {
@@ -687,6 +708,25 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
             ));
         }
     }
+    let (mut views, mut specs, mut logs, mut finals, mut engine_runs) = (vec![], vec![], vec![], vec![], vec![]);
+    for d in data {
+        logs.push((d.view.title.clone(), d.log));
+        views.push(d.view);
+        specs.push(d.spec);
+        finals.push(d.finals);
+        engine_runs.push(d.engine);
+    }
+    let engine_labels: Vec<String> = engine_runs
+        .iter()
+        .map(|r| {
+            if r.reference.is_some() {
+                "article's code"
+            } else {
+                "ganlab"
+            }
+            .to_string()
+        })
+        .collect();
     let mut env = minijinja::Environment::new();
     env.add_template("report", TEMPLATE)?;
     env.add_template("engines.html.j2", ENGINES_TEMPLATE)?;
@@ -694,12 +734,12 @@ pub fn write_report(paths: &[PathBuf], out: &Path) -> Result<usize> {
         generated => crate::run::now(),
         version => env!("CARGO_PKG_VERSION"),
         names => views.iter().map(|v| v.title.clone()).collect::<Vec<_>>(),
-        params => rows,
+        params => param_rows(&specs),
         quality => quality_summary(&views),
         quality_columns => crate::eval::score::QUALITY_COLUMNS,
         evaluator_sha256 => crate::eval::pinned::SHA256,
         runs => views,
-        overlays => overlays,
+        overlays => overlays(&logs)?,
         epoch_overlays => epoch_overlays,
         groups => seed_groups(&specs, &engine_labels, &finals),
         engines => engines::views(&engine_runs, &logs)?,

@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::score::{self, Scores};
-use super::{lenet, Evaluator};
 use crate::data::Mnist;
+use crate::eval::score::{self, Scores};
+use crate::eval::{lenet, Evaluator};
 
 /// Which evaluator weights to use.
 #[derive(Args, Clone, Debug)]
@@ -124,9 +124,9 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     crate::runtime::on_pool(|| -> Result<()> {
         let reference = ev.embed(&mnist.test.images, progress)?;
         if let Some(path) = &a.images {
-            let mut images = super::idx::read_images(path)?;
+            let mut images = crate::eval::idx::read_images(path)?;
             let mut labels = match &a.labels {
-                Some(l) => Some(super::idx::read_labels(l)?),
+                Some(l) => Some(crate::eval::idx::read_labels(l)?),
                 None => None,
             };
             let total = images.len() / crate::data::PIXELS;
@@ -189,9 +189,9 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         )?;
         let out = score::append_parquet(run, &a.checkpoint, &s)?;
         if let Some(p) = &a.save_images {
-            super::idx::write_images(p, &drawn.images)?;
+            crate::eval::idx::write_images(p, &drawn.images)?;
             if let Some(l) = &drawn.labels {
-                super::idx::write_labels(&labels_path(p), l)?;
+                crate::eval::idx::write_labels(&labels_path(p), l)?;
             }
         }
         show(&s, a.json)?;
@@ -294,7 +294,7 @@ fn train(output: &Path, seed: u64, epochs: usize, threads: usize, data_dir: Opti
         println!(
             "not the pinned weights ({}); to pin them: copy to assets/evaluator.safetensors and set \
              src/eval/pinned.rs SHA256",
-            super::pinned::SHA256
+            crate::eval::pinned::SHA256
         );
     }
     println!("{}", output.display());
