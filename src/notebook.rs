@@ -330,15 +330,10 @@ pub fn show_compare(runs: &[PathBuf]) -> Result<()> {
             Ok((m.spec, MetricsLog::read(&r.join("metrics.parquet"))?))
         })
         .collect::<Result<Vec<_>>>()?;
-    let svgs = [
-        ((|r| r.g_loss) as fn(&crate::log::Row) -> f32, "G loss (EMA 0.05)"),
-        (|r| r.d_loss, "D loss (EMA 0.05)"),
-        (|r| r.d_real, "D(x) (EMA 0.05)"),
-        (|r| r.d_fake, "D(G(z)) (EMA 0.05)"),
-    ]
-    .into_iter()
-    .map(|(pick, label)| crate::report::overlay_svg(&logs, pick, label))
-    .collect::<Result<Vec<_>>>()?;
+    let svgs = crate::report::CURVES
+        .into_iter()
+        .map(|(label, pick)| crate::report::overlay_svg(&logs, pick, label))
+        .collect::<Result<Vec<_>>>()?;
     display("image/svg+xml", &stack_svgs(&svgs)?);
     Ok(())
 }

@@ -49,6 +49,11 @@ pub struct Options {
     pub quiet: bool,
 }
 
+/// Steps a running reference run has logged so far (its driver's `steps.csv`).
+pub fn steps_so_far(run: &Path) -> u64 {
+    std::fs::read_to_string(run.join("reference/steps.csv")).map_or(0, |t| t.lines().count().saturating_sub(1) as u64)
+}
+
 /// The Python to use: `--python`, else the framework's variable, else `python3`;
 /// refused up front (before any directory is made) when it lacks the framework.
 pub fn python_for(variant: Variant, given: Option<PathBuf>) -> Result<PathBuf> {

@@ -61,7 +61,7 @@ impl ListArgs {
         let ListArgs { dirs } = self;
         let runs = crate::report::find_runs(&dirs)?;
         println!(
-            "{:<20} {:<26} {:<12} {:>8} {:<26} dir",
+            "{:<20} {:<36} {:<12} {:>8} {:<26} dir",
             "spec", "run", "status", "steps", "started"
         );
         for r in runs {
@@ -71,16 +71,24 @@ impl ListArgs {
             } else {
                 m.status.to_string()
             };
-            let id = r
+            let mut id = r
                 .file_name()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
+            let mut steps = m.steps_done;
+            if m.engine.is_some() {
+                id.push_str(" (article)");
+                if m.status == crate::run::Status::Running {
+                    // The article's code logs its steps as it goes; ganlab imports them at the end.
+                    steps = crate::reference::steps_so_far(&r);
+                }
+            }
             println!(
-                "{:<20} {:<26} {:<12} {:>8} {:<26} {}",
+                "{:<20} {:<36} {:<12} {:>8} {:<26} {}",
                 m.spec,
                 id,
                 status,
-                m.steps_done,
+                steps,
                 m.started,
                 r.display()
             );

@@ -285,14 +285,7 @@ impl Pair<'_> {
                 (format!("{}, seed {}", r.engine(), r.spec.seed), logs[i].1.clone())
             })
             .collect();
-        type Pick = fn(&crate::log::Row) -> f32;
-        let picks: [(&str, Pick); 4] = [
-            ("G loss (EMA 0.05)", |r| r.g_loss),
-            ("D loss (EMA 0.05)", |r| r.d_loss),
-            ("D(x) (EMA 0.05)", |r| r.d_real),
-            ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
-        ];
-        for (caption, pick) in picks {
+        for (caption, pick) in super::CURVES {
             charts.push((caption.to_string(), super::overlay_svg(&mine, pick, caption)?));
         }
         Ok(charts)

@@ -671,16 +671,20 @@ fn param_rows(specs: &[Spec]) -> Vec<ParamRow> {
         .collect()
 }
 
+/// Picks one value of a metrics row.
+pub(crate) type Pick = fn(&crate::log::Row) -> f32;
+
+/// The four training curves every overlay shows: both losses and both D outputs.
+pub(crate) const CURVES: [(&str, Pick); 4] = [
+    ("G loss (EMA 0.05)", |r| r.g_loss),
+    ("D loss (EMA 0.05)", |r| r.d_loss),
+    ("D(x) (EMA 0.05)", |r| r.d_real),
+    ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
+];
+
 /// Every run's smoothed losses and D outputs overlaid.
 fn overlays(logs: &[(String, MetricsLog)]) -> Result<Vec<(String, String)>> {
-    type Pick = fn(&crate::log::Row) -> f32;
-    let picks: [(&str, Pick); 4] = [
-        ("G loss (EMA 0.05)", |r| r.g_loss),
-        ("D loss (EMA 0.05)", |r| r.d_loss),
-        ("D(x) (EMA 0.05)", |r| r.d_real),
-        ("D(G(z)) (EMA 0.05)", |r| r.d_fake),
-    ];
-    picks
+    CURVES
         .into_iter()
         .map(|(name, pick)| Ok((name.to_string(), overlay_svg(logs, pick, &format!("{name}, all runs"))?)))
         .collect()
