@@ -358,3 +358,19 @@ fn blocked_transpose_is_a_transpose() {
         }
     }
 }
+
+#[test]
+fn cpu_info_reads_model_vendor_and_the_vector_extensions() {
+    use ganlab::bench::CpuInfo;
+    let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n\
+                 flags\t\t: fpu sse2 avx2 avx512f avx512bw amx_bf16 amx_tile amx_int8\n\nprocessor\t: 1\n";
+    let c = CpuInfo::parse(intel);
+    assert_eq!(c.cpu_model, "Intel(R) Xeon(R) Processor");
+    assert_eq!(c.cpu_vendor, "GenuineIntel");
+    assert!(c.avx512 && c.amx);
+    // avx512bw alone is not avx512f; amx_bf16 alone is not amx_tile.
+    let amd = "vendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R45\nflags\t\t: avx2 avx512bw amx_bf16\n";
+    let c = CpuInfo::parse(amd);
+    assert_eq!((c.cpu_vendor.as_str(), c.avx512, c.amx), ("AuthenticAMD", false, false));
+    assert_eq!(CpuInfo::parse("").cpu_model, "unknown");
+}

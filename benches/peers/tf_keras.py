@@ -15,9 +15,11 @@ import argparse, json, os, resource, statistics, sys, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(HERE, "..", "..", "parity"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
+from cpuinfo import cpu_info
 
 # GFLOP per iteration as ganlab counts it (`ganlab bench` prints the same figures).
 GFLOP = {"vanilla_mlp_keras": 4.09, "tanh_cnn_sgd": 99.63, "dcgan": 129.57, "acgan": 1177.32}
@@ -50,7 +52,7 @@ def result(name, ts, peak, gflop, threads):
     return {"spec": name, "framework": f"tensorflow {tf.__version__} (tf_keras)", "threads": threads,
             "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
             "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **cpu_info()}
 
 
 def main():

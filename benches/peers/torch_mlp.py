@@ -6,7 +6,10 @@ training iteration (D step + G step) as each article batches it, timed the way
 
 Real MNIST is not needed for timing: the real batch is random data in [-1, 1].
 """
-import argparse, json, resource, statistics, time
+import argparse, json, os, resource, statistics, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cpuinfo import cpu_info  # noqa: E402
 
 import torch
 import torch.nn as nn
@@ -88,7 +91,7 @@ def result(name, ts, peak, gflop):
     return {"spec": name, "framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(),
             "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
             "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **cpu_info()}
 
 
 def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
