@@ -131,11 +131,15 @@ pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
             Ok(dir)
         }
         Err(e) => {
-            manifest.status = Status::Failed;
+            // Ctrl-C or SIGTERM reach the article's code too (one process group); the
+            // run then stops as interrupted, with the steps it logged imported.
+            let stopped = crate::run::STOP.load(std::sync::atomic::Ordering::SeqCst);
+            manifest.status = if stopped { Status::Interrupted } else { Status::Failed };
             manifest.ended = Some(crate::run::now());
             manifest.error = Some(format!("{e:#}"));
             manifest.write(&dir)?;
-            Err(e.context(format!("reference run {} failed", dir.display())))
+            let what = if stopped { "interrupted" } else { "failed" };
+            Err(e.context(format!("reference run {} {what}", dir.display())))
         }
     }
 }

@@ -38,13 +38,18 @@ pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// Install the SIGINT/SIGTERM handler once (a second signal exits at once).
 pub fn install_stop_handler() {
+    install_stop_handler_saying("interrupt: finishing this iteration, then saving a checkpoint and the metrics");
+}
+
+/// As [`install_stop_handler`], printing `what` at the first interrupt.
+pub fn install_stop_handler_saying(what: &'static str) {
     use std::sync::atomic::Ordering;
-    let _ = ctrlc::set_handler(|| {
+    let _ = ctrlc::set_handler(move || {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("second interrupt: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!("interrupt: finishing this iteration, then saving a checkpoint and the metrics");
+        eprintln!("{what}");
     });
 }
 

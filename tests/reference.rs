@@ -134,6 +134,14 @@ fn pytorch_article_reference_run() {
     let out = tempfile::tempdir().unwrap();
     let dir = reference_run("mlp_pytorch", &py, out.path(), 20);
     check_run(&dir, 20, "pytorch");
+    // No checkpoints: resume refuses it with the way to start it again.
+    let o = ganlab().arg("resume").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("keeps no checkpoints") && err.contains("ganlab reference"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -92,6 +92,10 @@ impl ReferenceArgs {
             threads,
             quiet: run.quiet,
         };
+        // The interrupt reaches the article's code as well (one process group).
+        crate::run::install_stop_handler_saying(
+            "interrupt: the article's code stops too; importing the steps it logged, then marking the run interrupted",
+        );
         let dir = crate::reference::reference(&s, &mnist, &opts)?;
         println!("{}", dir.display());
         Ok(())
@@ -233,6 +237,13 @@ impl ResumeArgs {
             quiet,
         } = self;
         let manifest = Manifest::read(&run)?;
+        if manifest.engine.is_some() {
+            bail!(
+                "{} is a run of the article's own code (ganlab reference), which keeps no checkpoints to resume \
+                 from; start it again with `ganlab reference` (reports/reproduction/make.sh does so by itself)",
+                run.display()
+            );
+        }
         let s = crate::train::run_spec(&run)?;
         let threads = crate::runtime::set_threads(threads.or(Some(manifest.threads)));
         let mnist = Mnist::open(data.data_dir.as_deref(), s.data.dir.as_deref(), data.offline)?;
