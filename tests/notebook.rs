@@ -92,3 +92,22 @@ fn committed_notebooks_carry_their_outputs() {
     }
     assert_eq!(books, 6, "one notebook per article and compare.ipynb");
 }
+
+/// compare.ipynb's last cell: ganlab beside the article's own code, over the committed
+/// reproduction record (the notebook reads it from `../reports/reproduction/runs`).
+#[test]
+fn the_engines_view_of_the_committed_record() {
+    let record = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/reproduction/runs");
+    let views = ganlab::report::engines::views_of(&[record]).unwrap();
+    let v = views
+        .iter()
+        .find(|v| v.spec == "vanilla_mlp_keras")
+        .expect("000 in the record");
+    assert!(
+        v.rows.iter().any(|r| r.metric.starts_with("FID")),
+        "a verdict row for FID"
+    );
+    assert_eq!(v.grids.len(), 2, "both engines' final grids");
+    let html = ganlab::report::engines::html(&views).unwrap();
+    assert!(html.contains("Beside the article's own code") && html.contains("<svg"));
+}
