@@ -29,8 +29,8 @@ type Band = Vec<(f64, f64, f64, f64)>;
 pub struct EngineRun {
     pub dir: PathBuf,
     pub spec: Spec,
-    /// `None`: ganlab; `Some(framework)`: the article's own code.
-    pub reference: Option<String>,
+    /// `None`: ganlab; `Some`: the article's own code (the manifest's `engine`).
+    pub reference: Option<crate::run::Engine>,
     /// The final checkpoint's scores (`eval.parquet`, checkpoint `final`), by metric.
     pub finals: Option<Vec<f64>>,
     /// (iteration, value) of each scored epoch, by metric.
@@ -46,7 +46,7 @@ pub const METRICS: &[(&str, &str, bool)] = &[
 ];
 
 impl EngineRun {
-    pub fn read(dir: &Path, spec: Spec, reference: Option<String>) -> Result<EngineRun> {
+    pub fn read(dir: &Path, spec: Spec, reference: Option<crate::run::Engine>) -> Result<EngineRun> {
         let columns: Vec<&str> = METRICS.iter().map(|m| m.1).collect();
         let finals = crate::eval::score::checkpoint_values(dir, "final", &columns)?;
         let per_epoch = spec.iters_per_epoch(crate::data::MNIST_TRAIN) as f64;
@@ -63,10 +63,7 @@ impl EngineRun {
         })
     }
     fn engine(&self) -> String {
-        match &self.reference {
-            None => "ganlab".into(),
-            Some(f) => format!("article's code ({f})"),
-        }
+        crate::run::Engine::label(self.reference.as_ref())
     }
 }
 
@@ -342,7 +339,7 @@ pub fn views_of(paths: &[PathBuf]) -> Result<Vec<SpecView>> {
         let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
         let log = crate::log::MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
         logs.push((r.file_name().unwrap_or_default().to_string_lossy().to_string(), log));
-        runs.push(EngineRun::read(&r, spec, m.engine.map(|e| e.framework))?);
+        runs.push(EngineRun::read(&r, spec, m.engine)?);
     }
     views(&runs, &logs)
 }

@@ -492,7 +492,7 @@ struct RunData {
 fn read_run(r: &Path) -> Result<RunData> {
     let m = Manifest::read(r)?;
     let spec = Spec::load(&r.join("config.yaml"), None, &[])?;
-    let engine = engines::EngineRun::read(r, spec.clone(), m.engine.as_ref().map(|e| e.framework.clone()))?;
+    let engine = engines::EngineRun::read(r, spec.clone(), m.engine.clone())?;
     let log = MetricsLog::read(&r.join("metrics.parquet")).unwrap_or_default();
     let (final_metrics, finals) = final_metrics(&m, &log);
     let (epoch_columns, epoch_rows) = epoch_table(r)?;
