@@ -10,6 +10,7 @@ pub mod data;
 pub mod dense;
 pub mod device;
 pub mod eval;
+pub mod learner;
 pub mod log;
 pub mod models;
 pub mod nn;

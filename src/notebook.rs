@@ -98,7 +98,7 @@ pub fn quick_run(spec_file: &str, existing: Option<&str>) -> Result<PathBuf> {
         device: Device::Cpu,
         quiet: true,
     };
-    crate::train::train(&spec, &data, &opts)
+    crate::learner::train(&spec, std::sync::Arc::new(data), opts)
 }
 
 /// The latest completed run of the spec's name under `$GANLAB_RUNS` (default `runs/`),

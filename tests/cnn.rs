@@ -3,10 +3,11 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
+use ganlab::learner::train;
 use ganlab::log::read_frame;
 use ganlab::nn::Grad;
 use ganlab::spec::Spec;
-use ganlab::train::{train, RunOptions};
+use ganlab::train::RunOptions;
 
 fn spec(name: &str, sets: &[&str]) -> Spec {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -24,7 +25,7 @@ fn short_run(s: &Spec) -> (tempfile::TempDir, std::path::PathBuf) {
         device: Device::Cpu,
         quiet: true,
     };
-    let dir = train(s, common::mnist(), &opts).unwrap();
+    let dir = train(s, common::mnist().clone(), opts).unwrap();
     (out, dir)
 }
 

@@ -135,3 +135,47 @@ fn resume_refuses_completed_and_unknown_runs() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not a ganlab run"), "{err}");
 }
+
+/// The library's stepwise path (what the notebooks drive): a `Trainer` trained in
+/// uneven pieces, paused (checkpoint `paused`, status `interrupted`), dropped,
+/// restored and trained to the end ends with an uninterrupted run's metrics.
+#[test]
+fn a_trainer_paused_and_restored_in_pieces_equals_an_uninterrupted_run() {
+    use ganlab::train::{RunOptions, Trainer};
+    let sets: Vec<String> = SETS.iter().map(|s| s.to_string()).collect();
+    let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    ganlab::runtime::set_threads(Some(2));
+    let opts = || RunOptions {
+        out: out.path().to_path_buf(),
+        spec_file: "test".into(),
+        threads: 2,
+        device: candle_core::Device::Cpu,
+        quiet: true,
+    };
+    let mut t = Trainer::create(&s, common::mnist().clone(), opts()).unwrap();
+    ganlab::learner::register(&mut t).unwrap();
+    assert_eq!(t.train_iters(37).unwrap(), 37);
+    let p = t.position();
+    assert_eq!(
+        (p.step, p.epoch, p.iter),
+        (37, 8, 2),
+        "7 epochs of 5 ended, 2 iterations into the 8th"
+    );
+    assert!(t.end_epoch().is_err(), "an epoch cannot end before its last iteration");
+    t.pause().unwrap();
+    let dir = t.dir().to_path_buf();
+    drop(t);
+    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Interrupted);
+    let mut t = Trainer::restore(&dir, common::mnist().clone(), opts()).unwrap();
+    ganlab::learner::register(&mut t).unwrap();
+    assert_eq!(t.position().step, 37);
+    assert_eq!(t.train_iters(63).unwrap(), 63, "to the end of epoch 20");
+    assert_eq!(t.position().epoch, 21, "epoch 20 ended with its last iteration");
+    assert_eq!(t.train_iters(1000).unwrap(), 100, "the budget ends the training");
+    assert!(t.done() && t.step().is_err());
+    t.pause().unwrap();
+    assert_eq!(Manifest::read(&dir).unwrap().status, Status::Completed);
+    let rows = MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows;
+    same_metrics(&rows, uninterrupted());
+}

@@ -93,3 +93,24 @@ fn no_module_imports_another_that_imports_it_back() {
     }
     assert!(circles.is_empty(), "modules in an import circle: {circles:?}\n{g:#?}");
 }
+
+/// The layering of issues 20 and 21: the training loop knows nothing of what sits
+/// above it (scoring, reports, notebooks, the command line); quality scoring is a
+/// hook that `eval` registers on it.
+#[test]
+fn train_imports_nothing_above_it() {
+    let g = graph();
+    let above = [
+        "eval",
+        "report",
+        "notebook",
+        "cli",
+        "learner",
+        "reference",
+        "sweep",
+        "parity",
+        "bench",
+    ];
+    let bad: Vec<&String> = g["train"].iter().filter(|m| above.contains(&m.as_str())).collect();
+    assert!(bad.is_empty(), "train imports {bad:?}");
+}

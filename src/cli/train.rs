@@ -44,9 +44,9 @@ impl RunArgs {
             Some(d) => {
                 let mut s = s;
                 s.sweep = Default::default();
-                crate::train::train_in_new(&s, &mnist, &opts, &d)?
+                crate::learner::train_in_new(&s, std::sync::Arc::new(mnist), opts, &d)?
             }
-            None => crate::train::train(&s, &mnist, &opts)?,
+            None => crate::learner::train(&s, std::sync::Arc::new(mnist), opts)?,
         };
         println!("{}", dir.display());
         Ok(())
@@ -255,7 +255,7 @@ impl ResumeArgs {
             quiet,
         };
         crate::run::install_stop_handler();
-        let dir = crate::train::resume(&run, &mnist, &opts)?;
+        let dir = crate::learner::resume(&run, std::sync::Arc::new(mnist), opts)?;
         println!("{}", dir.display());
         Ok(())
     }

@@ -5,14 +5,12 @@
 //! samples stream, as the sample grids do), so that epochs compare like for like,
 //! and never touches the training's random streams.
 
-use std::path::Path;
-
 use anyhow::Result;
 
 use super::{score, Embedding, Evaluator};
 use crate::data::Mnist;
-use crate::models::Gan;
 use crate::spec::Spec;
+use crate::train::{Hook, Trainer};
 
 /// The evaluator and the MNIST test embedding, made once per run.
 pub struct Quality {
@@ -37,22 +35,18 @@ impl Quality {
             samples: spec.eval.samples,
         }))
     }
+}
 
-    /// After `epoch`: score and append a row when the epoch is on the schedule.
-    pub fn after_epoch(
-        &mut self,
-        model: &dyn Gan,
-        spec: &Spec,
-        epoch: usize,
-        dir: &Path,
-        pb: &indicatif::ProgressBar,
-        quiet: bool,
-    ) -> Result<()> {
+/// A hook: after each epoch on the schedule, score `eval.samples` images and append a
+/// row to `eval.parquet`.
+impl Hook for Quality {
+    fn after_epoch(&mut self, t: &Trainer) -> Result<()> {
+        let (spec, epoch) = (t.spec(), t.position().epoch);
         if !epoch.is_multiple_of(self.every) {
             return Ok(());
         }
         let mut r = crate::rng::stream(spec.seed, crate::rng::Stream::Samples);
-        let drawn = score::draw(model, spec, self.samples, &mut r, &indicatif::ProgressBar::hidden())?;
+        let drawn = score::draw(t.model(), spec, self.samples, &mut r, &indicatif::ProgressBar::hidden())?;
         let tag = format!("epoch_{epoch:04}");
         let s = score::score(
             &self.ev,
@@ -63,20 +57,13 @@ impl Quality {
             spec.seed,
             false,
         )?;
-        score::append_parquet(dir, &tag, &s)?;
-        if !quiet {
-            let acc = s.class_accuracy.map_or(String::new(), |a| format!(" class acc {a:.3}"));
-            let line = format!(
-                "epoch {epoch} quality (evaluator {}): FID {:.2} KID {:.4} IS {:.2} precision {:.3} recall {:.3} \
-                 classes {}{acc}",
-                s.evaluator_sha256, s.fid, s.kid, s.inception_score, s.precision, s.recall, s.classes_covered
-            );
-            if pb.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                pb.println(line);
-            }
-        }
+        score::append_parquet(t.dir(), &tag, &s)?;
+        let acc = s.class_accuracy.map_or(String::new(), |a| format!(" class acc {a:.3}"));
+        t.say(&format!(
+            "epoch {epoch} quality (evaluator {}): FID {:.2} KID {:.4} IS {:.2} precision {:.3} recall {:.3} \
+             classes {}{acc}",
+            s.evaluator_sha256, s.fid, s.kid, s.inception_score, s.precision, s.recall, s.classes_covered
+        ));
         Ok(())
     }
 }

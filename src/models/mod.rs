@@ -88,7 +88,7 @@ impl LayerInfo {
 pub type EpochRow = (String, Vec<(&'static str, f32)>);
 
 /// A GAN as its article trains it.
-pub trait Gan {
+pub trait Gan: Send {
     /// One training iteration (the article's D step and G step, batched as it batches them).
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats>;
     /// Generate images from noise `[n, dim]`: `[n, 784]` in the data's scale.

@@ -21,9 +21,9 @@ pub fn data_dir() -> PathBuf {
     d
 }
 
-pub fn mnist() -> &'static Mnist {
-    static M: OnceLock<Mnist> = OnceLock::new();
-    M.get_or_init(|| Mnist::load(&data_dir()).expect("loading MNIST from GANLAB_DATA"))
+pub fn mnist() -> &'static std::sync::Arc<Mnist> {
+    static M: OnceLock<std::sync::Arc<Mnist>> = OnceLock::new();
+    M.get_or_init(|| std::sync::Arc::new(Mnist::load(&data_dir()).expect("loading MNIST from GANLAB_DATA")))
 }
 
 pub fn spec_path(name: &str) -> PathBuf {
@@ -109,5 +109,5 @@ pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf 
         device: candle_core::Device::Cpu,
         quiet: true,
     };
-    ganlab::train::train(spec, mnist(), &opts).unwrap()
+    ganlab::learner::train(spec, mnist().clone(), opts).unwrap()
 }
