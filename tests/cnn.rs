@@ -43,7 +43,7 @@ fn dcgan_counts_shapes_and_a_real_run() {
     let v = img.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(v.iter().all(|&p| (0.0..=1.0).contains(&p)), "sigmoid output in [0, 1]");
     let mut r = ganlab::rng::stream(1, ganlab::rng::Stream::Dropout);
-    assert_eq!(m.d.forward(&img, Grad::Frozen, &mut r).unwrap().dims(), &[3, 1]);
+    assert_eq!(m.d.forward(&img, Grad::Frozen, Some(&mut r)).unwrap().dims(), &[3, 1]);
     assert_eq!(m.reals_per_step(), 128, "half_batch reals per D batch");
 
     let (_out, dir) = short_run(&spec("dcgan", &["train.epochs=1", "train.iters_per_epoch=3"]));

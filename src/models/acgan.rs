@@ -410,6 +410,12 @@ impl Gan for Acgan {
         Ok(rows)
     }
 
+    /// D's generation output (the probability of "real"), inference mode (no Dropout).
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
+        let n = images.dim(0)?;
+        let (gen, _aux) = self.d.forward(&images.reshape((n, 1, 28, 28))?, Grad::Frozen, None)?;
+        Ok(candle_nn::ops::sigmoid(&gen)?.reshape(n)?)
+    }
     /// Image `k` gets class `k % 10`: a 10-wide grid has one class per column, as the
     /// article's per-epoch picture.
     fn generate(&self, z: &Tensor) -> Result<Tensor> {

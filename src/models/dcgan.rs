@@ -124,12 +124,17 @@ impl Discriminator {
         Ok(crate::conv::conv2d(&x, &w, &b, conv.stride, Padding::Valid)?)
     }
 
-    /// `[n, 1, 28, 28] -> [n, 1]` logits; Dropout always on (D only runs in training here).
-    pub fn forward(&self, x: &Tensor, grad: Grad, rng: &mut ChaCha8Rng) -> Result<Tensor> {
-        let x = leaky_relu(&self.conv(&self.conv1, x, grad)?, self.slope)?; // [n, 64, 14, 14]
-        let x = dropout(&x, self.dropout, rng)?;
-        let x = leaky_relu(&self.conv(&self.conv2, &x, grad)?, self.slope)?; // [n, 64, 7, 7]
-        let x = dropout(&x, self.dropout, rng)?;
+    /// `[n, 1, 28, 28] -> [n, 1]` logits. Dropout is on when a generator is given (every
+    /// `train_on_batch` of the article), off for inference (`predict`).
+    pub fn forward(&self, x: &Tensor, grad: Grad, mut drop: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+        let mut x = leaky_relu(&self.conv(&self.conv1, x, grad)?, self.slope)?; // [n, 64, 14, 14]
+        if let Some(r) = drop.as_deref_mut() {
+            x = dropout(&x, self.dropout, r)?;
+        }
+        let mut x = leaky_relu(&self.conv(&self.conv2, &x, grad)?, self.slope)?; // [n, 64, 7, 7]
+        if let Some(r) = drop {
+            x = dropout(&x, self.dropout, r)?;
+        }
         self.out.forward(&flatten_hwc(&x)?, grad) // [n, 1]
     }
 
@@ -190,7 +195,7 @@ impl Gan for Dcgan {
         // d_model.train_on_batch(vstack((X_real, X_fake)), vstack((ones, zeros)))
         let x = Tensor::cat(&[&x_real, &x_fake], 0)?; // [2h, 1, 28, 28]
         let y = stacked_targets(half, 1.0, 0.0, &self.dev)?;
-        let logits = self.d.forward(&x, Grad::Train, &mut rngs.dropout)?; // [2h, 1]
+        let logits = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?; // [2h, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
         // Keras's binary accuracy on this batch, before the update, Dropout on.
         let d_acc = logits
@@ -207,7 +212,7 @@ impl Gan for Dcgan {
         let z = rngs.noise(self.n_batch, &self.dev)?;
         let out = self
             .d
-            .forward(&self.g.forward(&z, Grad::Train)?, Grad::Frozen, &mut rngs.dropout)?;
+            .forward(&self.g.forward(&z, Grad::Train)?, Grad::Frozen, Some(&mut rngs.dropout))?;
         let g_loss = bce(&out, &Tensor::ones((self.n_batch, 1), DType::F32, &self.dev)?, self.bce)?;
         let grads = g_loss.backward()?;
         self.g_opt.step(&self.g.params, &grads)?;
@@ -224,6 +229,12 @@ impl Gan for Dcgan {
     fn generate(&self, z: &Tensor) -> Result<Tensor> {
         let n = z.dim(0)?;
         Ok(self.g.forward(z, Grad::Frozen)?.reshape((n, 784))?)
+    }
+    /// D's probability that each image is real, inference mode (no Dropout).
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
+        let n = images.dim(0)?;
+        let logits = self.d.forward(&images.reshape((n, 1, 28, 28))?, Grad::Frozen, None)?;
+        Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
     }
     fn generator(&self) -> &Params {
         &self.g.params

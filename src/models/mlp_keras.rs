@@ -114,6 +114,11 @@ impl Gan for VanillaGan {
         })
     }
 
+    /// D's probability that each image is real, inference mode (no Dropout).
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
+        let n = images.dim(0)?;
+        Ok(candle_nn::ops::sigmoid(&self.d.forward(images, Grad::Frozen, None)?)?.reshape(n)?)
+    }
     fn generate(&self, z: &Tensor) -> Result<Tensor> {
         self.g.forward(z, Grad::Frozen)
     }

@@ -96,6 +96,11 @@ impl Gan for TorchMlpGan {
         })
     }
 
+    /// D's probability that each image is real, inference mode (the article's D has no Dropout).
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
+        let n = images.dim(0)?;
+        Ok(candle_nn::ops::sigmoid(&self.d.forward(images, Grad::Frozen, None)?)?.reshape(n)?)
+    }
     fn generate(&self, z: &Tensor) -> Result<Tensor> {
         self.g.forward(z, Grad::Frozen)
     }

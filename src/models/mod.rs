@@ -101,12 +101,9 @@ pub trait Gan: Send {
     fn flops_per_iter(&self) -> f64;
     /// Real images one `train_step` takes (the article's real batch).
     fn reals_per_step(&self) -> usize;
-    /// D's probability that each image `[n, 784]` is real, in inference mode (for the
-    /// keras-dcgan article's "nice" generation).
-    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
-        let _ = images;
-        anyhow::bail!("this variant does not score samples with D (no --nice)")
-    }
+    /// D's probability that each image `[n, 784]` is real, in inference mode: the
+    /// keras-dcgan article's "nice" generation, and D's outputs in the notebooks.
+    fn d_prob(&self, images: &Tensor) -> Result<Tensor>;
     /// End of an epoch: the article's per-epoch evaluation, as named rows for
     /// `epochs.parquet` (ACGAN's train/test table). Most articles have none.
     fn end_epoch(&mut self, ctx: &mut EpochCtx) -> Result<Vec<EpochRow>> {

@@ -212,6 +212,7 @@ pub(crate) fn latest_grid(run: &Path) -> Option<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch_")))
         .collect();
     grids.sort();
     grids.pop()

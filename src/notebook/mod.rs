@@ -21,6 +21,9 @@ use crate::log::{read_frame, MetricsLog};
 use crate::run::Manifest;
 use crate::spec::Spec;
 
+pub mod lab;
+pub use lab::{show_labs, DOutputs, Lab};
+
 /// Display `content` as `mime` in the notebook (plain text outside evcxr).
 pub fn display(mime: &str, content: &str) {
     println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
