@@ -5,8 +5,10 @@ committed with their outputs from a real execution.
     python notebooks/build.py             # write the .ipynb files (no outputs)
     python notebooks/build.py --execute   # and execute them (kernel: rust)
 
-Each notebook loads the latest completed run of its spec under $GANLAB_RUNS
-(default notebooks/runs/) or trains the spec's `quick` profile there. Needs
+Each article notebook shows its spec's run from the reproduction record
+(reports/reproduction/runs) when there is one, else the latest completed run under
+$GANLAB_RUNS (default notebooks/runs/) or a new run of the `quick` profile there;
+then it trains two labs (the article's quirk and the quirk undone) in cells. Needs
 jupyter_client, nbclient and nbformat, and `evcxr_jupyter --install`.
 """
 import argparse, os, sys, time
@@ -32,17 +34,47 @@ ARTICLES = [
 SETUP = """:dep ganlab = { path = ".." }"""
 
 
+# The "try it" section of each article: the quirk that matters most, undone beside
+# the original, each trained in the notebook for `iters` iterations (a budget CI
+# affords: a few seconds to a minute per lab on 2 cores).
+TRY = {
+    "vanilla_mlp_keras": dict(iters=300, sets=[("model.dropout", "0")],
+        quirk="D's Dropout(0.3), which stays active in the G step through the frozen D (Keras's `trainable=False` "
+              "freezes weights, not Dropout); 002's D has none. Undone: `model.dropout=0`."),
+    "tanh_cnn_sgd": dict(iters=30, sets=[("optim.d.nesterov", "false"), ("optim.g.nesterov", "false")],
+        quirk="SGD with Nesterov momentum in Keras's form (`nesterov=True`). Undone: plain momentum."),
+    "mlp_pytorch": dict(iters=300, sets=[("optim.d.kind", "adam_keras"), ("optim.g.kind", "adam_keras")],
+        quirk="PyTorch's Adam (epsilon added after the bias-corrected square root). Undone: Keras's form "
+              "(epsilon after the uncorrected one), as the Keras articles train."),
+    "acgan": dict(iters=8, sets=[("optim.d.lr", "0.0002"), ("optim.g.lr", "0.0002")],
+        quirk="the asker's learning rate 0.00005; Keras's own example trains with 0.0002. Undone: 0.0002."),
+    "dcgan": dict(iters=20, sets=[("loss.bce", "clip")],
+        quirk="tf.keras's cross-entropy from the sigmoid's logits. Undone: standalone Keras 2.2.4's clipped "
+              "probabilities (the tutorial it follows ran on it): `loss.bce=clip`."),
+}
+
+
+def lab(var, spec, iters, sets):
+    chain = "".join(f'.set("{k}", "{v}")?' for k, v in sets)
+    return (f'let mut {var} = ganlab::notebook::Lab::new("{spec}")?.profile("quick")?'
+            f'.set("train.epochs", "1")?.set("train.iters_per_epoch", "{iters}")?{chain};\n'
+            f'{var}.train_iters({iters})?;')
+
+
 def article(name, title, about):
     spec = f"../experiments/{name}.yaml"
+    t = TRY[name]
     cells = [
-        new_markdown_cell(f"# {title}\n\n{about}\n\nSpec: `experiments/{name}.yaml`. Every cell is one call into "
-                          "`ganlab::notebook`; the run is the latest completed one under `$GANLAB_RUNS` "
-                          "(default `notebooks/runs/`), or a new run of the `quick` profile."),
+        new_markdown_cell(f"# {title}\n\n{about}\n\nSpec: `experiments/{name}.yaml`. The run shown first is the "
+                          "article's run from the committed reproduction record (`reports/reproduction/`) when it is "
+                          "there, else the latest completed run under `$GANLAB_RUNS` (default `notebooks/runs/`) or a "
+                          "new run of the `quick` profile. The last section trains in the notebook "
+                          "(`ganlab::notebook::Lab`)."),
         new_code_cell(SETUP),
         new_markdown_cell("## The networks, layer by layer"),
         new_code_cell(f'ganlab::notebook::show_architecture("{spec}")?;'),
-        new_markdown_cell("## A run"),
-        new_code_cell(f'let run = ganlab::notebook::latest_or_quick_run("{spec}")?;\nrun.display().to_string()'),
+        new_markdown_cell("## The article's run"),
+        new_code_cell(f'let run = ganlab::notebook::record_or_quick_run("{spec}")?;\nrun.display().to_string()'),
         new_markdown_cell("## Loss curves and discriminator outputs"),
         new_code_cell("ganlab::notebook::show_curves(&run)?;"),
         new_markdown_cell("## Samples"),
@@ -54,8 +86,54 @@ def article(name, title, about):
         cells += [
             new_markdown_cell("## The article's per-epoch train/test table"),
             new_code_cell("ganlab::notebook::show_epoch_table(&run)?;"),
-            new_markdown_cell("## The class embedding G multiplies the noise by (one row per digit)"),
-            new_code_cell("ganlab::notebook::show_embedding(&run)?;"),
+        ]
+    cells += [
+        new_markdown_cell(f"## Try it: the article's quirk undone\n\nThe quirk: {t['quirk']}\n\n"
+                          f"Two labs from the same seed, {t['iters']} iterations each (a budget CI affords), the "
+                          "original and the quirk undone. Each is a normal run directory under `$GANLAB_RUNS` "
+                          "(`ganlab report` reads it, `ganlab resume` continues it). Change a setting with "
+                          "`.set(key, value)` and train more with `.train_iters(n)`."),
+        new_code_cell(lab("original", spec, t["iters"], [])),
+        new_code_cell(lab("undone", spec, t["iters"], t["sets"])),
+        new_code_cell("ganlab::notebook::show_labs(&[&original, &undone], 16)?;"),
+        new_markdown_cell("D's outputs in inference mode on 200 test images and 200 samples "
+                          "(`lab.d_outputs(n)` gives the values)."),
+        new_code_cell('println!("original\\n{}undone\\n{}", original.d_outputs(200)?, undone.d_outputs(200)?);'),
+    ]
+    if name == "acgan":
+        cells += [
+            new_markdown_cell("## The class embedding G multiplies the noise by (one row per digit)\n\n"
+                              "`Embedding(10, 100)` of the original lab's generator."),
+            new_code_cell("let table100 = ganlab::notebook::latent::embedding_of(&original)?;\n"
+                          "ganlab::notebook::show_embedding_table(&table100)?;"),
+            new_markdown_cell(
+                "## The Q&A's question: how does G know which digit to draw?\n\n"
+                "The asker trained with a 2-d latent to look: G receives `h = z * embedding(label)`, and the points "
+                "`h` of one digit do not gather around that digit's embedded point. So how can G tell the digits "
+                "apart? Here the same ACGAN is trained with `noise.dim = 2` (the asker's pictures need it), "
+                "briefly, at a budget CI affords."),
+            new_code_cell(lab("latent2", spec, 30, [("noise.dim", "2")])),
+            new_markdown_cell("The asker's three pictures from that generator's embedding: the embedded labels, "
+                              "what they expected (each digit's points near its label), and the reality, "
+                              "`z * embedding(label)` for 300 noise vectors per digit, coloured by digit."),
+            new_code_cell("let table2 = ganlab::notebook::latent::embedding_of(&latent2)?;\n"
+                          "ganlab::notebook::latent::show_question(&table2, 300)?;"),
+            new_markdown_cell(
+                "**The answer.** Each digit `c` scales the same noise box `[-1, 1]^d` by its own vector: the points "
+                "of digit `c` fill the box `[-|e_c1|, |e_c1|] x ... x [-|e_cd|, |e_cd|]` evenly. They need not be "
+                "near each other, only inside that box and spread as it spreads them, and that is what G can "
+                "decode. In 2 dimensions the ten boxes are nested around the origin, so many points could come "
+                "from several digits; in 100 dimensions a point of one digit lies inside another digit's box "
+                "in all 100 dimensions almost never. The table gives how often the digit can be told from `h` "
+                "alone by the best possible decoder (the digit whose box holds `h` most densely), for both "
+                "embeddings; the asker's remark that 2 or 100 dimensions 'does not change anything' is what "
+                "fails."),
+            new_code_cell('ganlab::notebook::latent::show_answer(&[("2-d latent (latent2)", &table2), '
+                          '("100-d latent (original)", &table100)], 2000)?;'),
+            new_markdown_cell("What the 2-d-latent generator makes of it: the pinned evaluator's class accuracy "
+                              "of its conditional samples (the digit asked for against the digit the evaluator "
+                              "reads; chance is 10 %), after its short training."),
+            new_code_cell("latent2.score(1000)?;\nlatent2.show_samples(100)?;"),
         ]
     return cells
 

@@ -27,7 +27,7 @@ fn a_lab_trains_a_run_in_pieces_and_shows_it() {
     assert_eq!(lab.label(), "vanilla_mlp_keras train.iters_per_epoch=10 train.epochs=3");
     lab.train_iters(15).unwrap();
     let dir = lab.dir().unwrap().to_path_buf();
-    assert!(dir.starts_with(out.path().join("vanilla_mlp_keras")), "{dir:?}");
+    assert!(dir.starts_with(out.path().join("labs/vanilla_mlp_keras")), "{dir:?}");
     let p = lab.trainer().unwrap().position();
     assert_eq!((p.step, p.epoch, p.iter), (15, 2, 5));
     assert_eq!(
@@ -89,4 +89,40 @@ fn every_articles_d_gives_probabilities() {
             "{name}: D gives every image the same score {p:?}"
         );
     }
+}
+
+/// 003's answer in numbers: the Bayes-optimal decoder of the class from
+/// `h = z * e_c` against hand values, and the 2-d pictures refuse other sizes.
+#[test]
+fn the_class_is_decodable_from_the_hadamard_product_as_computed_by_hand() {
+    use ganlab::notebook::latent::{decodability, question_svg};
+    // 1-d, two classes, e = 1 and 0.5: class 0 is told apart only when |h| > 0.5
+    // (half of its draws), class 1 always (its density 1 beats 1/2): 0.75.
+    let two = vec![vec![1.0f32], vec![0.5]];
+    let d = decodability(&two, 20_000, 1);
+    assert!((d - 0.75).abs() < 0.01, "{d}");
+    // Ten equal embeddings: nothing to tell apart.
+    assert_eq!(decodability(&vec![vec![0.3f32, -0.2]; 10], 100, 1), 0.0);
+    // Ten random embeddings: 100-d decodes (almost) always, 2-d far less often.
+    let mut r = ganlab::rng::stream(7, ganlab::rng::Stream::Init);
+    let mut table = |dim: usize| -> Vec<Vec<f32>> {
+        use rand::Rng;
+        (0..10)
+            .map(|_| (0..dim).map(|_| r.random_range(-0.2f32..0.2)).collect())
+            .collect()
+    };
+    let (t100, t2) = (table(100), table(2));
+    assert!(decodability(&t100, 500, 1) > 0.99);
+    assert!(decodability(&t2, 2_000, 1) < 0.8);
+    let svg = question_svg(&t2, 50, 1).unwrap();
+    assert_eq!(svg.matches("<rect").count(), 3, "three panels");
+    assert_eq!(
+        svg.matches("<circle").count(),
+        2 * 10 * 50,
+        "expected and reality, 50 per class"
+    );
+    assert!(question_svg(&t100, 50, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("2-d latent"));
 }

@@ -1,7 +1,8 @@
 //! `Lab`: a run trained from notebook cells. Change a setting in one cell, train a few
 //! hundred iterations, look, train on; put two labs side by side. Every lab trains
-//! a normal run directory (under `$GANLAB_RUNS`, default `runs/`) that `ganlab
-//! report`, `ganlab eval` and `ganlab resume` read.
+//! a normal run directory (under `$GANLAB_RUNS/labs/`, default `runs/labs/`, apart
+//! from the runs the notebooks show) that `ganlab report`, `ganlab eval` and `ganlab
+//! resume` read.
 //!
 //! ```text
 //! let mut lab = Lab::new("../experiments/tanh_cnn_sgd.yaml")?.profile("quick")?.set("optim.g.lr", "0.0005")?;
@@ -32,9 +33,11 @@ fn mnist(spec: &Spec) -> Result<Arc<Mnist>> {
     Ok(DATA.get_or_init(|| d).clone())
 }
 
-/// Where notebook runs go: `$GANLAB_RUNS`, default `runs/`.
+/// Where lab runs go: `$GANLAB_RUNS/labs`, default `runs/labs`.
 fn runs_dir() -> PathBuf {
-    std::env::var_os("GANLAB_RUNS").map_or_else(|| PathBuf::from("runs"), PathBuf::from)
+    std::env::var_os("GANLAB_RUNS")
+        .map_or_else(|| PathBuf::from("runs"), PathBuf::from)
+        .join("labs")
 }
 
 /// A spec with a profile and overrides, and, once it has trained, its run.
@@ -235,6 +238,37 @@ impl Lab {
             real: t.model().d_prob(&real.images)?.to_vec1()?,
             fake: t.model().d_prob(&self.generate(n)?)?.to_vec1()?,
         })
+    }
+}
+
+impl Lab {
+    /// The pinned evaluator's scores of `n` samples (FID, IS, precision, recall;
+    /// ACGAN: the class accuracy of its conditional samples), as `ganlab eval` gives.
+    pub fn score(&self, n: usize) -> Result<crate::eval::score::Scores> {
+        use crate::eval::score;
+        let t = self.trainer()?;
+        let ev = crate::eval::Evaluator::pinned()?;
+        let reference = ev.embed(&t.data().test.images, false)?;
+        let mut r = crate::rng::stream(self.spec.seed, crate::rng::Stream::Samples);
+        let drawn = score::draw(t.model(), &self.spec, n, &mut r, &indicatif::ProgressBar::hidden())?;
+        let source = format!("{} at step {}", self.label(), t.position().step);
+        let s = score::score(
+            &ev,
+            &reference,
+            &drawn.images,
+            drawn.labels.as_deref(),
+            &source,
+            self.spec.seed,
+            false,
+        )?;
+        let acc = s
+            .class_accuracy
+            .map_or(String::new(), |a| format!(", class accuracy {:.1} %", 100.0 * a));
+        println!(
+            "{source}: FID {:.2}, IS {:.2}, precision {:.3}, recall {:.3}, {} classes{acc} ({n} samples)",
+            s.fid, s.inception_score, s.precision, s.recall, s.classes_covered
+        );
+        Ok(s)
     }
 }
 

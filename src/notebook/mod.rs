@@ -22,6 +22,7 @@ use crate::run::Manifest;
 use crate::spec::Spec;
 
 pub mod lab;
+pub mod latent;
 pub use lab::{show_labs, DOutputs, Lab};
 
 /// Display `content` as `mime` in the notebook (plain text outside evcxr).
@@ -124,6 +125,44 @@ pub fn latest_or_quick_run(spec_file: &str) -> Result<PathBuf> {
     }
 }
 
+/// The spec's ganlab run in the committed reproduction record
+/// (`../reports/reproduction/runs/<spec>`, the lowest seed) when there is one, else
+/// [`latest_or_quick_run`].
+pub fn record_or_quick_run(spec_file: &str) -> Result<PathBuf> {
+    let spec = Spec::load(Path::new(spec_file), None, &[])?;
+    let record = PathBuf::from("../reports/reproduction/runs").join(&spec.name);
+    let mut done: Vec<(u64, PathBuf)> = std::fs::read_dir(&record)
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            let m = Manifest::read(&d).ok()?;
+            (m.status == crate::run::Status::Completed && m.engine.is_none()).then_some((m.seed, d))
+        })
+        .collect();
+    done.sort();
+    match done.into_iter().next() {
+        Some((seed, d)) => {
+            let m = Manifest::read(&d)?;
+            println!(
+                "the reproduction record's run of {} (seed {seed}, {} epochs, {} iterations): {}",
+                spec.name,
+                m.epochs_done,
+                m.steps_done,
+                shown(&d).display()
+            );
+            Ok(d)
+        }
+        None => {
+            println!(
+                "{} is not in the reproduction record yet: a run of this machine instead",
+                spec.name
+            );
+            latest_or_quick_run(spec_file)
+        }
+    }
+}
+
 /// [`latest_or_quick_run`] for each spec file, in order.
 pub fn latest_runs(spec_files: &[&str]) -> Result<Vec<PathBuf>> {
     spec_files.iter().map(|s| latest_or_quick_run(s)).collect()
@@ -199,11 +238,25 @@ fn read_svg(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// The run's loss curves and D(x) / D(G(z)) curves, as one chart.
+/// The run's loss curves and D(x) / D(G(z)) curves, as one chart (drawn from
+/// `metrics.parquet` where the run keeps no `plots/`, as the reproduction record).
 pub fn show_curves(run: &Path) -> Result<()> {
+    let mut plots = run.join("plots");
+    let _drawn;
+    if !plots.join("losses.svg").is_file() {
+        let tmp = tempfile::tempdir()?;
+        let m = Manifest::read(run)?;
+        crate::plot::training_curves(
+            &MetricsLog::read(&run.join("metrics.parquet"))?.rows,
+            tmp.path(),
+            &m.spec,
+        )?;
+        plots = tmp.path().to_path_buf();
+        _drawn = tmp;
+    }
     let svgs = [
-        read_svg(&run.join("plots/losses.svg"))?,
-        read_svg(&run.join("plots/d_outputs.svg"))?,
+        read_svg(&plots.join("losses.svg"))?,
+        read_svg(&plots.join("d_outputs.svg"))?,
     ];
     display("image/svg+xml", &stack_svgs(&svgs)?);
     Ok(())
@@ -234,14 +287,12 @@ pub fn show_epoch_table(run: &Path) -> Result<()> {
 /// ACGAN's class embedding (`Embedding(10, latent)`, the vectors G multiplies the
 /// noise by) as a heat map, one row per digit, from the run's final checkpoint.
 pub fn show_embedding(run: &Path) -> Result<()> {
-    let path = run.join("checkpoints/g_final.safetensors");
-    let map = candle_core::safetensors::load(&path, &Device::Cpu)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let (name, t) = map
-        .iter()
-        .find(|(k, _)| k.contains("embedding"))
-        .with_context(|| format!("{} has no class embedding (not an ACGAN run?)", path.display()))?;
-    let rows = t.to_vec2::<f32>()?;
+    show_embedding_table(&latent::embedding_of_run(run)?)
+}
+
+/// A class embedding `[10][dim]` as a heat map, one row per digit.
+pub fn show_embedding_table(rows: &[Vec<f32>]) -> Result<()> {
+    let name = format!("Embedding(10, {})", rows.first().map_or(0, Vec::len));
     let (cell, pad) = (6usize, 30usize);
     let (w, h) = (pad + rows[0].len() * cell + 10, rows.len() * 2 * cell + 30);
     let max = rows.iter().flatten().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
