@@ -38,11 +38,14 @@ SETUP = """:dep ganlab = { path = ".." }"""
 # the original, each trained in the notebook for `iters` iterations (a budget CI
 # affords: a few seconds to a minute per lab on 2 cores).
 TRY = {
-    "vanilla_mlp_keras": dict(iters=300, sets=[("model.dropout", "0")],
-        quirk="D's Dropout(0.3), which stays active in the G step through the frozen D (Keras's `trainable=False` "
-              "freezes weights, not Dropout); 002's D has none. Undone: `model.dropout=0`."),
-    "tanh_cnn_sgd": dict(iters=30, sets=[("optim.d.nesterov", "false"), ("optim.g.nesterov", "false")],
-        quirk="SGD with Nesterov momentum in Keras's form (`nesterov=True`). Undone: plain momentum."),
+    "vanilla_mlp_keras": dict(iters=300, sets=[("undo", "[reused_g_noise]")],
+        quirk="the G step trains on the same noise the D step's fakes came from "
+              "(`GAN.train_on_batch(noise, label_real)` after `generator.predict(noise)`). Undone: fresh noise "
+              "for the G step (`undo: [reused_g_noise]`)."),
+    "tanh_cnn_sgd": dict(iters=30, sets=[("undo", "[inference_bn_fakes]")],
+        quirk="the D step's fakes come from `g.predict`, which runs G's BatchNorm in inference mode on moving "
+              "averages that start at 0 and 1, while G trains in training mode. Undone: the fakes with batch "
+              "statistics (`undo: [inference_bn_fakes]`)."),
     "mlp_pytorch": dict(iters=300, sets=[("optim.d.kind", "adam_keras"), ("optim.g.kind", "adam_keras")],
         quirk="PyTorch's Adam (epsilon added after the bias-corrected square root). Undone: Keras's form "
               "(epsilon after the uncorrected one), as the Keras articles train."),
@@ -147,6 +150,12 @@ def compare():
         new_code_cell(f"let runs = ganlab::notebook::latest_runs(&[{specs}])?;\nruns.len()"),
         new_code_cell("ganlab::notebook::show_frame(&ganlab::notebook::all_metrics(&runs)?, 10)?;"),
         new_code_cell("ganlab::notebook::show_compare(&runs)?;"),
+        new_markdown_cell("## The two MLP articles, trained here\n\n000 (Keras) and 002 (PyTorch) build the same "
+                          "MLP sizes; they differ in D's Dropout, the initialisers, the Adam form, the batch, the "
+                          "sampling and the cross-entropy. Two labs, 300 iterations each, side by side."),
+        new_code_cell(lab("keras", '../experiments/vanilla_mlp_keras.yaml', 300, [])),
+        new_code_cell(lab("torch", '../experiments/mlp_pytorch.yaml', 300, [])),
+        new_code_cell("ganlab::notebook::show_labs(&[&keras, &torch], 16)?;"),
         new_markdown_cell("## Beside the article's own code\n\nRuns of the articles' own Keras and PyTorch code "
                           "(`ganlab reference`), scored by the same pinned evaluator, next to ganlab's runs of the same spec: "
                           "the verdict per metric over the seeds (the rule is in the README), quality over training with the "

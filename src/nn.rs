@@ -12,8 +12,8 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-pub use crate::conv::Act;
-use crate::ops;
+use crate::kernels;
+pub use crate::kernels::{max_pool2d, Act, Pad, Padding};
 use crate::spec::{BceSemantics, GlorotNormal, Init};
 
 /// An ordered set of named tensors (one network's weights): trainable ones, and
@@ -162,7 +162,7 @@ impl Dense {
     /// `x @ W + b`: `[n, in] -> [n, out]`.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::dense::dense(x, &w, &b)?)
+        Ok(crate::kernels::dense(x, &w, &b)?)
     }
 
     pub fn param_count(&self) -> usize {
@@ -178,19 +178,19 @@ impl Dense {
 /// LeakyReLU(alpha): fused kernel on CPU, candle's composition elsewhere.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     if crate::device::fused(x) {
-        Ok(x.apply_op1(ops::LeakyRelu {
+        Ok(x.apply_op1(kernels::LeakyRelu {
             slope: slope as f32,
             mask: None,
         })?)
     } else {
-        Ok(crate::conv::leaky_relu_portable(x, slope)?)
+        Ok(crate::kernels::leaky_relu_portable(x, slope)?)
     }
 }
 
 /// tanh: fused kernel on CPU, candle's op elsewhere.
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
     if crate::device::fused(x) {
-        Ok(x.apply_op1(ops::Tanh)?)
+        Ok(x.apply_op1(kernels::Tanh)?)
     } else {
         Ok(x.tanh()?)
     }
@@ -214,7 +214,7 @@ pub fn leaky_relu_dropout(x: &Tensor, slope: f64, rate: f64, rng: &mut ChaCha8Rn
         return dropout(&leaky_relu(x, slope)?, rate, rng);
     }
     let mask = std::sync::Arc::new(dropout_mask(x.elem_count(), rate, rng));
-    Ok(x.apply_op1(ops::LeakyRelu {
+    Ok(x.apply_op1(kernels::LeakyRelu {
         slope: slope as f32,
         mask: Some(mask),
     })?)
@@ -228,7 +228,7 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     }
     let mask = dropout_mask(x.elem_count(), rate, rng);
     if crate::device::fused(x) {
-        return Ok(x.apply_op1(ops::MaskMul {
+        return Ok(x.apply_op1(kernels::MaskMul {
             mask: std::sync::Arc::new(mask),
         })?);
     }
@@ -240,7 +240,7 @@ pub fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
 /// in the article framework's semantics (see [`BceSemantics`]).
 pub fn bce(logits: &Tensor, targets: &Tensor, sem: BceSemantics) -> Result<Tensor> {
     let per = if crate::device::fused(logits) {
-        logits.apply_op2(targets, ops::Bce { sem })?
+        logits.apply_op2(targets, kernels::Bce { sem })?
     } else {
         bce_portable(logits, targets, sem)?
     };
@@ -256,9 +256,9 @@ fn with_grad(value: &Tensor, x: &Tensor, grad: &Tensor) -> Result<Tensor> {
 }
 
 /// [`bce`]'s per-element loss from candle's ops: the value as the framework computes
-/// it, the gradient as [`ops::bce_point`] defines it.
+/// it, the gradient as [`kernels::bce_point`] defines it.
 fn bce_portable(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
-    let value = ops::bce_reference(&x.detach(), y, sem)?;
+    let value = kernels::bce_reference(&x.detach(), y, sem)?;
     let p = candle_nn::ops::sigmoid(&x.detach())?;
     let s = p.mul(&p.affine(-1.0, 1.0)?)?;
     let g = match sem {
@@ -266,7 +266,7 @@ fn bce_portable(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
         // (p - y) / max(p (1 - p), 1e-12) * p (1 - p)
         BceSemantics::Torch => p.sub(y)?.div(&s.maximum(1e-12)?)?.mul(&s)?,
         BceSemantics::Clip => {
-            let eps = ops::KERAS_EPS as f64;
+            let eps = kernels::KERAS_EPS as f64;
             let pc = p.clamp(eps, 1.0 - eps)?;
             let sc = pc.mul(&pc.affine(-1.0, 1.0)?)?;
             let inside = p.ge(eps)?.mul(&p.le(1.0 - eps)?)?.to_dtype(p.dtype())?;
@@ -278,11 +278,11 @@ fn bce_portable(x: &Tensor, y: &Tensor, sem: BceSemantics) -> Result<Tensor> {
 }
 
 /// Per-row sparse categorical cross-entropy of `logits` `[n, k]` against labels `[n]`
-/// (as f32), in the framework's semantics (see [`ops::SparseCce`]): the fused kernel
+/// (as f32), in the framework's semantics (see [`kernels::SparseCce`]): the fused kernel
 /// on the CPU, candle's ops elsewhere.
 pub fn sparse_cce(logits: &Tensor, labels: &Tensor, sem: BceSemantics) -> Result<Tensor> {
     if crate::device::fused(logits) {
-        return Ok(logits.apply_op2(labels, ops::SparseCce { sem })?);
+        return Ok(logits.apply_op2(labels, kernels::SparseCce { sem })?);
     }
     let (x, idx) = (logits.detach(), labels.to_dtype(DType::U32)?.unsqueeze(1)?);
     let value = match sem {
@@ -291,17 +291,17 @@ pub fn sparse_cce(logits: &Tensor, labels: &Tensor, sem: BceSemantics) -> Result
         }
         BceSemantics::Clip => {
             // Keras 2.0: softmax probabilities clipped to [1e-7, 1 - 1e-7], renormalised.
-            let eps = ops::KERAS_EPS as f64;
+            let eps = kernels::KERAS_EPS as f64;
             let pc = candle_nn::ops::softmax(&x, 1)?.clamp(eps, 1.0 - eps)?;
             let s = pc.sum_keepdim(1)?;
             pc.gather(&idx, 1)?.div(&s)?.log()?.squeeze(1)?.neg()?
         }
     };
-    // The gradient as ops::sparse_cce_row defines it (small: [n, classes], on the host).
+    // The gradient as kernels::sparse_cce_row defines it (small: [n, classes], on the host).
     let k = x.dim(1)?;
     let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
     let yv = labels.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-    let (_, g) = ops::sparse_cce_all(&xv, &yv, k, sem);
+    let (_, g) = kernels::sparse_cce_all(&xv, &yv, k, sem);
     let g = Tensor::from_vec(g, x.shape(), x.device())?;
     Ok(value.add(&logits.sub(&x)?.mul(&g)?.sum(1)?)?)
 }
@@ -403,7 +403,7 @@ pub struct Conv2d {
     pub w: Var,
     pub b: Var,
     pub stride: usize,
-    pub padding: crate::conv::Padding,
+    pub padding: crate::kernels::Padding,
 }
 
 impl Conv2d {
@@ -416,7 +416,7 @@ impl Conv2d {
         cout: usize,
         k: usize,
         stride: usize,
-        padding: crate::conv::Padding,
+        padding: crate::kernels::Padding,
         rng: &mut ChaCha8Rng,
         dev: &Device,
     ) -> Result<Conv2d> {
@@ -443,7 +443,7 @@ impl Conv2d {
         cout: usize,
         k: usize,
         stride: usize,
-        padding: crate::conv::Padding,
+        padding: crate::kernels::Padding,
         init: KernelInit,
         rng: &mut ChaCha8Rng,
         dev: &Device,
@@ -468,19 +468,19 @@ impl Conv2d {
     /// [`Conv2d::forward`] then the activation `act`, as one op.
     pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::conv::conv2d_act(x, &w, &b, self.stride, self.padding, act)?)
+        Ok(crate::kernels::conv2d_act(x, &w, &b, self.stride, self.padding, act)?)
     }
 
     /// `UpSampling2D((2, 2))` then this convolution (stride 1, 'same', odd kernel),
     /// fused: `[n, in, h, w] -> [n, out, 2h, 2w]`, the same function with 9 instead of
-    /// 25 taps per output pixel for 5x5 kernels (see [`crate::upconv`]).
+    /// 25 taps per output pixel for 5x5 kernels (see `kernels::upconv`).
     /// The activation `act` follows in the same op.
     pub fn forward_upsampled2(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
-        if self.stride != 1 || self.padding != crate::conv::Padding::Same {
+        if self.stride != 1 || self.padding != crate::kernels::Padding::Same {
             bail!("the fused upsample-convolution needs stride 1 and 'same' padding");
         }
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::upconv::upsample2_conv2d_act(x, &w, &b, act)?)
+        Ok(crate::kernels::upsample2_conv2d_act(x, &w, &b, act)?)
     }
 
     pub fn param_count(&self) -> usize {
@@ -493,7 +493,7 @@ pub struct ConvTranspose2d {
     pub w: Var,
     pub b: Var,
     pub stride: usize,
-    pub padding: crate::conv::Padding,
+    pub padding: crate::kernels::Padding,
 }
 
 impl ConvTranspose2d {
@@ -506,7 +506,7 @@ impl ConvTranspose2d {
         cout: usize,
         k: usize,
         stride: usize,
-        padding: crate::conv::Padding,
+        padding: crate::kernels::Padding,
         rng: &mut ChaCha8Rng,
         dev: &Device,
     ) -> Result<ConvTranspose2d> {
@@ -525,7 +525,7 @@ impl ConvTranspose2d {
     /// [`ConvTranspose2d::forward`] then the activation `act`, as one op.
     pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
         let (w, b) = weights(&self.w, &self.b, grad);
-        Ok(crate::conv::conv_transpose2d_act(
+        Ok(crate::kernels::conv_transpose2d_act(
             x,
             &w,
             &b,

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 
+use crate::kernels::{AdamForm, AdamStep};
 use crate::nn::Params;
-use crate::ops::{AdamForm, AdamStep};
 use crate::spec::{OptimKind, OptimSpec};
 
 /// Adam with its moment buffers, in the Keras 2 or PyTorch form.

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 
 use crate::data::Mnist;
-use crate::models;
+use crate::models::{self, StepStats};
 use crate::rng::StepRngs;
 use crate::spec::{Spec, Variant};
 use crate::train::{make_batch, Sampler};
@@ -104,26 +104,45 @@ pub fn run(spec: &Spec, data: &Mnist, k: usize, dir: &Path, python: &Path) -> Re
     run_model(spec, models::build(spec, &Device::Cpu)?, data, k, dir, python)
 }
 
+/// Weights by name, deep-copied (the optimisers update them in place).
+type Weights = HashMap<String, Tensor>;
+
+fn snapshot(m: &dyn models::Gan) -> Result<Weights> {
+    let mut w = m.generator().to_map();
+    w.extend(m.discriminator().to_map());
+    w.into_iter().map(|(k, t)| Ok((k, t.copy()?))).collect()
+}
+
 /// As [`run`], with ganlab's side given as a model built for `spec` on the CPU (the
 /// mutation checks build one with a quirk undone).
 pub fn run_model(
     spec: &Spec,
-    mut model: Box<dyn models::Gan>,
+    model: Box<dyn models::Gan>,
     data: &Mnist,
     k: usize,
     dir: &Path,
     python: &Path,
 ) -> Result<Vec<IterParity>> {
-    let (script, framework) = driver(spec.model.variant);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (init, ours) = ganlab_side(spec, model, data, k, dir)?;
+    let theirs = article_side(spec, dir, python)?;
+    ours.iter()
+        .enumerate()
+        .map(|(i, (s, w))| compare_iter(i, s, w, &init, &theirs))
+        .collect()
+}
+
+/// Write the fixture (initial weights, the spec's batch and dropout, every input
+/// drawn) while ganlab trains `k` iterations; the initial weights, and each
+/// iteration's statistics and weights.
+fn ganlab_side(
+    spec: &Spec,
+    mut model: Box<dyn models::Gan>,
+    data: &Mnist,
+    k: usize,
+    dir: &Path,
+) -> Result<(Weights, Vec<(StepStats, Weights)>)> {
     let dev = Device::Cpu;
-    // Deep copies: the optimisers update the weights in place.
-    let snapshot = |m: &dyn models::Gan| -> Result<HashMap<String, Tensor>> {
-        let mut w = m.generator().to_map();
-        w.extend(m.discriminator().to_map());
-        w.into_iter().map(|(k, t)| Ok((k, t.copy()?))).collect()
-    };
     let init = snapshot(model.as_ref())?;
     candle_core::safetensors::save(&init, dir.join("init.safetensors"))?;
     // What the article's code needs from the spec: the batch it loops over and the
@@ -157,7 +176,13 @@ pub fn run_model(
         inputs.insert(format!("sampled_{j}"), labels_tensor(&l, &dev)?);
     }
     candle_core::safetensors::save(&inputs, dir.join("inputs.safetensors"))?;
+    Ok((init, ours))
+}
 
+/// Run the article's driver on the fixture in `dir`; what it wrote ([`ARTICLE_OUT`]).
+fn article_side(spec: &Spec, dir: &Path, python: &Path) -> Result<Weights> {
+    let (script, framework) = driver(spec.model.variant);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
     let out = Command::new(python).arg(&script).arg(dir).output().with_context(|| {
         format!(
             "cannot run {} (set {} to a Python with {})",
@@ -176,8 +201,12 @@ pub fn run_model(
         );
     }
     let out_file = dir.join(ARTICLE_OUT);
-    let theirs = candle_core::safetensors::load(&out_file, &dev)
-        .with_context(|| format!("cannot read the article's output {}", out_file.display()))?;
+    candle_core::safetensors::load(&out_file, &Device::Cpu)
+        .with_context(|| format!("cannot read the article's output {}", out_file.display()))
+}
+
+/// Iteration `i` of both sides, compared tensor by tensor.
+fn compare_iter(i: usize, s: &StepStats, w: &Weights, init: &Weights, theirs: &Weights) -> Result<IterParity> {
     let scalar = |key: &str| -> Result<f32> {
         Ok(theirs
             .get(key)
@@ -185,48 +214,42 @@ pub fn run_model(
             .flatten_all()?
             .to_vec1::<f32>()?[0])
     };
-    let mut rows = Vec::new();
-    for (i, (s, w)) in ours.iter().enumerate() {
-        let mut worst = (0f32, String::new());
-        let (mut diff2, mut upd2, mut n_differ) = (0f64, 0f64, 0usize);
-        let mut per_tensor = Vec::new();
-        let mut worst_rel = (0f32, String::new());
-        for (name, t) in w {
-            let other: &Tensor = theirs
-                .get(&format!("weight_{i}.{name}"))
-                .with_context(|| format!("article output lacks {name}"))?;
-            let d = (t - other)?.flatten_all()?.to_vec1::<f32>()?;
-            let u = (other - &init[name])?.flatten_all()?.to_vec1::<f32>()?;
-            let m = d.iter().fold(0f32, |a, v| a.max(v.abs()));
-            diff2 += d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-            upd2 += u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-            n_differ += d.iter().filter(|v| v.abs() > 1e-6).count();
-            per_tensor.push((name.clone(), m));
-            let dn = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            let un = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            let r = (dn / un.max(1e-6 * (d.len() as f64).sqrt())) as f32;
-            if r >= worst_rel.0 {
-                worst_rel = (r, name.clone());
-            }
-            if m >= worst.0 {
-                worst = (m, name.clone());
-            }
+    let mut worst = (0f32, String::new());
+    let (mut diff2, mut upd2, mut n_differ) = (0f64, 0f64, 0usize);
+    let mut per_tensor = Vec::new();
+    let mut worst_rel = (0f32, String::new());
+    for (name, t) in w {
+        let other: &Tensor = theirs
+            .get(&format!("weight_{i}.{name}"))
+            .with_context(|| format!("article output lacks {name}"))?;
+        let d = (t - other)?.flatten_all()?.to_vec1::<f32>()?;
+        let u = (other - &init[name])?.flatten_all()?.to_vec1::<f32>()?;
+        let m = d.iter().fold(0f32, |a, v| a.max(v.abs()));
+        diff2 += d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        upd2 += u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        n_differ += d.iter().filter(|v| v.abs() > 1e-6).count();
+        per_tensor.push((name.clone(), m));
+        let dn = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let un = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let r = (dn / un.max(1e-6 * (d.len() as f64).sqrt())) as f32;
+        if r >= worst_rel.0 {
+            worst_rel = (r, name.clone());
         }
-        rows.push(IterParity {
-            iter: i + 1,
-            d_loss: (s.d_loss, scalar(&format!("d_loss_{i}"))?),
-            g_loss: (s.g_loss, scalar(&format!("g_loss_{i}"))?),
-            max_weight_diff: worst,
-            rel_update_diff: (diff2.sqrt() / upd2.sqrt().max(1e-30)) as f32,
-            max_rel_tensor: worst_rel,
-            n_differ,
-            per_tensor: {
-                per_tensor.sort_by(|a, b| a.0.cmp(&b.0));
-                per_tensor
-            },
-        });
+        if m >= worst.0 {
+            worst = (m, name.clone());
+        }
     }
-    Ok(rows)
+    per_tensor.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(IterParity {
+        iter: i + 1,
+        d_loss: (s.d_loss, scalar(&format!("d_loss_{i}"))?),
+        g_loss: (s.g_loss, scalar(&format!("g_loss_{i}"))?),
+        max_weight_diff: worst,
+        rel_update_diff: (diff2.sqrt() / upd2.sqrt().max(1e-30)) as f32,
+        max_rel_tensor: worst_rel,
+        n_differ,
+        per_tensor,
+    })
 }
 
 /// The `summary:` line of a parity run: the largest relative loss difference, the

@@ -48,6 +48,11 @@ pub struct Spec {
     pub optim: OptimPair,
     pub noise: NoiseSpec,
     pub train: TrainSpec,
+    /// Article quirks to train without (each names its variant's quirk, see
+    /// [`Quirk`]): `--set 'undo=[reused_g_noise]'`, a notebook's `.set("undo", ...)`,
+    /// and the step-parity mutation checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undo: Vec<Quirk>,
     #[serde(default)]
     pub samples: SamplesSpec,
     #[serde(default)]
@@ -173,6 +178,50 @@ impl ModelSpec {
 
 fn default_slope() -> f64 {
     0.2
+}
+
+/// An article's quirk that `undo:` can take away (one variant each).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Quirk {
+    /// 000: G's step reuses the D step's noise. Undone: fresh noise for the G step.
+    ReusedGNoise,
+    /// 002: D steps on the sum of its real and fake losses (two `backward()`s).
+    /// Undone: on their mean (one cross-entropy over the stacked batch).
+    SummedDLoss,
+    /// 001: D's fakes come from `g.predict`, G's BatchNorm in inference mode (moving
+    /// averages that start at 0 and 1). Undone: batch statistics (training mode).
+    InferenceBnFakes,
+}
+
+impl Quirk {
+    pub const ALL: [Quirk; 3] = [Quirk::ReusedGNoise, Quirk::SummedDLoss, Quirk::InferenceBnFakes];
+
+    /// The variant whose article has this quirk.
+    pub fn variant(self) -> Variant {
+        match self {
+            Quirk::ReusedGNoise => Variant::MlpKeras,
+            Quirk::SummedDLoss => Variant::MlpPytorch,
+            Quirk::InferenceBnFakes => Variant::TanhCnn,
+        }
+    }
+}
+
+impl std::fmt::Display for Quirk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Quirk::ReusedGNoise => "reused_g_noise",
+            Quirk::SummedDLoss => "summed_d_loss",
+            Quirk::InferenceBnFakes => "inference_bn_fakes",
+        })
+    }
+}
+
+impl Spec {
+    /// True when the spec trains without `q` (`undo:` names it).
+    pub fn undoes(&self, q: Quirk) -> bool {
+        self.undo.contains(&q)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -970,6 +1019,23 @@ impl Spec {
             return Err(format!(
                 "train.batch_size {} is larger than the dataset ({n} images); use at most {n}",
                 self.train.batch_size
+            ));
+        }
+        if let Some(q) = self.undo.iter().find(|q| q.variant() != self.model.variant) {
+            let own: Vec<String> = Quirk::ALL
+                .iter()
+                .filter(|o| o.variant() == self.model.variant)
+                .map(|o| o.to_string())
+                .collect();
+            return Err(format!(
+                "undo: `{q}` is a quirk of variant {}, not of {}; this variant's quirks: {}",
+                q.variant(),
+                self.model.variant,
+                if own.is_empty() {
+                    "none".to_string()
+                } else {
+                    own.join(", ")
+                }
             ));
         }
         if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none() {

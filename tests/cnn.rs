@@ -259,7 +259,7 @@ fn glorot_normal_of_keras_2_0_is_truncated_without_the_scale() {
 
 #[test]
 fn sparse_cce_semantics_by_hand() {
-    use ganlab::ops::sparse_cce_row;
+    use ganlab::kernels::sparse_cce_row;
     use ganlab::spec::BceSemantics;
     let mut g = [0f32; 3];
     // Equal logits: loss ln 3, gradient p - onehot.

@@ -4,8 +4,8 @@ mod common;
 
 use candle_core::{Device, Tensor, Var};
 use common::{assert_same_function, max_rel};
-use ganlab::conv::{conv2d, conv_transpose2d, Pad, Padding};
-use ganlab::upconv::upsample2_conv2d;
+use ganlab::kernels::upsample2_conv2d;
+use ganlab::kernels::{conv2d, conv_transpose2d, Pad, Padding};
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
     common::rand_tensor(shape, -1.0, 1.0, seed)
@@ -85,6 +85,11 @@ fn conv2d_matches_candle_forward_and_gradients() {
     check_conv(2, 3, 11, 2, 5, 1, Padding::Valid, 3);
     check_conv(1, 1, 7, 3, 2, 1, Padding::Same, 4);
     check_conv(4, 1, 28, 8, 3, 2, Padding::Same, 5);
+    // Explicit pads (the parity mutations): PyTorch's padding=1, and an even kernel
+    // padded on the other side than TensorFlow's. (Stride 1: candle's own backward,
+    // the reference here, needs a padded size that the stride divides exactly.)
+    check_conv(2, 3, 12, 4, 3, 1, Padding::Explicit(Pad { before: 1, after: 1 }), 6);
+    check_conv(2, 3, 28, 1, 2, 1, Padding::Explicit(Pad { before: 1, after: 0 }), 7);
 }
 
 #[test]
@@ -253,8 +258,8 @@ fn valid_conv_transpose_with_uneven_classes_matches_candle() {
 
 #[test]
 fn fused_activations_equal_the_separate_ops() {
-    use ganlab::conv::{conv2d_act, conv_transpose2d_act, Act};
-    use ganlab::upconv::upsample2_conv2d_act;
+    use ganlab::kernels::upsample2_conv2d_act;
+    use ganlab::kernels::{conv2d_act, conv_transpose2d_act, Act};
     let separate = |y: Tensor, act: Act| match act {
         Act::Identity => y,
         Act::LeakyRelu(a) => ganlab::nn::leaky_relu(&y, a as f64).unwrap(),

@@ -6,8 +6,8 @@ use common::max_rel;
 use std::cell::RefCell;
 
 use candle_core::{Device, Tensor, Var};
+use ganlab::kernels::{bce_point, bce_reference, AdamForm, AdamStep};
 use ganlab::nn::{bce, leaky_relu};
-use ganlab::ops::{bce_point, bce_reference, AdamForm, AdamStep};
 use ganlab::spec::BceSemantics;
 
 fn close(a: f32, b: f32, tol: f32) -> bool {
@@ -40,12 +40,12 @@ fn fast_tanh_is_within_a_few_ulp_of_libm() {
     let mut worst = 0f32;
     for i in -200_000..=200_000 {
         let x = i as f32 * 1e-4; // [-20, 20]
-        let (a, b) = (ganlab::ops::fast_tanh(x), (x as f64).tanh() as f32);
+        let (a, b) = (ganlab::kernels::fast_tanh(x), (x as f64).tanh() as f32);
         worst = worst.max((a - b).abs());
         assert!(a.abs() <= 1.0);
     }
     assert!(worst < 1e-6, "max abs error {worst}");
-    assert_eq!(ganlab::ops::fast_tanh(1e-5), 1e-5);
+    assert_eq!(ganlab::kernels::fast_tanh(1e-5), 1e-5);
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn torch_adam_differs_from_keras_where_eps_matters() {
 
 #[test]
 fn dense_op_matches_candle_matmul_forward_and_all_gradients() {
-    use ganlab::dense::dense;
+    use ganlab::kernels::dense;
     for (n, i, o, seed) in [
         (3usize, 5usize, 7usize, 11u64),
         (37, 129, 67, 12),
@@ -301,7 +301,7 @@ fn dense_op_skips_gradients_of_frozen_weights_and_data() {
     let x = rand_tensor((4, 3), 1); // data: no gradient
     let w = Var::from_tensor(&rand_tensor((3, 2), 2)).unwrap();
     let b = Var::from_tensor(&Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap()).unwrap();
-    let y = ganlab::dense::dense(&x, &w.as_tensor().detach(), b.as_tensor()).unwrap();
+    let y = ganlab::kernels::dense(&x, &w.as_tensor().detach(), b.as_tensor()).unwrap();
     let g = y.sum_all().unwrap().backward().unwrap();
     assert!(g.get(&w).is_none(), "a frozen weight got a gradient");
     assert!(g.get(&x).is_none(), "the data got a gradient");
@@ -317,7 +317,7 @@ fn dense_op_finite_difference() {
     let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
     let f = |w: &[f32]| -> f32 {
         let w = Tensor::from_vec(w.to_vec(), (4, 2), &Device::Cpu).unwrap();
-        ganlab::dense::dense(&x, &w, &b)
+        ganlab::kernels::dense(&x, &w, &b)
             .unwrap()
             .mul(&probe)
             .unwrap()
@@ -327,7 +327,7 @@ fn dense_op_finite_difference() {
             .unwrap()
     };
     let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (4, 2), &Device::Cpu).unwrap()).unwrap();
-    let g = ganlab::dense::dense(&x, wv.as_tensor(), &b)
+    let g = ganlab::kernels::dense(&x, wv.as_tensor(), &b)
         .unwrap()
         .mul(&probe)
         .unwrap()
@@ -350,7 +350,7 @@ fn dense_op_finite_difference() {
 fn blocked_transpose_is_a_transpose() {
     for (r, c) in [(1usize, 1usize), (33, 65), (100, 7)] {
         let src: Vec<f32> = (0..r * c).map(|v| v as f32).collect();
-        let t = ganlab::dense::transpose(&src, r, c);
+        let t = ganlab::kernels::transpose(&src, r, c);
         for i in 0..r {
             for j in 0..c {
                 assert_eq!(t[j * r + i], src[i * c + j]);

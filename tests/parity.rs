@@ -11,6 +11,7 @@ mod common;
 
 use candle_core::Device;
 use ganlab::models::{self, Gan};
+use ganlab::nn::{Pad, Padding};
 use ganlab::parity::{driver, run_model, IterParity};
 use ganlab::rng::{stream, Stream};
 use ganlab::spec::Spec;
@@ -112,14 +113,9 @@ fn article_002_parity_catches_the_wrong_adam() {
 
 #[test]
 fn article_002_parity_catches_a_mean_d_loss() {
-    // Mutation check: one step on the mean of the real and fake losses (BCE of the
+    // Mutation: one step on the mean of the real and fake losses (BCE of the
     // stacked batch) instead of the article's sum of the two (two backward()s).
-    let s = spec("mlp_pytorch", &[]);
-    let Some(rows) = parity_with(&s, 3, |s| {
-        let mut m = models::mlp_pytorch::TorchMlpGan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
-        m.mean_d_loss = true;
-        Box::new(m)
-    }) else {
+    let Some(rows) = parity("mlp_pytorch", &["undo=[summed_d_loss]"]) else {
         return;
     };
     // Adam is (up to eps) invariant to the loss's scale, so the weights barely move
@@ -185,12 +181,7 @@ fn article_000_parity_catches_the_pytorch_adam() {
 #[test]
 fn article_000_parity_catches_fresh_noise_for_the_g_step() {
     // Mutation: G trains on new noise instead of the D step's (the article reuses it).
-    let s = spec("vanilla_mlp_keras", &["model.dropout=0"]);
-    let Some(rows) = parity_with(&s, 3, |s| {
-        let mut m = models::mlp_keras::VanillaGan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
-        m.fresh_g_noise = true;
-        Box::new(m)
-    }) else {
+    let Some(rows) = keras_parity("vanilla_mlp_keras", &["undo=[reused_g_noise]"]) else {
         return;
     };
     assert!(rel(rows[0].g_loss.0, rows[0].g_loss.1) > 1e-3, "{rows:?}");
@@ -223,12 +214,7 @@ fn article_001_parity_catches_plain_momentum() {
 fn article_001_parity_catches_training_mode_batchnorm_fakes() {
     // Mutation: the D step's fakes from G with batch statistics (the article's
     // `g.predict` uses the moving averages, which start at 0 and 1).
-    let s = spec("tanh_cnn_sgd", &[]);
-    let Some(rows) = parity_with(&s, 3, |s| {
-        let mut m = models::tanh_cnn::TanhCnnGan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
-        m.fakes_mode = models::tanh_cnn::Mode::Train;
-        Box::new(m)
-    }) else {
+    let Some(rows) = keras_parity("tanh_cnn_sgd", &["undo=[inference_bn_fakes]"]) else {
         return;
     };
     assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 1e-3, "{rows:?}");
@@ -256,7 +242,7 @@ fn article_003_parity_catches_even_kernel_padding_on_the_wrong_side() {
     let s = spec("acgan", &["model.dropout=0"]);
     let Some(rows) = parity_with(&s, 2, |s| {
         let mut m = models::acgan::Acgan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
-        m.g.even_pad_before = true;
+        m.g.conv3.padding = Padding::Explicit(Pad { before: 1, after: 0 });
         Box::new(m)
     }) else {
         return;
@@ -304,7 +290,8 @@ fn article_004_parity_catches_symmetric_padding_of_strided_convolutions() {
     let s = spec("dcgan", &["model.dropout=0"]);
     let Some(rows) = parity_with(&s, 3, |s| {
         let mut m = models::dcgan::Dcgan::new(s, &mut init_rng(s), &Device::Cpu).unwrap();
-        m.d.symmetric_pad = true;
+        let sym = Padding::Explicit(Pad { before: 1, after: 1 });
+        (m.d.conv1.padding, m.d.conv2.padding) = (sym, sym);
         Box::new(m)
     }) else {
         return;

@@ -4,7 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use ganlab::pool::max_pool2d;
+use ganlab::kernels::max_pool2d;
 
 #[test]
 fn max_pool_matches_candle_forward_and_routes_the_gradient_to_each_maximum() {

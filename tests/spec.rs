@@ -163,3 +163,24 @@ fn a_spec_without_its_era_must_set_the_era_keys_itself() {
         (None, BceSemantics::Logits, 1e-7)
     );
 }
+
+/// `undo:` takes an article's quirk away, only on that article's variant; the
+/// resolved spec (a run's config.yaml) names it, and a spec without it is unchanged.
+#[test]
+fn undo_names_a_quirk_of_the_specs_own_variant() {
+    use ganlab::spec::Quirk;
+    let s = Spec::from_str_with(BASE, "test.yaml", None, &["undo=[reused_g_noise]".into()]).unwrap();
+    assert!(s.undoes(Quirk::ReusedGNoise) && !s.undoes(Quirk::SummedDLoss));
+    assert!(s.to_yaml().contains("undo:\n- reused_g_noise"), "{}", s.to_yaml());
+    let plain = Spec::from_str_with(BASE, "test.yaml", None, &[]).unwrap();
+    assert!(!plain.to_yaml().contains("undo"), "a spec without undo keeps its hash");
+    let e = err(BASE, None, &["undo=[summed_d_loss]"]);
+    assert!(
+        e.contains("test.yaml")
+            && e.contains("`summed_d_loss` is a quirk of variant mlp_pytorch")
+            && e.contains("this variant's quirks: reused_g_noise"),
+        "{e}"
+    );
+    let e = err(BASE, None, &["undo=[no_such_quirk]"]);
+    assert!(e.contains("no_such_quirk") && e.contains("reused_g_noise"), "{e}");
+}

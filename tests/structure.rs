@@ -114,3 +114,15 @@ fn train_imports_nothing_above_it() {
     let bad: Vec<&String> = g["train"].iter().filter(|m| above.contains(&m.as_str())).collect();
     assert!(bad.is_empty(), "train imports {bad:?}");
 }
+
+/// Issue 21: the models see layers (`nn`) only, never the kernels behind them.
+#[test]
+fn models_import_no_kernel() {
+    let g = graph();
+    assert!(
+        !g["models"].contains("kernels"),
+        "models import kernels: {:?}",
+        g["models"]
+    );
+    assert!(g["nn"].contains("kernels"), "nn is where the kernels are used");
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::data::Mnist;
 use crate::eval::score::{self, Scores};
-use crate::eval::{lenet, Evaluator};
+use crate::eval::{lenet, Embedding, Evaluator};
 
 /// Which evaluator weights to use.
 #[derive(Args, Clone, Debug)]
@@ -117,89 +117,92 @@ fn show(s: &Scores, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `ganlab eval`.
+/// `ganlab eval`: a file of images (`--images`) or a run's generator.
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (ev, mnist) = open(&a.ev)?;
-    let progress = !a.json;
     crate::runtime::on_pool(|| -> Result<()> {
-        let reference = ev.embed(&mnist.test.images, progress)?;
-        if let Some(path) = &a.images {
-            let mut images = crate::eval::idx::read_images(path)?;
-            let mut labels = match &a.labels {
-                Some(l) => Some(crate::eval::idx::read_labels(l)?),
-                None => None,
-            };
-            let total = images.len() / crate::data::PIXELS;
-            if let (Some(l), Some(lp)) = (&labels, &a.labels) {
-                if l.len() != total {
-                    bail!(
-                        "{} holds {} labels but {} holds {total} images; they must match one to one",
-                        lp.display(),
-                        l.len(),
-                        path.display()
-                    );
-                }
-            }
-            let n = a.n.unwrap_or(total);
-            if n == 0 || n > total {
-                bail!("--n {n}: {} holds {total} images", path.display());
-            }
-            images.truncate(n * crate::data::PIXELS);
-            if let Some(l) = labels.as_mut() {
-                l.truncate(n);
-            }
-            let s = score::score(
-                &ev,
-                &reference,
-                &images,
-                labels.as_deref(),
-                &path.display().to_string(),
-                a.seed,
-                progress,
-            )?;
-            return show(&s, a.json);
+        let reference = ev.embed(&mnist.test.images, !a.json)?;
+        match &a.images {
+            Some(path) => eval_images(&a, &ev, &reference, path),
+            None => eval_run(&a, &ev, &reference),
         }
-        let run = a.run.as_deref().context("give a run directory or --images FILE")?;
-        if crate::run::Manifest::read(run).is_ok_and(|m| m.engine.is_some()) {
-            let labels = run.join("samples/final_labels.idx.gz");
+    })
+}
+
+/// Score the first `--n` images of an IDX file (with `--labels`, their classes too).
+fn eval_images(a: &EvalArgs, ev: &Evaluator, reference: &Embedding, path: &Path) -> Result<()> {
+    let mut images = crate::eval::idx::read_images(path)?;
+    let mut labels = match &a.labels {
+        Some(l) => Some(crate::eval::idx::read_labels(l)?),
+        None => None,
+    };
+    let total = images.len() / crate::data::PIXELS;
+    if let (Some(l), Some(lp)) = (&labels, &a.labels) {
+        if l.len() != total {
             bail!(
-                "{} is a reference run (the article's own code): there is no ganlab generator to draw from. \
-                 Its final samples were scored into its eval.parquet (checkpoint `final`); to score them again: \
-                 ganlab eval --images {}{}",
-                run.display(),
-                run.join("samples/final.idx.gz").display(),
-                if labels.is_file() {
-                    format!(" --labels {}", labels.display())
-                } else {
-                    String::new()
-                }
+                "{} holds {} labels but {} holds {total} images; they must match one to one",
+                lp.display(),
+                l.len(),
+                path.display()
             );
         }
-        let n = a.n.unwrap_or(crate::data::MNIST_TEST);
-        let drawn = score::draw_from_run(run, &a.checkpoint, n, a.seed, progress)?;
-        let source = format!("{} (checkpoint {}, seed {})", run.display(), a.checkpoint, a.seed);
-        let s = score::score(
-            &ev,
-            &reference,
-            &drawn.images,
-            drawn.labels.as_deref(),
-            &source,
-            a.seed,
-            progress,
-        )?;
-        let out = score::append_parquet(run, &a.checkpoint, &s)?;
-        if let Some(p) = &a.save_images {
-            crate::eval::idx::write_images(p, &drawn.images)?;
-            if let Some(l) = &drawn.labels {
-                crate::eval::idx::write_labels(&labels_path(p), l)?;
+    }
+    let n = a.n.unwrap_or(total);
+    if n == 0 || n > total {
+        bail!("--n {n}: {} holds {total} images", path.display());
+    }
+    images.truncate(n * crate::data::PIXELS);
+    if let Some(l) = labels.as_mut() {
+        l.truncate(n);
+    }
+    let source = path.display().to_string();
+    let s = score::score(ev, reference, &images, labels.as_deref(), &source, a.seed, !a.json)?;
+    show(&s, a.json)
+}
+
+/// Draw `--n` images from a run's checkpoint, score them and append the row to the
+/// run's `eval.parquet` (and save them with `--save-images`).
+fn eval_run(a: &EvalArgs, ev: &Evaluator, reference: &Embedding) -> Result<()> {
+    let run = a.run.as_deref().context("give a run directory or --images FILE")?;
+    if crate::run::Manifest::read(run).is_ok_and(|m| m.engine.is_some()) {
+        let labels = run.join("samples/final_labels.idx.gz");
+        bail!(
+            "{} is a reference run (the article's own code): there is no ganlab generator to draw from. \
+             Its final samples were scored into its eval.parquet (checkpoint `final`); to score them again: \
+             ganlab eval --images {}{}",
+            run.display(),
+            run.join("samples/final.idx.gz").display(),
+            if labels.is_file() {
+                format!(" --labels {}", labels.display())
+            } else {
+                String::new()
             }
+        );
+    }
+    let n = a.n.unwrap_or(crate::data::MNIST_TEST);
+    let drawn = score::draw_from_run(run, &a.checkpoint, n, a.seed, !a.json)?;
+    let source = format!("{} (checkpoint {}, seed {})", run.display(), a.checkpoint, a.seed);
+    let s = score::score(
+        ev,
+        reference,
+        &drawn.images,
+        drawn.labels.as_deref(),
+        &source,
+        a.seed,
+        !a.json,
+    )?;
+    let out = score::append_parquet(run, &a.checkpoint, &s)?;
+    if let Some(p) = &a.save_images {
+        crate::eval::idx::write_images(p, &drawn.images)?;
+        if let Some(l) = &drawn.labels {
+            crate::eval::idx::write_labels(&labels_path(p), l)?;
         }
-        show(&s, a.json)?;
-        if !a.json {
-            println!("{}", out.display());
-        }
-        Ok(())
-    })
+    }
+    show(&s, a.json)?;
+    if !a.json {
+        println!("{}", out.display());
+    }
+    Ok(())
 }
 
 /// `final.idx.gz` -> `final_labels.idx.gz` (beside the images file).

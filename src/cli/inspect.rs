@@ -139,6 +139,9 @@ fn inspect(s: &Spec) -> Result<()> {
     for (k, v, dv) in s.era_overrides() {
         println!("  overridden: {k} = {v} (the framework's default is {dv})");
     }
+    for q in &s.undo {
+        println!("  undone: the article's quirk {q} (undo:)");
+    }
     println!("loss.bce: {}", s.loss.bce());
     println!("model.init: {}", s.model.init());
     if s.model.variant == crate::spec::Variant::Acgan {

@@ -18,8 +18,8 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 
-use crate::conv::Padding;
 use crate::data::{Split, PIXELS};
+use crate::nn::Padding;
 use crate::nn::{Conv2d, Dense, Grad, Params};
 use crate::spec::{BceSemantics, Init, OptimKind, OptimSpec};
 
@@ -70,8 +70,8 @@ impl LeNet {
     pub fn forward(&self, x: &Tensor, grad: Grad, dropout: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Outputs> {
         let n = x.dim(0)?;
         let h = x.reshape((n, 1, 28, 28))?;
-        let h = crate::pool::max_pool2d(&self.conv1.forward(&h, grad)?.relu()?, 2)?;
-        let h = crate::pool::max_pool2d(&self.conv2.forward(&h, grad)?.relu()?, 2)?;
+        let h = crate::nn::max_pool2d(&self.conv1.forward(&h, grad)?.relu()?, 2)?;
+        let h = crate::nn::max_pool2d(&self.conv2.forward(&h, grad)?.relu()?, 2)?;
         let features = self.fc1.forward(&h.reshape((n, 64 * 7 * 7))?, grad)?.relu()?;
         let f = match dropout {
             Some(r) => crate::nn::dropout(&features, DROPOUT, r)?,

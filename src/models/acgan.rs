@@ -19,7 +19,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
-use crate::conv::Padding;
+use crate::nn::Padding;
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
@@ -43,9 +43,6 @@ pub struct Generator {
     pub conv2: Conv2d,
     /// Conv2D(1, 2, padding='same', tanh, glorot_normal): an even kernel, padded 0 before, 1 after.
     pub conv3: Conv2d,
-    /// Mutation checks only (`tests/parity.rs`): pad the 2x2 'same' convolution 1
-    /// before and 0 after instead of TensorFlow's 0 before, 1 after. Always false in runs.
-    pub even_pad_before: bool,
     pub params: Params,
 }
 
@@ -67,7 +64,6 @@ impl Generator {
             conv1,
             conv2,
             conv3,
-            even_pad_before: false,
             params: p,
         })
     }
@@ -86,14 +82,6 @@ impl Generator {
                                                                                  // UpSampling2D then Conv2D, each pair as one fused op (same function, fewer FLOPs).
         let x = self.conv1.forward_upsampled2(&x, grad, Act::LeakyRelu(0.0))?; // ReLU: [n, 256, 14, 14]
         let x = self.conv2.forward_upsampled2(&x, grad, Act::LeakyRelu(0.0))?; // ReLU: [n, 128, 28, 28]
-        if self.even_pad_before {
-            let (w, b) = match grad {
-                Grad::Train => (self.conv3.w.as_tensor().clone(), self.conv3.b.as_tensor().clone()),
-                Grad::Frozen => (self.conv3.w.as_tensor().detach(), self.conv3.b.as_tensor().detach()),
-            };
-            let x = x.pad_with_zeros(2, 1, 0)?.pad_with_zeros(3, 1, 0)?; // [n, 128, 29, 29]
-            return tanh(&crate::conv::conv2d(&x, &w, &b, 1, Padding::Valid)?);
-        }
         tanh(&self.conv3.forward(&x, grad)?) // [n, 1, 28, 28]
     }
 

@@ -15,7 +15,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
-use crate::conv::Padding;
+use crate::nn::Padding;
 use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
@@ -87,10 +87,6 @@ pub struct Discriminator {
     pub out: Dense,
     pub slope: f64,
     pub dropout: f64,
-    /// Mutation checks only (`tests/parity.rs`): pad the strided 3x3 convolutions by
-    /// 1 on every side (PyTorch's `padding=1`) instead of TensorFlow's 'same' (0
-    /// before, 1 after on these even sizes). Always false in runs.
-    pub symmetric_pad: bool,
     pub params: Params,
 }
 
@@ -106,32 +102,18 @@ impl Discriminator {
             out,
             slope,
             dropout,
-            symmetric_pad: false,
             params: p,
         })
-    }
-
-    /// A strided 'same' convolution, or the symmetric-padding mutation.
-    fn conv(&self, conv: &Conv2d, x: &Tensor, grad: Grad) -> Result<Tensor> {
-        if !self.symmetric_pad {
-            return conv.forward(x, grad);
-        }
-        let (w, b) = match grad {
-            Grad::Train => (conv.w.as_tensor().clone(), conv.b.as_tensor().clone()),
-            Grad::Frozen => (conv.w.as_tensor().detach(), conv.b.as_tensor().detach()),
-        };
-        let x = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
-        Ok(crate::conv::conv2d(&x, &w, &b, conv.stride, Padding::Valid)?)
     }
 
     /// `[n, 1, 28, 28] -> [n, 1]` logits. Dropout is on when a generator is given (every
     /// `train_on_batch` of the article), off for inference (`predict`).
     pub fn forward(&self, x: &Tensor, grad: Grad, mut drop: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
-        let mut x = leaky_relu(&self.conv(&self.conv1, x, grad)?, self.slope)?; // [n, 64, 14, 14]
+        let mut x = leaky_relu(&self.conv1.forward(x, grad)?, self.slope)?; // [n, 64, 14, 14]
         if let Some(r) = drop.as_deref_mut() {
             x = dropout(&x, self.dropout, r)?;
         }
-        let mut x = leaky_relu(&self.conv(&self.conv2, &x, grad)?, self.slope)?; // [n, 64, 7, 7]
+        let mut x = leaky_relu(&self.conv2.forward(&x, grad)?, self.slope)?; // [n, 64, 7, 7]
         if let Some(r) = drop {
             x = dropout(&x, self.dropout, r)?;
         }

@@ -23,7 +23,7 @@ use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, mean_prob, stacked_targets, Grad, Params};
 use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Spec};
+use crate::spec::{BceSemantics, Quirk, Spec};
 
 pub struct VanillaGan {
     pub g: MlpGenerator,
@@ -34,9 +34,8 @@ pub struct VanillaGan {
     pub g_opt: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
-    /// Mutation checks only (`tests/parity.rs`): undo the article's reused noise and
-    /// draw fresh noise for the G step. Always false in runs.
-    pub fresh_g_noise: bool,
+    /// `undo: [reused_g_noise]`: draw fresh noise for the G step.
+    fresh_g_noise: bool,
     dev: Device,
 }
 
@@ -53,7 +52,7 @@ impl VanillaGan {
             g_opt,
             bce: spec.loss.bce(),
             batch: spec.train.batch_size,
-            fresh_g_noise: false,
+            fresh_g_noise: spec.undoes(Quirk::ReusedGNoise),
             dev: dev.clone(),
         })
     }

@@ -19,7 +19,7 @@ use super::{Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
 use crate::optim::{OptimState, Optimizer};
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Spec};
+use crate::spec::{BceSemantics, Quirk, Spec};
 
 pub struct TorchMlpGan {
     pub g: MlpGenerator,
@@ -28,9 +28,8 @@ pub struct TorchMlpGan {
     pub g_optimizer: Optimizer,
     pub loss_fn: BceSemantics,
     pub batch: usize,
-    /// Mutation checks only (`tests/parity.rs`): undo the article's summed D loss and
-    /// step on the mean of the real and fake losses instead. Always false in runs.
-    pub mean_d_loss: bool,
+    /// `undo: [summed_d_loss]`: step on the mean of the real and fake losses.
+    mean_d_loss: bool,
     dev: Device,
 }
 
@@ -47,7 +46,7 @@ impl TorchMlpGan {
             g_optimizer,
             loss_fn: spec.loss.bce(),
             batch: spec.train.batch_size,
-            mean_d_loss: false,
+            mean_d_loss: spec.undoes(Quirk::SummedDLoss),
             dev: dev.clone(),
         })
     }

@@ -19,15 +19,14 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
-use crate::conv::Padding;
 use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
     Params,
 };
+use crate::nn::{max_pool2d, Padding};
 use crate::optim::{OptimState, Optimizer};
-use crate::pool::max_pool2d;
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Init, Spec};
+use crate::spec::{BceSemantics, Init, Quirk, Spec};
 
 /// Which Keras call runs G.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,9 +152,9 @@ pub struct TanhCnnGan {
     pub g_optim: Optimizer,
     pub bce: BceSemantics,
     pub batch: usize,
-    /// How G runs for the D step's fakes: `Predict` (the article's `g.predict`).
-    /// `Train` only in the mutation checks (`tests/parity.rs`).
-    pub fakes_mode: Mode,
+    /// How G runs for the D step's fakes: `Predict` (the article's `g.predict`);
+    /// `Train` with `undo: [inference_bn_fakes]`.
+    fakes_mode: Mode,
     dev: Device,
 }
 
@@ -172,7 +171,11 @@ impl TanhCnnGan {
             g_optim,
             bce: spec.loss.bce(),
             batch: spec.train.batch_size,
-            fakes_mode: Mode::Predict,
+            fakes_mode: if spec.undoes(Quirk::InferenceBnFakes) {
+                Mode::Train
+            } else {
+                Mode::Predict
+            },
             dev: dev.clone(),
         })
     }

@@ -8,7 +8,7 @@
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::ops::f32_view;
+use super::f32_view;
 
 /// `[n, c, h, w] -> [n, c, h / k, w / k]`, the maximum of each `k x k` window.
 #[derive(Clone, Copy, Debug)]

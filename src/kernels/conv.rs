@@ -9,7 +9,7 @@
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::ops::f32_view;
+use super::f32_view;
 
 /// Padding of one spatial axis: before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub enum Padding {
     /// Output size `ceil(in / stride)`; total pad `max((out - 1) * stride + k - in, 0)`,
     /// `total / 2` before and the rest after.
     Same,
+    /// The same pad on both spatial axes, as given (burn's `PaddingConfig2d::Explicit`):
+    /// the parity tests' mutations pad where TensorFlow does not.
+    Explicit(Pad),
 }
 
 impl Padding {
@@ -33,6 +36,7 @@ impl Padding {
     pub fn pad(self, input: usize, k: usize, stride: usize) -> Pad {
         match self {
             Padding::Valid => Pad { before: 0, after: 0 },
+            Padding::Explicit(p) => p,
             Padding::Same => {
                 let out = input.div_ceil(stride);
                 let total = ((out - 1) * stride + k).saturating_sub(input);
@@ -47,7 +51,7 @@ impl Padding {
 
 /// The activation a convolution op applies to its output (after the bias), so that
 /// the pre-activation tensor is never materialised: one pass and one backprop node
-/// fewer per layer. Same arithmetic as the separate ops (`crate::ops`).
+/// fewer per layer. Same arithmetic as the separate ops (`super::elementwise`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
     Identity,
@@ -66,7 +70,7 @@ impl Act {
                 .for_each(|c| c.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { a * *v })),
             Act::Tanh => y
                 .par_chunks_mut(1 << 14)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = crate::ops::fast_tanh(*v))),
+                .for_each(|c| c.iter_mut().for_each(|v| *v = super::fast_tanh(*v))),
         }
     }
 
@@ -233,10 +237,10 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
     }
 }
 
-/// Single-threaded GEMM (images run in parallel), see [`crate::dense::gemm_rm`].
+/// Single-threaded GEMM (images run in parallel), see [`super::dense::gemm_rm`].
 #[allow(clippy::too_many_arguments)]
 fn gemm1(dst: &mut [f32], acc: bool, lhs: &[f32], lhs_t: bool, rhs: &[f32], rhs_t: bool, m: usize, n: usize, k: usize) {
-    crate::dense::gemm_rm(dst, acc, lhs, lhs_t, rhs, rhs_t, (m, n, k), false)
+    super::dense::gemm_rm(dst, acc, lhs, lhs_t, rhs, rhs_t, (m, n, k), false)
 }
 
 /// Sum per-chunk partial results in a fixed order (deterministic for a thread count).
@@ -558,6 +562,10 @@ impl ConvTranspose2d {
         let (oh, ow) = match self.padding {
             Padding::Same => (x[2] * self.stride, x[3] * self.stride),
             Padding::Valid => ((x[2] - 1) * self.stride + w[2], (x[3] - 1) * self.stride + w[3]),
+            Padding::Explicit(p) => (
+                ((x[2] - 1) * self.stride + w[2]).saturating_sub(p.before + p.after),
+                ((x[3] - 1) * self.stride + w[3]).saturating_sub(p.before + p.after),
+            ),
         };
         let g = Geom {
             c: w[1],
@@ -681,6 +689,7 @@ pub fn conv_transpose2d_act(
     let k = w.dim(2)?;
     let p = match padding {
         Padding::Valid => Pad { before: 0, after: 0 },
+        Padding::Explicit(p) => p,
         Padding::Same => padding.pad(x.dim(2)? * stride, k, stride),
     };
     if p.before != p.after {

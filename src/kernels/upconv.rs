@@ -17,10 +17,10 @@
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::conv::{
+use super::conv::{
     apply_act, channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad,
 };
-use crate::ops::f32_view;
+use super::f32_view;
 
 /// The window of summed taps along one axis, for kernel size `k` (odd) with
 /// 'same' padding `p = (k - 1) / 2` after upsampling by 2: tap `t` of parity class
@@ -248,7 +248,7 @@ pub fn upsample2_conv2d_act(x: &Tensor, w: &Tensor, b: &Tensor, act: Act) -> Res
     }
     let (h, wd) = (x.dim(2)?, x.dim(3)?);
     let up = x.upsample_nearest2d(2 * h, 2 * wd)?;
-    crate::conv::conv2d_act(&up, w, b, 1, crate::conv::Padding::Same, act)
+    super::conv::conv2d_act(&up, w, b, 1, super::conv::Padding::Same, act)
 }
 
 #[cfg(test)]

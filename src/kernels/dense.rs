@@ -13,7 +13,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Res
 use rayon::prelude::*;
 
 fn view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
-    crate::ops::f32_view(s, l)
+    super::f32_view(s, l)
 }
 
 fn parallelism() -> gemm::Parallelism {

@@ -1,0 +1,142 @@
+//! Element-wise kernels: LeakyReLU, tanh as TensorFlow computes it, the dropout mask product.
+
+use std::sync::Arc;
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+
+use super::{f32_view, map1, map2};
+
+/// LeakyReLU: `x` if `x > 0`, else `slope * x` (Keras `LeakyReLU(alpha)`, torch `nn.LeakyReLU`).
+pub struct LeakyRelu {
+    pub slope: f32,
+    /// Dropout fused in: `y = lrelu(x) * mask` (Keras's `LeakyReLU` then `Dropout`).
+    pub mask: Option<Arc<Vec<f32>>>,
+}
+
+impl CustomOp1 for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "ganlab-leaky-relu"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        let a = self.slope;
+        let y = match &self.mask {
+            None => map1(&x, |v| if v > 0.0 { v } else { a * v }),
+            Some(m) => {
+                if m.len() != x.len() {
+                    bail!("leaky-relu: {} values, mask of {}", x.len(), m.len());
+                }
+                map2(&x, m, |v, m| if v > 0.0 { v * m } else { a * v * m })
+            }
+        };
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?;
+        Ok(Some(match &self.mask {
+            None => g,
+            Some(m) => g.apply_op1_no_bwd(&MaskMul { mask: m.clone() })?,
+        }))
+    }
+}
+
+struct LeakyReluGrad {
+    slope: f32,
+}
+
+impl CustomOp2 for LeakyReluGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-leaky-relu-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s1, l1)?;
+        let g = f32_view(s2, l2)?;
+        let a = self.slope;
+        Ok((
+            CpuStorage::F32(map2(&x, &g, |x, g| if x > 0.0 { g } else { a * g })),
+            l1.shape().clone(),
+        ))
+    }
+}
+
+/// tanh as TensorFlow computes it on the CPU (Eigen's `generic_fast_tanh_float`):
+/// a 13/6-degree rational approximation, clamped at +-7.9988, exact below 4e-4.
+/// Plain multiply-adds (no `mul_add`, which is a libm call without FMA in the
+/// target), so the compiler vectorises it; libm's `tanhf` does not vectorise.
+#[inline]
+pub fn fast_tanh(a: f32) -> f32 {
+    let x = a.clamp(-7.998_811_7, 7.998_811_7);
+    let x2 = x * x;
+    let mut p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    p = x2 * p + -8.604_672e-11;
+    p = x2 * p + 5.122_297e-8;
+    p = x2 * p + 1.485_722_4e-5;
+    p = x2 * p + 6.372_619_3e-4;
+    p = x2 * p + 4.893_524_6e-3;
+    p *= x;
+    let mut q = x2 * 1.198_258_4e-6 + 1.185_347_1e-4;
+    q = x2 * q + 2.268_434_6e-3;
+    q = x2 * q + 4.893_525e-3;
+    if a.abs() < 4e-4 {
+        a
+    } else {
+        p / q
+    }
+}
+
+/// tanh with its backward from the output: `dy * (1 - y^2)`.
+pub struct Tanh;
+
+impl CustomOp1 for Tanh {
+    fn name(&self) -> &'static str {
+        "ganlab-tanh"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        Ok((CpuStorage::F32(map1(&x, fast_tanh)), l.shape().clone()))
+    }
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(res.apply_op2_no_bwd(grad, &TanhGrad)?))
+    }
+}
+
+struct TanhGrad;
+
+impl CustomOp2 for TanhGrad {
+    fn name(&self) -> &'static str {
+        "ganlab-tanh-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let y = f32_view(s1, l1)?;
+        let g = f32_view(s2, l2)?;
+        Ok((
+            CpuStorage::F32(map2(&y, &g, |y, g| g * (1.0 - y * y))),
+            l1.shape().clone(),
+        ))
+    }
+}
+
+/// Multiply by a fixed mask (dropout): `y = x * mask`, backward `dy * mask`. As one
+/// op, backprop does not also form the (unneeded) gradient of the mask, as candle's
+/// `mul` does.
+pub struct MaskMul {
+    pub mask: Arc<Vec<f32>>,
+}
+
+impl CustomOp1 for MaskMul {
+    fn name(&self) -> &'static str {
+        "ganlab-mask-mul"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_view(s, l)?;
+        if x.len() != self.mask.len() {
+            bail!("mask-mul: {} values, mask of {}", x.len(), self.mask.len());
+        }
+        Ok((CpuStorage::F32(map2(&x, &self.mask, |x, m| x * m)), l.shape().clone()))
+    }
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.apply_op1_no_bwd(&MaskMul {
+            mask: self.mask.clone(),
+        })?))
+    }
+}
