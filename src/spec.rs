@@ -194,6 +194,19 @@ pub enum Quirk {
     InferenceBnFakes,
 }
 
+impl Variant {
+    /// The `model.*` keys this variant's article reads (besides `variant`); the CNN
+    /// articles' layer stacks are fixed by their code (`src/models/`).
+    pub fn model_keys(self) -> &'static [&'static str] {
+        match self {
+            Variant::MlpKeras | Variant::MlpPytorch => &["g_hidden", "d_hidden", "leaky_slope", "dropout", "init"],
+            Variant::Dcgan => &["leaky_slope", "dropout"],
+            Variant::TanhCnn => &[],
+            Variant::Acgan => &["leaky_slope", "dropout", "glorot_normal"],
+        }
+    }
+}
+
 impl Quirk {
     pub const ALL: [Quirk; 3] = [Quirk::ReusedGNoise, Quirk::SummedDLoss, Quirk::InferenceBnFakes];
 
@@ -782,6 +795,23 @@ fn spec_err(origin: impl Into<String>, message: impl Into<String>) -> SpecError 
     }
 }
 
+/// Line and column (1-based) of `key:` inside the top-level `model:` block of `text`.
+fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    let mut in_model = false;
+    for (i, line) in text.lines().enumerate() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if indent == 0 && !body.is_empty() && !body.starts_with('#') {
+            in_model = body.starts_with("model:");
+            continue;
+        }
+        if in_model && body.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')) {
+            return Some((i + 1, indent + 1));
+        }
+    }
+    None
+}
+
 /// Turn a serde_yaml message into one that also suggests the nearest valid key or value.
 fn explain(e: &serde_yaml::Error) -> String {
     let msg = e.to_string();
@@ -866,7 +896,11 @@ impl Spec {
         // Pass 1: the file as written, with line and column on every error.
         let mut base: Spec = serde_yaml::from_str(text).map_err(|e| spec_err(origin, explain(&e)))?;
         base.resolve_era().map_err(|m| spec_err(origin, m))?;
-        base.validate().map_err(|m| spec_err(origin, m))?;
+        base.validate()
+            .map_err(|m| match base.ignored_model_key().and_then(|k| key_position(text, k)) {
+                Some((line, col)) => spec_err(origin, format!("{m} (at line {line} column {col})")),
+                None => spec_err(origin, m),
+            })?;
         for (pname, keys) in &base.profiles {
             for key in keys.keys() {
                 if !PROFILE_ALLOWED_PREFIXES.iter().any(|p| key == p || key.starts_with(p)) {
@@ -1001,6 +1035,29 @@ impl Spec {
         out
     }
 
+    /// A `model.*` key the variant ignores, set to something other than what ganlab
+    /// would use anyway (its default, or the era's for `init` and `glorot_normal`:
+    /// every `config.yaml` states those, whatever the variant).
+    fn ignored_model_key(&self) -> Option<&'static str> {
+        let reads = self.model.variant.model_keys();
+        let era = self.framework.map(|f| f.defaults());
+        let m = &self.model;
+        let set = [
+            ("g_hidden", !m.g_hidden.is_empty()),
+            ("d_hidden", !m.d_hidden.is_empty()),
+            ("dropout", m.dropout != 0.0),
+            ("leaky_slope", m.leaky_slope != default_slope()),
+            ("init", era.is_some_and(|d| m.init != Some(d.init))),
+            (
+                "glorot_normal",
+                era.is_some_and(|d| m.glorot_normal != Some(d.glorot_normal)),
+            ),
+        ];
+        set.into_iter()
+            .find(|(k, on)| *on && !reads.contains(k))
+            .map(|(k, _)| k)
+    }
+
     /// Checks that span several fields.
     pub fn validate(&self) -> Result<(), String> {
         if self.name.is_empty()
@@ -1041,6 +1098,18 @@ impl Spec {
         if self.train.sampling == Sampling::WithReplacement && self.train.iters_per_epoch.is_none() {
             return Err("train.iters_per_epoch is required with train.sampling: with_replacement".into());
         }
+        if let Some(key) = self.ignored_model_key() {
+            let reads = self.model.variant.model_keys();
+            return Err(format!(
+                "model.{key} has no effect on variant {}: its article does not read it (it reads: {}); remove it",
+                self.model.variant,
+                if reads.is_empty() {
+                    "no model keys, its layers are the article's".to_string()
+                } else {
+                    reads.join(", ")
+                }
+            ));
+        }
         match self.model.variant {
             Variant::MlpKeras | Variant::MlpPytorch => {
                 if self.model.g_hidden.is_empty() || self.model.d_hidden.is_empty() {
@@ -1053,15 +1122,9 @@ impl Spec {
                     return Err("model.g_hidden and model.d_hidden widths must be >= 1".into());
                 }
             }
-            // The CNN articles' layer stacks are fixed by their code (src/models/).
-            Variant::Dcgan | Variant::TanhCnn | Variant::Acgan => {
-                if !self.model.g_hidden.is_empty() || !self.model.d_hidden.is_empty() {
-                    return Err(format!(
-                        "model.g_hidden / model.d_hidden do not apply to variant {}: its layers are the article's",
-                        self.model.variant
-                    ));
-                }
-            }
+            // The CNN articles' layer stacks are fixed by their code (src/models/);
+            // `ignored_model_key` refuses hidden widths for them.
+            Variant::Dcgan | Variant::TanhCnn | Variant::Acgan => {}
         }
         Ok(())
     }

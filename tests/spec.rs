@@ -184,3 +184,36 @@ fn undo_names_a_quirk_of_the_specs_own_variant() {
     let e = err(BASE, None, &["undo=[no_such_quirk]"]);
     assert!(e.contains("no_such_quirk") && e.contains("reused_g_noise"), "{e}");
 }
+
+/// Issue 21: a `model.*` key the variant's article does not read is refused, with
+/// its line and column in the file, or naming the `--set`; the value ganlab uses
+/// anyway (what every config.yaml states) is accepted, so old runs still load.
+#[test]
+fn a_model_key_the_variant_ignores_is_refused() {
+    let tanh = std::fs::read_to_string(common::spec_path("tanh_cnn_sgd")).unwrap();
+    let text = tanh.replace("  variant: tanh_cnn\n", "  variant: tanh_cnn\n  dropout: 0.5\n");
+    let line = text.lines().position(|l| l == "  dropout: 0.5").unwrap() + 1;
+    let e = err(&text, None, &[]);
+    assert!(
+        e.contains("model.dropout has no effect on variant tanh_cnn")
+            && e.contains(&format!("at line {line} column 3"))
+            && e.contains("remove it"),
+        "{e}"
+    );
+    let dcgan = std::fs::read_to_string(common::spec_path("dcgan")).unwrap();
+    let e = err(&dcgan, None, &["model.init=torch_default"]);
+    assert!(
+        e.contains("--set model.init=torch_default") && e.contains("reads: leaky_slope, dropout"),
+        "{e}"
+    );
+    let e = err(&dcgan, None, &["model.g_hidden=[64]"]);
+    assert!(e.contains("model.g_hidden has no effect on variant dcgan"), "{e}");
+    // What a config.yaml states for every variant (defaults, the era's init) loads.
+    for name in ["vanilla_mlp_keras", "mlp_pytorch", "tanh_cnn_sgd", "dcgan", "acgan"] {
+        let s = Spec::load(&common::spec_path(name), None, &[]).unwrap();
+        let again = Spec::from_str_with(&s.to_yaml(), "config.yaml", None, &[]).unwrap();
+        assert_eq!(again.hash(), s.hash(), "{name}");
+    }
+    // A key the variant reads stays free.
+    Spec::from_str_with(&dcgan, "dcgan.yaml", None, &["model.dropout=0".into()]).unwrap();
+}
