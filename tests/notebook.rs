@@ -111,3 +111,56 @@ fn the_engines_view_of_the_committed_record() {
     let html = ganlab::report::engines::html(&views).unwrap();
     assert!(html.contains("Beside the article's own code") && html.contains("<svg"));
 }
+
+/// Issue 20: every committed notebook trains something in a cell (a lab's progress
+/// lines are in its output), and acgan.ipynb carries the Q&A's pictures and answer.
+#[test]
+fn every_notebook_trains_in_a_cell_and_acgan_answers_its_question() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<String>(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    for name in [
+        "vanilla_mlp_keras",
+        "tanh_cnn_sgd",
+        "mlp_pytorch",
+        "acgan",
+        "dcgan",
+        "compare",
+    ] {
+        let path = dir.join(format!("{name}.ipynb"));
+        let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let outputs: Vec<String> = nb["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["cell_type"] == "code" && text(&c["source"]).contains("train_iters("))
+            .flat_map(|c| {
+                c["outputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| text(&o["text"]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(
+            outputs
+                .iter()
+                .any(|o| o.contains("training into") && o.contains("d_loss")),
+            "{name}.ipynb: no cell trains and prints its progress"
+        );
+        if name == "acgan" {
+            let all = std::fs::read_to_string(&path).unwrap();
+            for needle in [
+                "What the asker expected",
+                "Reality: z * embedding(label)",
+                "class decodable",
+                "class accuracy",
+            ] {
+                assert!(all.contains(needle), "acgan.ipynb has no output with {needle:?}");
+            }
+        }
+    }
+}

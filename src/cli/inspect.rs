@@ -139,6 +139,15 @@ fn inspect(s: &Spec) -> Result<()> {
     for (k, v, dv) in s.era_overrides() {
         println!("  overridden: {k} = {v} (the framework's default is {dv})");
     }
+    let reads = s.model.variant.model_keys();
+    println!(
+        "model keys its article reads: {}",
+        if reads.is_empty() {
+            "none (its layers are the article's)".to_string()
+        } else {
+            reads.join(", ")
+        }
+    );
     for q in &s.undo {
         println!("  undone: the article's quirk {q} (undo:)");
     }
