@@ -23,7 +23,7 @@ use crate::nn::Padding;
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
-use crate::optim::{OptimState, Optimizer};
+use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, GlorotNormal, Init, Spec};
 
@@ -281,14 +281,7 @@ fn row(name: &str, l: Losses) -> (String, Vec<(&'static str, f32)>) {
 }
 
 impl Gan for Acgan {
-    fn optim_states(&self) -> Result<[OptimState; 2]> {
-        Ok([self.d_opt.state()?, self.g_opt.state()?])
-    }
-    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
-        let [d, g] = s;
-        self.d_opt.set_state(d)?;
-        self.g_opt.set_state(g)
-    }
+    super::gan_core!(d_opt, g_opt);
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
@@ -410,12 +403,6 @@ impl Gan for Acgan {
         let n = z.dim(0)?;
         let labels: Vec<u8> = (0..n).map(|k| (k % CLASSES) as u8).collect();
         Ok(self.predict(z, &labels)?.reshape((n, 784))?)
-    }
-    fn generator(&self) -> &Params {
-        &self.g.params
-    }
-    fn discriminator(&self) -> &Params {
-        &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
         let r = LayerInfo::new;

@@ -20,7 +20,7 @@ use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
 };
-use crate::optim::{OptimState, Optimizer};
+use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
 
@@ -161,14 +161,7 @@ impl Dcgan {
 }
 
 impl Gan for Dcgan {
-    fn optim_states(&self) -> Result<[OptimState; 2]> {
-        Ok([self.d_opt.state()?, self.g_opt.state()?])
-    }
-    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
-        let [d, g] = s;
-        self.d_opt.set_state(d)?;
-        self.g_opt.set_state(g)
-    }
+    super::gan_core!(d_opt, g_opt);
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let half = real.images.dim(0)?;
         let x_real = real.images.reshape((half, 1, 28, 28))?;
@@ -217,12 +210,6 @@ impl Gan for Dcgan {
         let n = images.dim(0)?;
         let logits = self.d.forward(&images.reshape((n, 1, 28, 28))?, Grad::Frozen, None)?;
         Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
-    }
-    fn generator(&self) -> &Params {
-        &self.g.params
-    }
-    fn discriminator(&self) -> &Params {
-        &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
         let row = LayerInfo::new;

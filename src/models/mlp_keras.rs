@@ -20,8 +20,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
-use crate::nn::{bce, mean_prob, stacked_targets, Grad, Params};
-use crate::optim::{OptimState, Optimizer};
+use crate::nn::{bce, mean_prob, stacked_targets, Grad};
+use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Quirk, Spec};
 
@@ -68,14 +68,7 @@ impl VanillaGan {
 }
 
 impl Gan for VanillaGan {
-    fn optim_states(&self) -> Result<[OptimState; 2]> {
-        Ok([self.d_opt.state()?, self.g_opt.state()?])
-    }
-    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
-        let [d, g] = s;
-        self.d_opt.set_state(d)?;
-        self.g_opt.set_state(g)
-    }
+    super::gan_core!(d_opt, g_opt);
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let noise = rngs.noise(n, &self.dev)?; // [n, 100]
@@ -120,12 +113,6 @@ impl Gan for VanillaGan {
     }
     fn generate(&self, z: &Tensor) -> Result<Tensor> {
         self.g.forward(z, Grad::Frozen)
-    }
-    fn generator(&self) -> &Params {
-        &self.g.params
-    }
-    fn discriminator(&self) -> &Params {
-        &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
         mlp::layers(&self.g, &self.d)

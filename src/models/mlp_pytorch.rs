@@ -16,8 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, LayerInfo, StepStats};
-use crate::nn::{bce, full_targets, mean_prob, Grad, Params};
-use crate::optim::{OptimState, Optimizer};
+use crate::nn::{bce, full_targets, mean_prob, Grad};
+use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Quirk, Spec};
 
@@ -53,14 +53,7 @@ impl TorchMlpGan {
 }
 
 impl Gan for TorchMlpGan {
-    fn optim_states(&self) -> Result<[OptimState; 2]> {
-        Ok([self.d_optimizer.state()?, self.g_optimizer.state()?])
-    }
-    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
-        let [d, g] = s;
-        self.d_optimizer.set_state(d)?;
-        self.g_optimizer.set_state(g)
-    }
+    super::gan_core!(d_optimizer, g_optimizer);
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         // The last batch of an epoch may be smaller.
         let n = real.images.dim(0)?;
@@ -102,12 +95,6 @@ impl Gan for TorchMlpGan {
     }
     fn generate(&self, z: &Tensor) -> Result<Tensor> {
         self.g.forward(z, Grad::Frozen)
-    }
-    fn generator(&self) -> &Params {
-        &self.g.params
-    }
-    fn discriminator(&self) -> &Params {
-        &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
         mlp::layers(&self.g, &self.d)

@@ -87,6 +87,29 @@ impl LayerInfo {
 /// A per-epoch row a model reports: the component and its named values.
 pub type EpochRow = (String, Vec<(&'static str, f32)>);
 
+/// The four accessors every model has alike, from its `g` and `d` networks (each with
+/// its `params`) and the fields holding their optimisers, named as each article names
+/// them: `gan_core!(d_opt, g_opt);` inside `impl Gan for ...`.
+macro_rules! gan_core {
+    ($d_opt:ident, $g_opt:ident) => {
+        fn generator(&self) -> &crate::nn::Params {
+            &self.g.params
+        }
+        fn discriminator(&self) -> &crate::nn::Params {
+            &self.d.params
+        }
+        fn optim_states(&self) -> anyhow::Result<[crate::optim::OptimState; 2]> {
+            Ok([self.$d_opt.state()?, self.$g_opt.state()?])
+        }
+        fn set_optim_states(&mut self, s: [crate::optim::OptimState; 2]) -> anyhow::Result<()> {
+            let [d, g] = s;
+            self.$d_opt.set_state(d)?;
+            self.$g_opt.set_state(g)
+        }
+    };
+}
+pub(crate) use gan_core;
+
 /// A GAN as its article trains it.
 pub trait Gan: Send {
     /// One training iteration (the article's D step and G step, batched as it batches them).

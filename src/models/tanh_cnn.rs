@@ -24,7 +24,7 @@ use crate::nn::{
     Params,
 };
 use crate::nn::{max_pool2d, Padding};
-use crate::optim::{OptimState, Optimizer};
+use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Quirk, Spec};
 
@@ -182,14 +182,7 @@ impl TanhCnnGan {
 }
 
 impl Gan for TanhCnnGan {
-    fn optim_states(&self) -> Result<[OptimState; 2]> {
-        Ok([self.d_optim.state()?, self.g_optim.state()?])
-    }
-    fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()> {
-        let [d, g] = s;
-        self.d_optim.set_state(d)?;
-        self.g_optim.set_state(g)
-    }
+    super::gan_core!(d_optim, g_optim);
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let image_batch = real.images.reshape((n, 1, 28, 28))?;
@@ -227,12 +220,6 @@ impl Gan for TanhCnnGan {
         let n = images.dim(0)?;
         let logits = self.d.forward(&images.reshape((n, 1, 28, 28))?, Grad::Frozen)?;
         Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
-    }
-    fn generator(&self) -> &Params {
-        &self.g.params
-    }
-    fn discriminator(&self) -> &Params {
-        &self.d.params
     }
     fn layers(&self) -> Vec<LayerInfo> {
         let row = LayerInfo::new;
