@@ -18,11 +18,11 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, NetMacs, StepStats};
-use crate::nn::Padding;
+use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, StepStats};
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
+use crate::nn::{Padding, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, GlorotNormal, Init, Spec};
@@ -85,11 +85,18 @@ impl Generator {
         tanh(&self.conv3.forward(&x, grad)?) // [n, 1, 28, 28]
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 100.0 * 1024.0;
-        let all =
-            first + 1024.0 * 6272.0 + 196.0 * 256.0 * 128.0 * 25.0 + 784.0 * 128.0 * 256.0 * 25.0 + 784.0 * 128.0 * 4.0;
-        NetMacs { all, first }
+    /// `build_generator(latent_size)` layer by layer.
+    pub fn trace(&self) -> Trace {
+        let latent = self.dense1.fan_in;
+        let embedding = format!("Embedding(10, {latent}) x latent (hadamard)");
+        Trace::new("G", &[latent])
+            .op("embedding", &embedding, &[latent], self.embedding.table.elem_count())
+            .dense("dense1", &self.dense1, ", relu")
+            .dense("dense2", &self.dense2, ", relu")
+            .reshape(&[128, 7, 7], "(128,7,7)")
+            .upsample_conv("conv1", &self.conv1, ", relu")
+            .upsample_conv("conv2", &self.conv2, ", relu")
+            .conv("conv3", &self.conv3, " (pad 0/1), tanh")
     }
 }
 
@@ -161,11 +168,16 @@ impl Discriminator {
         ))
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 196.0 * 32.0 * 9.0;
-        let all =
-            first + 196.0 * 64.0 * 32.0 * 9.0 + 49.0 * 128.0 * 64.0 * 9.0 + 49.0 * 256.0 * 128.0 * 9.0 + 12544.0 * 11.0;
-        NetMacs { all, first }
+    /// `build_discriminator()` layer by layer.
+    pub fn trace(&self) -> Trace {
+        Trace::new("D", &[1, 28, 28])
+            .conv("conv1", &self.conv1, ", LeakyReLU, Dropout")
+            .conv("conv2", &self.conv2, ", LeakyReLU, Dropout")
+            .conv("conv3", &self.conv3, ", LeakyReLU, Dropout")
+            .conv("conv4", &self.conv4, ", LeakyReLU, Dropout")
+            .flatten()
+            .head("generation", &self.generation, ", sigmoid")
+            .head("auxiliary", &self.auxiliary, ", softmax")
     }
 }
 
@@ -405,98 +417,16 @@ impl Gan for Acgan {
         Ok(self.predict(z, &labels)?.reshape((n, 784))?)
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let r = LayerInfo::new;
-        let (g, d) = (&self.g, &self.d);
-        let pc = |c: &Conv2d| c.param_count();
-        vec![
-            r(
-                "G",
-                "embedding",
-                "Embedding(10, 100) x latent (hadamard)",
-                "[n, 100]",
-                g.embedding.table.elem_count(),
-            ),
-            r(
-                "G",
-                "dense1",
-                "Dense 100->1024, relu",
-                "[n, 1024]",
-                g.dense1.param_count(),
-            ),
-            r(
-                "G",
-                "dense2",
-                "Dense 1024->6272, relu, Reshape((128,7,7))",
-                "[n, 128, 7, 7]",
-                g.dense2.param_count(),
-            ),
-            r(
-                "G",
-                "conv1",
-                "UpSampling2D(2), Conv2D 256 5x5 same, relu",
-                "[n, 256, 14, 14]",
-                pc(&g.conv1),
-            ),
-            r(
-                "G",
-                "conv2",
-                "UpSampling2D(2), Conv2D 128 5x5 same, relu",
-                "[n, 128, 28, 28]",
-                pc(&g.conv2),
-            ),
-            r(
-                "G",
-                "conv3",
-                "Conv2D 1 2x2 same (pad 0/1), tanh",
-                "[n, 1, 28, 28]",
-                pc(&g.conv3),
-            ),
-            r(
-                "D",
-                "conv1",
-                "Conv2D 32 3x3 s2 same, LeakyReLU, Dropout",
-                "[n, 32, 14, 14]",
-                pc(&d.conv1),
-            ),
-            r(
-                "D",
-                "conv2",
-                "Conv2D 64 3x3 s1 same, LeakyReLU, Dropout",
-                "[n, 64, 14, 14]",
-                pc(&d.conv2),
-            ),
-            r(
-                "D",
-                "conv3",
-                "Conv2D 128 3x3 s2 same, LeakyReLU, Dropout",
-                "[n, 128, 7, 7]",
-                pc(&d.conv3),
-            ),
-            r(
-                "D",
-                "conv4",
-                "Conv2D 256 3x3 s1 same, LeakyReLU, Dropout",
-                "[n, 256, 7, 7]",
-                pc(&d.conv4),
-            ),
-            r(
-                "D",
-                "generation",
-                "Flatten, Dense 12544->1, sigmoid",
-                "[n, 1]",
-                d.generation.param_count(),
-            ),
-            r(
-                "D",
-                "auxiliary",
-                "Dense 12544->10, softmax",
-                "[n, 10]",
-                d.auxiliary.param_count(),
-            ),
-        ]
+        [self.g.trace().rows(), self.d.trace().rows()].concat()
     }
     fn flops_per_iter(&self) -> f64 {
-        step_flops(self.g.macs(), self.d.macs(), self.batch, 2 * self.batch, 2 * self.batch)
+        step_flops(
+            self.g.trace().macs(),
+            self.d.trace().macs(),
+            self.batch,
+            2 * self.batch,
+            2 * self.batch,
+        )
     }
     fn reals_per_step(&self) -> usize {
         self.batch

@@ -14,12 +14,12 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
-use crate::nn::Padding;
+use super::{step_flops, Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
 };
+use crate::nn::{Padding, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Spec};
@@ -65,15 +65,14 @@ impl Generator {
         Ok(candle_nn::ops::sigmoid(&self.out.forward(&x, grad)?)?) // [n, 1, 28, 28]
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 100.0 * 6272.0;
-        let up1 = 49.0 * 128.0 * 128.0 * 16.0; // each input pixel spreads a 4x4 kernel
-        let up2 = 196.0 * 128.0 * 128.0 * 16.0;
-        let out = 784.0 * 128.0 * 49.0;
-        NetMacs {
-            all: first + up1 + up2 + out,
-            first,
-        }
+    /// `define_generator(latent_dim)` layer by layer.
+    pub fn trace(&self) -> Trace {
+        Trace::new("G", &[self.dense.fan_in])
+            .dense("dense", &self.dense, &format!(", LeakyReLU({})", self.slope))
+            .op("reshape", "Reshape((7, 7, 128))", &[128, 7, 7], 0)
+            .conv_transpose("up1", &self.up1, ", LeakyReLU")
+            .conv_transpose("up2", &self.up2, ", LeakyReLU")
+            .conv("out", &self.out, ", sigmoid")
     }
 }
 
@@ -120,12 +119,13 @@ impl Discriminator {
         self.out.forward(&flatten_hwc(&x)?, grad) // [n, 1]
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 196.0 * 64.0 * 9.0;
-        NetMacs {
-            all: first + 49.0 * 64.0 * 64.0 * 9.0 + 3136.0,
-            first,
-        }
+    /// `define_discriminator(in_shape=(28,28,1))` layer by layer.
+    pub fn trace(&self) -> Trace {
+        Trace::new("D", &[1, 28, 28])
+            .conv("conv1", &self.conv1, ", LeakyReLU, Dropout")
+            .conv("conv2", &self.conv2, ", LeakyReLU, Dropout")
+            .flatten()
+            .dense("out", &self.out, ", sigmoid")
     }
 }
 
@@ -212,59 +212,11 @@ impl Gan for Dcgan {
         Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let row = LayerInfo::new;
-        let (g, d) = (&self.g, &self.d);
-        vec![
-            row(
-                "G",
-                "dense",
-                "Dense 100->6272, LeakyReLU(0.2)",
-                "[n, 6272]",
-                g.dense.param_count(),
-            ),
-            row("G", "reshape", "Reshape((7, 7, 128))", "[n, 128, 7, 7]", 0),
-            row(
-                "G",
-                "up1",
-                "Conv2DTranspose 128 4x4 s2 same, LeakyReLU",
-                "[n, 128, 14, 14]",
-                g.up1.param_count(),
-            ),
-            row(
-                "G",
-                "up2",
-                "Conv2DTranspose 128 4x4 s2 same, LeakyReLU",
-                "[n, 128, 28, 28]",
-                g.up2.param_count(),
-            ),
-            row(
-                "G",
-                "out",
-                "Conv2D 1 7x7 same, sigmoid",
-                "[n, 1, 28, 28]",
-                g.out.param_count(),
-            ),
-            row(
-                "D",
-                "conv1",
-                "Conv2D 64 3x3 s2 same, LeakyReLU, Dropout",
-                "[n, 64, 14, 14]",
-                d.conv1.param_count(),
-            ),
-            row(
-                "D",
-                "conv2",
-                "Conv2D 64 3x3 s2 same, LeakyReLU, Dropout",
-                "[n, 64, 7, 7]",
-                d.conv2.param_count(),
-            ),
-            row("D", "flatten", "Flatten", "[n, 3136]", 0),
-            row("D", "out", "Dense 3136->1, sigmoid", "[n, 1]", d.out.param_count()),
-        ]
+        [self.g.trace().rows(), self.d.trace().rows()].concat()
     }
     fn flops_per_iter(&self) -> f64 {
         let h = self.n_batch / 2;
-        step_flops(self.g.macs(), self.d.macs(), h, 2 * h, self.n_batch)
+        step_flops(self.g.trace().macs(), self.d.trace().macs(), h, 2 * h, self.n_batch)
     }
     fn reals_per_step(&self) -> usize {
         self.n_batch / 2

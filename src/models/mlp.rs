@@ -9,8 +9,8 @@ use anyhow::Result;
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{step_flops, LayerInfo, NetMacs};
-use crate::nn::{leaky_relu, leaky_relu_dropout, tanh, Dense, Grad, Params};
+use super::{step_flops, LayerInfo};
+use crate::nn::{leaky_relu, leaky_relu_dropout, tanh, Dense, Grad, Params, Trace};
 use crate::spec::ModelSpec;
 
 pub const IMAGE: usize = 784;
@@ -58,8 +58,10 @@ impl MlpGenerator {
         tanh(&self.out.forward(&x, grad)?) // [n, 784]
     }
 
-    pub fn layers(&self) -> Vec<LayerInfo> {
-        dense_rows("G", &self.hidden, &self.out, self.slope, "tanh", 0.0)
+    /// `build_generator()` / `class generate`, layer by layer.
+    pub fn trace(&self) -> Trace {
+        let input = self.hidden.first().unwrap_or(&self.out).fan_in;
+        stack_trace("G", input, &self.hidden, &self.out, self.slope, "tanh", 0.0)
     }
 }
 
@@ -116,74 +118,42 @@ impl MlpDiscriminator {
         self.out.forward(&x, grad) // [n, 1]
     }
 
-    pub fn layers(&self) -> Vec<LayerInfo> {
-        dense_rows("D", &self.hidden, &self.out, self.slope, "sigmoid", self.dropout)
+    /// `build_discriminator()` / `class discrimination`, layer by layer.
+    pub fn trace(&self) -> Trace {
+        stack_trace("D", IMAGE, &self.hidden, &self.out, self.slope, "sigmoid", self.dropout)
     }
 }
 
-fn dense_rows(
+/// A Dense stack from its input: each hidden layer with its LeakyReLU (and Dropout,
+/// if any) as rows of their own, then the output layer.
+fn stack_trace(
     net: &'static str,
+    input: usize,
     hidden: &[Dense],
     out: &Dense,
     slope: f64,
     out_act: &str,
     drop: f64,
-) -> Vec<LayerInfo> {
-    let mut rows = Vec::new();
-    let mut push = |name: String, kind: String, width: usize, params: usize| {
-        rows.push(LayerInfo {
-            network: net,
-            name,
-            kind,
-            output: format!("[n, {width}]"),
-            params,
-        })
-    };
+) -> Trace {
+    let mut t = Trace::new(net, &[input]);
     for (i, l) in hidden.iter().enumerate() {
-        push(
-            format!("hidden{i}"),
-            format!("Dense {}->{}", l.fan_in, l.fan_out),
-            l.fan_out,
-            l.param_count(),
-        );
-        push(format!("hidden{i}.act"), format!("LeakyReLU({slope})"), l.fan_out, 0);
+        t = t
+            .dense(&format!("hidden{i}"), l, "")
+            .act(&format!("hidden{i}.act"), &format!("LeakyReLU({slope})"));
         if drop > 0.0 {
-            push(format!("hidden{i}.drop"), format!("Dropout({drop})"), l.fan_out, 0);
+            t = t.act(&format!("hidden{i}.drop"), &format!("Dropout({drop})"));
         }
     }
-    push(
-        "out".into(),
-        format!("Dense {}->{}, {out_act}", out.fan_in, out.fan_out),
-        out.fan_out,
-        out.param_count(),
-    );
-    rows
-}
-
-/// Multiply-adds of one row through a Dense stack.
-fn stack_macs(hidden: &[Dense], out: &Dense) -> NetMacs {
-    let all = hidden.iter().map(|l| l.macs(1)).sum::<f64>() + out.macs(1);
-    NetMacs {
-        all,
-        first: hidden.first().unwrap_or(out).macs(1),
-    }
+    t.dense("out", out, &format!(", {out_act}"))
 }
 
 /// FLOPs of one iteration of either MLP article: `n` fakes and `n` reals for D, `n`
 /// generated images for G.
 pub fn iter_flops(g: &MlpGenerator, d: &MlpDiscriminator, n: usize) -> f64 {
-    step_flops(
-        stack_macs(&g.hidden, &g.out),
-        stack_macs(&d.hidden, &d.out),
-        n,
-        2 * n,
-        n,
-    )
+    step_flops(g.trace().macs(), d.trace().macs(), n, 2 * n, n)
 }
 
 /// The layer table of both networks.
 pub fn layers(g: &MlpGenerator, d: &MlpDiscriminator) -> Vec<LayerInfo> {
-    let mut v = g.layers();
-    v.extend(d.layers());
-    v
+    [g.trace().rows(), d.trace().rows()].concat()
 }

@@ -35,13 +35,7 @@ pub struct StepStats {
     pub extra: Vec<(&'static str, f32)>,
 }
 
-/// Multiply-adds of one image through a network: all layers, and the first alone
-/// (whose input gradient is never computed: it is the data or the noise).
-#[derive(Clone, Copy, Debug)]
-pub struct NetMacs {
-    pub all: f64,
-    pub first: f64,
-}
+pub use crate::nn::{LayerInfo, NetMacs};
 
 /// FLOPs of one iteration of the common GAN step: G generates `nf` fakes (no
 /// gradient), D trains on `nd` images, then G trains on `ng` images through the frozen
@@ -61,27 +55,6 @@ pub struct EpochCtx<'a> {
     /// Test images to evaluate on (the article: all 10,000; profiles may cut it).
     pub test_size: usize,
     pub rngs: &'a mut StepRngs,
-}
-
-/// One row of `ganlab inspect`.
-pub struct LayerInfo {
-    pub network: &'static str,
-    pub name: String,
-    pub kind: String,
-    pub output: String,
-    pub params: usize,
-}
-
-impl LayerInfo {
-    pub fn new(network: &'static str, name: &str, kind: &str, output: &str, params: usize) -> LayerInfo {
-        LayerInfo {
-            network,
-            name: name.into(),
-            kind: kind.into(),
-            output: output.into(),
-            params,
-        }
-    }
 }
 
 /// A per-epoch row a model reports: the component and its named values.

@@ -18,12 +18,12 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{step_flops, Batch, Gan, LayerInfo, NetMacs, StepStats};
+use super::{step_flops, Batch, Gan, LayerInfo, StepStats};
 use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
     Params,
 };
-use crate::nn::{max_pool2d, Padding};
+use crate::nn::{max_pool2d, Padding, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Init, Quirk, Spec};
@@ -87,12 +87,17 @@ impl Generator {
         self.conv2.forward_upsampled2(&x, grad, Act::Tanh) // [n, 1, 28, 28]
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 100.0 * 1024.0;
-        NetMacs {
-            all: first + 1024.0 * 6272.0 + 196.0 * 64.0 * 128.0 * 25.0 + 784.0 * 64.0 * 25.0,
-            first,
-        }
+    /// `generator_model()` layer by layer.
+    pub fn trace(&self) -> Trace {
+        let bn = "BatchNormalization (+12,544 moving stats), tanh";
+        Trace::new("G", &[self.dense1.fan_in])
+            .dense("dense1", &self.dense1, ", tanh")
+            .dense("dense2", &self.dense2, "")
+            .op("bn", bn, &[self.dense2.fan_out], self.bn.param_count())
+            .op("reshape", "Reshape((7, 7, 128)), UpSampling2D(2)", &[128, 14, 14], 0)
+            .conv("conv1", &self.conv1, ", tanh")
+            .up2()
+            .conv("conv2", &self.conv2, ", tanh")
     }
 }
 
@@ -134,12 +139,16 @@ impl Discriminator {
         self.out.forward(&x, grad) // [n, 1]
     }
 
-    fn macs(&self) -> NetMacs {
-        let first = 784.0 * 64.0 * 25.0;
-        NetMacs {
-            all: first + 100.0 * 128.0 * 64.0 * 25.0 + 3200.0 * 1024.0 + 1024.0,
-            first,
-        }
+    /// `discriminator_model()` layer by layer.
+    pub fn trace(&self) -> Trace {
+        Trace::new("D", &[1, 28, 28])
+            .conv("conv1", &self.conv1, ", tanh")
+            .pool2()
+            .conv("conv2", &self.conv2, ", tanh")
+            .pool2()
+            .flatten()
+            .dense("dense", &self.dense, ", tanh")
+            .dense("out", &self.out, ", sigmoid")
     }
 }
 
@@ -222,71 +231,16 @@ impl Gan for TanhCnnGan {
         Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
     }
     fn layers(&self) -> Vec<LayerInfo> {
-        let row = LayerInfo::new;
-        let (g, d) = (&self.g, &self.d);
-        vec![
-            row(
-                "G",
-                "dense1",
-                "Dense 100->1024, tanh",
-                "[n, 1024]",
-                g.dense1.param_count(),
-            ),
-            row("G", "dense2", "Dense 1024->6272", "[n, 6272]", g.dense2.param_count()),
-            row(
-                "G",
-                "bn",
-                "BatchNormalization (+12,544 moving stats), tanh",
-                "[n, 6272]",
-                g.bn.param_count(),
-            ),
-            row(
-                "G",
-                "reshape",
-                "Reshape((7, 7, 128)), UpSampling2D(2)",
-                "[n, 128, 14, 14]",
-                0,
-            ),
-            row(
-                "G",
-                "conv1",
-                "Conv2D 64 5x5 same, tanh, UpSampling2D(2)",
-                "[n, 64, 28, 28]",
-                g.conv1.param_count(),
-            ),
-            row(
-                "G",
-                "conv2",
-                "Conv2D 1 5x5 same, tanh",
-                "[n, 1, 28, 28]",
-                g.conv2.param_count(),
-            ),
-            row(
-                "D",
-                "conv1",
-                "Conv2D 64 5x5 same, tanh, MaxPooling2D(2)",
-                "[n, 64, 14, 14]",
-                d.conv1.param_count(),
-            ),
-            row(
-                "D",
-                "conv2",
-                "Conv2D 128 5x5 valid, tanh, MaxPooling2D(2)",
-                "[n, 128, 5, 5]",
-                d.conv2.param_count(),
-            ),
-            row(
-                "D",
-                "dense",
-                "Flatten, Dense 3200->1024, tanh",
-                "[n, 1024]",
-                d.dense.param_count(),
-            ),
-            row("D", "out", "Dense 1024->1, sigmoid", "[n, 1]", d.out.param_count()),
-        ]
+        [self.g.trace().rows(), self.d.trace().rows()].concat()
     }
     fn flops_per_iter(&self) -> f64 {
-        step_flops(self.g.macs(), self.d.macs(), self.batch, 2 * self.batch, self.batch)
+        step_flops(
+            self.g.trace().macs(),
+            self.d.trace().macs(),
+            self.batch,
+            2 * self.batch,
+            self.batch,
+        )
     }
     fn reals_per_step(&self) -> usize {
         self.batch

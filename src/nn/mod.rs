@@ -4,6 +4,9 @@
 //! All initial values and random masks come from the run's seeded generators
 //! (candle's CPU generator cannot be seeded), so runs are reproducible.
 
+mod trace;
+pub use trace::{LayerInfo, NetMacs, Trace};
+
 use std::collections::HashMap;
 use std::path::Path;
 
