@@ -28,6 +28,9 @@ pub struct BenchResult {
     pub peak_gflops: f64,
     pub pct_of_peak: f64,
     pub peak_rss_mb: f64,
+    /// `--breakdown`: where the time of one iteration goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
     /// The CPU it ran on (a speed figure means nothing without it).
     #[serde(flatten)]
     pub cpu: CpuInfo,
@@ -67,6 +70,61 @@ impl CpuInfo {
             avx512: has("avx512f"),
             amx: has("amx_tile"),
         }
+    }
+}
+
+/// Mean milliseconds of one iteration by part: ganlab's kernels by kind, and the rest
+/// (candle's own ops, graph building and backprop bookkeeping, allocation, batches,
+/// threads waiting), beside the floor the FLOPs set at the measured GEMM peak.
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub mean_ms: f64,
+    pub gemm_ms: f64,
+    pub elementwise_ms: f64,
+    pub loss_ms: f64,
+    pub optimizer_ms: f64,
+    pub rest_ms: f64,
+    pub flop_floor_ms: f64,
+}
+
+impl Breakdown {
+    fn from(parts: [f64; 4], mean_ms: f64, floor_ms: f64) -> Breakdown {
+        let [gemm_ms, elementwise_ms, loss_ms, optimizer_ms] = parts;
+        Breakdown {
+            mean_ms,
+            gemm_ms,
+            elementwise_ms,
+            loss_ms,
+            optimizer_ms,
+            rest_ms: mean_ms - parts.iter().sum::<f64>(),
+            flop_floor_ms: floor_ms,
+        }
+    }
+
+    /// The table `ganlab bench --breakdown` prints.
+    pub fn table(&self) -> String {
+        let pct = |v: f64| 100.0 * v / self.mean_ms;
+        let mut out = format!(
+            "  where one iteration's {:.2} ms go (mean):
+",
+            self.mean_ms
+        );
+        let labels = crate::kernels::timing::Part::ALL.map(|p| p.label());
+        let rows = [
+            (labels[0], self.gemm_ms),
+            (labels[1], self.elementwise_ms),
+            (labels[2], self.loss_ms),
+            (labels[3], self.optimizer_ms),
+            ("the rest (candle ops, graph, allocation, waiting)", self.rest_ms),
+        ];
+        for (label, v) in rows {
+            out.push_str(&format!("    {label:<50} {v:>9.2} ms {:>5.1} %\n", pct(v)));
+        }
+        out.push_str(&format!(
+            "    {:<50} {:>9.2} ms (the FLOPs at the GEMM peak)\n",
+            "floor", self.flop_floor_ms
+        ));
+        out
     }
 }
 
@@ -111,7 +169,9 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Time `iters` training iterations of `spec` after `warmup` untimed ones.
+/// Time `iters` training iterations of `spec` after `warmup` untimed ones; with
+/// `breakdown`, also where their time goes ([`Breakdown`]).
+#[allow(clippy::too_many_arguments)] // the bench command's settings, passed through
 pub fn bench_spec(
     spec: &Spec,
     data: &Mnist,
@@ -120,13 +180,18 @@ pub fn bench_spec(
     threads: usize,
     peak: f64,
     dev: &Device,
+    breakdown: bool,
 ) -> Result<BenchResult> {
     let mut model = models::build(spec, dev)?;
     let mut rngs = StepRngs::new(spec.seed, &spec.noise);
     let mut sampler = Sampler::new(spec, data.train.len(), model.reals_per_step());
     sampler.start_epoch();
     let mut times = Vec::with_capacity(iters);
+    let mut parts = [0f64; 4];
     for i in 0..warmup + iters {
+        if breakdown && i == warmup {
+            crate::kernels::timing::enable(true);
+        }
         let s = Instant::now();
         let idx = sampler.next_indices();
         let batch = make_batch(&data.train, &idx, spec.data.scale, dev)?;
@@ -136,6 +201,13 @@ pub fn bench_spec(
             times.push(s.elapsed().as_secs_f64() * 1e3);
         }
     }
+    if breakdown {
+        for (p, v) in parts.iter_mut().zip(crate::kernels::timing::take()) {
+            *p = v * 1e3 / iters as f64;
+        }
+        crate::kernels::timing::enable(false);
+    }
+    let mean = times.iter().sum::<f64>() / iters as f64;
     let min = times.iter().copied().fold(f64::MAX, f64::min);
     let max = times.iter().copied().fold(0.0, f64::max);
     let med = median(&mut times);
@@ -154,6 +226,7 @@ pub fn bench_spec(
         peak_gflops: peak,
         pct_of_peak: 100.0 * gflops / peak,
         peak_rss_mb: peak_rss_mb(),
+        breakdown: breakdown.then(|| Breakdown::from(parts, mean, gflop / peak * 1e3)),
         cpu: CpuInfo::read(),
     })
 }

@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// One JSON object per spec per line
     #[arg(long)]
     pub json: bool,
+    /// Also split one iteration into GEMM/convolution, element-wise, loss, optimiser
+    /// and the rest, beside the floor its FLOPs set at the GEMM peak
+    #[arg(long)]
+    pub breakdown: bool,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -58,6 +62,7 @@ impl BenchArgs {
             threads,
             device,
             json,
+            breakdown,
             data,
         } = self;
         if iters == 0 {
@@ -87,8 +92,9 @@ impl BenchArgs {
             );
         }
         for s in &loaded {
-            let r =
-                crate::runtime::on_pool(|| crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev))?;
+            let r = crate::runtime::on_pool(|| {
+                crate::bench::bench_spec(s, &mnist, iters, warmup, threads, peak, &dev, breakdown)
+            })?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
@@ -96,6 +102,9 @@ impl BenchArgs {
                     "{:<22} {:>6} {:>11.2} {:>9.2} {:>9.2} {:>10.2} {:>8.0} {:>7.1}%",
                     r.spec, r.batch_size, r.median_ms, r.min_ms, r.max_ms, r.gflop_per_iter, r.gflops, r.pct_of_peak
                 );
+                if let Some(b) = &r.breakdown {
+                    print!("{}", b.table());
+                }
             }
         }
         Ok(())

@@ -90,6 +90,7 @@ impl InplaceOp2 for AdamStep<'_> {
         "ganlab-adam"
     }
     fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
+        let _t = super::timing::Timed::start(super::timing::Part::Optimizer);
         let g = f32_view(s2, l2)?;
         let (a, b) = match l1.contiguous_offsets() {
             Some(o) => o,

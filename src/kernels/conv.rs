@@ -501,6 +501,7 @@ impl CustomOp3 for Conv2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[1] || l3.dims() != [wd[0]] {
             bail!("conv2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
@@ -520,6 +521,7 @@ impl CustomOp3 for Conv2d {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
@@ -597,6 +599,7 @@ impl CustomOp3 for ConvTranspose2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[0] || l3.dims() != [wd[1]] {
             bail!("conv-transpose2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
@@ -617,6 +620,7 @@ impl CustomOp3 for ConvTranspose2d {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd)?;
         let (n, cin) = (xd[0], xd[1]);

@@ -131,6 +131,7 @@ impl CustomOp3 for DenseOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (n, fin) = dims2(l1, "x")?;
         let (win, out) = dims2(l2, "W")?;
         if win != fin || l3.dims() != [out] {
@@ -157,6 +158,7 @@ impl CustomOp3 for DenseOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let grad = grad.contiguous()?;
         let gx = if x.track_op() {
             Some(grad.apply_op2_no_bwd(w, &DenseGradX)?)
@@ -185,6 +187,7 @@ impl CustomOp2 for DenseGradX {
         "ganlab-dense-grad-x"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (n, out) = dims2(l1, "dy")?;
         let (fin, _) = dims2(l2, "W")?;
         let (g, w) = (view(s1, l1)?, view(s2, l2)?);
@@ -203,6 +206,7 @@ impl CustomOp2 for DenseGradW {
         "ganlab-dense-grad-w"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (n, fin) = dims2(l1, "x")?;
         let (_, out) = dims2(l2, "dy")?;
         let (x, g) = (view(s1, l1)?, view(s2, l2)?);
@@ -220,6 +224,7 @@ impl CustomOp1 for ColumnSum {
         "ganlab-column-sum"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (_, out) = dims2(l, "dy")?;
         let g = view(s, l)?;
         let mut acc = vec![0f32; out];

@@ -18,6 +18,7 @@ impl CustomOp1 for LeakyRelu {
         "ganlab-leaky-relu"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let x = f32_view(s, l)?;
         let a = self.slope;
         let y = match &self.mask {
@@ -32,6 +33,7 @@ impl CustomOp1 for LeakyRelu {
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let g = arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?;
         Ok(Some(match &self.mask {
             None => g,
@@ -49,6 +51,7 @@ impl CustomOp2 for LeakyReluGrad {
         "ganlab-leaky-relu-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let x = f32_view(s1, l1)?;
         let g = f32_view(s2, l2)?;
         let a = self.slope;
@@ -92,10 +95,12 @@ impl CustomOp1 for Tanh {
         "ganlab-tanh"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let x = f32_view(s, l)?;
         Ok((CpuStorage::F32(map1(&x, fast_tanh)), l.shape().clone()))
     }
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         Ok(Some(res.apply_op2_no_bwd(grad, &TanhGrad)?))
     }
 }
@@ -107,6 +112,7 @@ impl CustomOp2 for TanhGrad {
         "ganlab-tanh-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let y = f32_view(s1, l1)?;
         let g = f32_view(s2, l2)?;
         Ok((
@@ -128,6 +134,7 @@ impl CustomOp1 for MaskMul {
         "ganlab-mask-mul"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let x = f32_view(s, l)?;
         if x.len() != self.mask.len() {
             bail!("mask-mul: {} values, mask of {}", x.len(), self.mask.len());
@@ -135,6 +142,7 @@ impl CustomOp1 for MaskMul {
         Ok((CpuStorage::F32(map2(&x, &self.mask, |x, m| x * m)), l.shape().clone()))
     }
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         Ok(Some(grad.apply_op1_no_bwd(&MaskMul {
             mask: self.mask.clone(),
         })?))

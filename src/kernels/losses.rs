@@ -62,6 +62,7 @@ impl CustomOp2 for Bce {
         "ganlab-bce"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Loss);
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         if x.len() != y.len() {
@@ -72,6 +73,7 @@ impl CustomOp2 for Bce {
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Loss);
         let d = x.apply_op2_no_bwd(y, &BceGrad { sem: self.sem })?;
         Ok((Some(d.mul(grad)?), None))
     }
@@ -86,6 +88,7 @@ impl CustomOp2 for BceGrad {
         "ganlab-bce-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Loss);
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         let sem = self.sem;
@@ -181,6 +184,7 @@ impl CustomOp2 for SparseCce {
         "ganlab-sparse-cce"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Loss);
         let x = f32_view(s1, l1)?;
         let y = f32_view(s2, l2)?;
         let k = *l1.dims().last().unwrap_or(&1);
@@ -195,6 +199,7 @@ impl CustomOp2 for SparseCce {
         Ok((CpuStorage::F32(loss), Shape::from(y.len())))
     }
     fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Loss);
         let k = x.dim(1)?;
         let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let yv = y.to_vec1::<f32>()?;

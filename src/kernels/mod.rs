@@ -26,6 +26,7 @@ mod dense;
 mod elementwise;
 mod losses;
 mod pool;
+pub mod timing;
 mod upconv;
 
 pub use adam::{AdamForm, AdamStep};

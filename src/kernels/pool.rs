@@ -46,6 +46,7 @@ impl CustomOp1 for MaxPool2d {
         "ganlab-max-pool2d"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let (planes, h, w, oh, ow) = dims(l, self.k)?;
         let x = f32_view(s, l)?;
         let mut y = vec![0f32; planes * oh * ow];
@@ -61,6 +62,7 @@ impl CustomOp1 for MaxPool2d {
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         Ok(Some(arg.apply_op2_no_bwd(grad, &MaxPoolGrad { k: self.k })?))
     }
 }
@@ -75,6 +77,7 @@ impl CustomOp2 for MaxPoolGrad {
         "ganlab-max-pool2d-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
         let (planes, h, w, oh, ow) = dims(l1, self.k)?;
         if l2.shape().elem_count() != planes * oh * ow {
             bail!("max-pool grad: dy {:?} does not fit x {:?}", l2.dims(), l1.dims());

@@ -187,6 +187,7 @@ impl CustomOp3 for UpConv2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         let taps = check(xd, wd, l3.dims())?;
         let (n, c, h, w, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);
@@ -205,6 +206,7 @@ impl CustomOp3 for UpConv2d {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let taps = check(xd, wd, b.dims())?;
         let (n, c, h, wi, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);

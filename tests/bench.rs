@@ -1,0 +1,38 @@
+//! `ganlab bench --breakdown` (issue 19): the parts of one iteration are measured by
+//! the kernels themselves and add up to no more than the iteration; every article's
+//! step runs GEMM and optimiser kernels. (No assertion on speed.)
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn the_breakdown_splits_an_iteration_into_its_parts() {
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(["bench", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])
+        .args(["--iters", "2", "--warmup", "1", "--threads", "2", "--breakdown", "--json"])
+        .args(["--data-dir", common::data_dir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let b = &v["breakdown"];
+    let ms = |k: &str| b[k].as_f64().unwrap_or_else(|| panic!("{k} in {b}"));
+    assert!(ms("gemm_ms") > 0.0 && ms("optimizer_ms") > 0.0 && ms("elementwise_ms") > 0.0, "{b}");
+    let parts = ms("gemm_ms") + ms("elementwise_ms") + ms("loss_ms") + ms("optimizer_ms");
+    assert!((parts + ms("rest_ms") - ms("mean_ms")).abs() < 1e-6, "{b}");
+    assert!(ms("rest_ms") >= 0.0, "the kernels' parts exceed the iteration: {b}");
+    assert!(ms("flop_floor_ms") > 0.0 && ms("flop_floor_ms") < ms("mean_ms"), "{b}");
+    assert!(v["cpu_model"].is_string());
+    // Without --breakdown, no breakdown.
+    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
+        .args(["bench", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])
+        .args(["--iters", "1", "--warmup", "0", "--json"])
+        .args(["--data-dir", common::data_dir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert!(v.get("breakdown").is_none(), "{v}");
+}
