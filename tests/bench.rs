@@ -10,7 +10,16 @@ use std::process::Command;
 fn the_breakdown_splits_an_iteration_into_its_parts() {
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
         .args(["bench", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])
-        .args(["--iters", "2", "--warmup", "1", "--threads", "2", "--breakdown", "--json"])
+        .args([
+            "--iters",
+            "2",
+            "--warmup",
+            "1",
+            "--threads",
+            "2",
+            "--breakdown",
+            "--json",
+        ])
         .args(["--data-dir", common::data_dir().to_str().unwrap()])
         .output()
         .unwrap();
@@ -19,7 +28,10 @@ fn the_breakdown_splits_an_iteration_into_its_parts() {
     let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
     let b = &v["breakdown"];
     let ms = |k: &str| b[k].as_f64().unwrap_or_else(|| panic!("{k} in {b}"));
-    assert!(ms("gemm_ms") > 0.0 && ms("optimizer_ms") > 0.0 && ms("elementwise_ms") > 0.0, "{b}");
+    assert!(
+        ms("gemm_ms") > 0.0 && ms("optimizer_ms") > 0.0 && ms("elementwise_ms") > 0.0,
+        "{b}"
+    );
     let parts = ms("gemm_ms") + ms("elementwise_ms") + ms("loss_ms") + ms("optimizer_ms");
     assert!((parts + ms("rest_ms") - ms("mean_ms")).abs() < 1e-6, "{b}");
     assert!(ms("rest_ms") >= 0.0, "the kernels' parts exceed the iteration: {b}");

@@ -23,26 +23,47 @@ fn layer_tables_and_flops_come_from_the_layers_and_match_the_articles() {
         let s = Spec::load(&common::spec_path(name), None, &[]).unwrap();
         let m = ganlab::models::build(&s, &Device::Cpu).unwrap();
         let rows = m.layers();
-        let sum = |net: &str| rows.iter().filter(|r| r.network == net).map(|r| r.params).sum::<usize>();
+        let sum = |net: &str| {
+            rows.iter()
+                .filter(|r| r.network == net)
+                .map(|r| r.params)
+                .sum::<usize>()
+        };
         // The BatchNorm row of 001 counts its trainable gamma and beta; its moving
         // statistics (12,544) are the G count's non-trainable part.
         let bn_state = m.generator().state_count();
         assert_eq!(sum("G") + bn_state, g_params, "{name}: G");
         assert_eq!(sum("D"), d_params, "{name}: D");
-        assert_eq!(m.generator().count() + bn_state, g_params, "{name}: the model holds what its table says");
+        assert_eq!(
+            m.generator().count() + bn_state,
+            g_params,
+            "{name}: the model holds what its table says"
+        );
         assert_eq!(m.discriminator().count(), d_params, "{name}");
         assert_eq!(m.flops_per_iter(), flops, "{name}: FLOPs");
         // The last G row's shape is the image G really generates.
-        let z = ganlab::rng::noise(&s.noise, 2, &mut ganlab::rng::stream(1, ganlab::rng::Stream::Noise), &Device::Cpu)
-            .unwrap();
+        let z = ganlab::rng::noise(
+            &s.noise,
+            2,
+            &mut ganlab::rng::stream(1, ganlab::rng::Stream::Noise),
+            &Device::Cpu,
+        )
+        .unwrap();
         let out = m.generate(&z).unwrap();
         let last_g = rows.iter().rfind(|r| r.network == "G").unwrap();
-        let traced: usize = last_g.output.trim_matches(|c| c == '[' || c == ']')
+        let traced: usize = last_g
+            .output
+            .trim_matches(|c| c == '[' || c == ']')
             .split(", ")
             .skip(1)
             .map(|d| d.parse::<usize>().unwrap())
             .product();
         assert_eq!(out.dims(), &[2, traced], "{name}: {}", last_g.output);
-        assert!(rows.iter().filter(|r| r.network == "D").all(|r| r.output.starts_with("[n, ")), "{name}");
+        assert!(
+            rows.iter()
+                .filter(|r| r.network == "D")
+                .all(|r| r.output.starts_with("[n, ")),
+            "{name}"
+        );
     }
 }

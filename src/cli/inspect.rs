@@ -135,31 +135,7 @@ fn inspect(s: &Spec) -> Result<()> {
         println!("G parameters: {}", group(model.generator().count()));
     }
     println!("D parameters: {}", group(model.discriminator().count()));
-    match s.framework {
-        Some(f) => {
-            let d = f.defaults();
-            println!(
-                "framework: {f} (its defaults: loss.bce {}, Adam eps {:e}, init {}, glorot_normal {})",
-                d.bce, d.adam_eps, d.init, d.glorot_normal
-            );
-        }
-        None => println!("framework: not named (every era-dependent key set by hand)"),
-    }
-    for (k, v, dv) in s.era_overrides() {
-        println!("  overridden: {k} = {v} (the framework's default is {dv})");
-    }
-    let reads = s.model.variant.model_keys();
-    println!(
-        "model keys its article reads: {}",
-        if reads.is_empty() {
-            "none (its layers are the article's)".to_string()
-        } else {
-            reads.join(", ")
-        }
-    );
-    for q in &s.undo {
-        println!("  undone: the article's quirk {q} (undo:)");
-    }
+    print_era(&s);
     println!("loss.bce: {}", s.loss.bce());
     println!("model.init: {}", s.model.init());
     if s.model.variant == crate::spec::Variant::Acgan {
@@ -192,4 +168,34 @@ fn inspect(s: &Spec) -> Result<()> {
         s.noise.dist, s.noise.dim, s.train.batch_size, s.train.sampling
     );
     Ok(())
+}
+
+/// The spec's era, the keys that depart from it, the model keys its article reads and
+/// the quirks it undoes.
+fn print_era(s: &Spec) {
+    match s.framework {
+        Some(f) => {
+            let d = f.defaults();
+            println!(
+                "framework: {f} (its defaults: loss.bce {}, Adam eps {:e}, init {}, glorot_normal {})",
+                d.bce, d.adam_eps, d.init, d.glorot_normal
+            );
+        }
+        None => println!("framework: not named (every era-dependent key set by hand)"),
+    }
+    for (k, v, dv) in s.era_overrides() {
+        println!("  overridden: {k} = {v} (the framework's default is {dv})");
+    }
+    let reads = s.model.variant.model_keys();
+    println!(
+        "model keys its article reads: {}",
+        if reads.is_empty() {
+            "none (its layers are the article's)".to_string()
+        } else {
+            reads.join(", ")
+        }
+    );
+    for q in &s.undo {
+        println!("  undone: the article's quirk {q} (undo:)");
+    }
 }
