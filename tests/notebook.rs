@@ -136,13 +136,13 @@ fn every_notebook_trains_in_a_cell_and_acgan_answers_its_question() {
             .unwrap()
             .iter()
             .filter(|c| c["cell_type"] == "code" && text(&c["source"]).contains("train_iters("))
-            .flat_map(|c| {
+            .map(|c| {
                 c["outputs"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|o| text(&o["text"]))
-                    .collect::<Vec<_>>()
+                    .collect::<String>()
             })
             .collect();
         assert!(
