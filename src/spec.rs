@@ -205,6 +205,14 @@ impl Variant {
             Variant::Acgan => &["leaky_slope", "dropout", "glorot_normal"],
         }
     }
+
+    /// [`Variant::model_keys`] as said in messages.
+    pub fn model_keys_text(self) -> String {
+        match self.model_keys() {
+            [] => "no model keys, its layers are the article's".into(),
+            keys => keys.join(", "),
+        }
+    }
 }
 
 impl Quirk {
@@ -1099,15 +1107,10 @@ impl Spec {
             return Err("train.iters_per_epoch is required with train.sampling: with_replacement".into());
         }
         if let Some(key) = self.ignored_model_key() {
-            let reads = self.model.variant.model_keys();
             return Err(format!(
                 "model.{key} has no effect on variant {}: its article does not read it (it reads: {}); remove it",
                 self.model.variant,
-                if reads.is_empty() {
-                    "no model keys, its layers are the article's".to_string()
-                } else {
-                    reads.join(", ")
-                }
+                self.model.variant.model_keys_text()
             ));
         }
         match self.model.variant {

@@ -63,10 +63,6 @@ fn charts_of_one_cell_are_stacked_into_one_svg() {
 #[test]
 fn committed_notebooks_carry_their_outputs() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<String>(),
-        other => other.as_str().unwrap_or_default().to_string(),
-    };
     let mut books = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();
@@ -117,10 +113,6 @@ fn the_engines_view_of_the_committed_record() {
 #[test]
 fn every_notebook_trains_in_a_cell_and_acgan_answers_its_question() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<String>(),
-        other => other.as_str().unwrap_or_default().to_string(),
-    };
     for name in [
         "vanilla_mlp_keras",
         "tanh_cnn_sgd",
@@ -162,5 +154,13 @@ fn every_notebook_trains_in_a_cell_and_acgan_answers_its_question() {
                 assert!(all.contains(needle), "acgan.ipynb has no output with {needle:?}");
             }
         }
+    }
+}
+
+/// A notebook field that is a string or a list of lines, as one string.
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<String>(),
+        other => other.as_str().unwrap_or_default().to_string(),
     }
 }

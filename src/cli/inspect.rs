@@ -135,7 +135,7 @@ fn inspect(s: &Spec) -> Result<()> {
         println!("G parameters: {}", group(model.generator().count()));
     }
     println!("D parameters: {}", group(model.discriminator().count()));
-    print_era(&s);
+    print_era(s);
     println!("loss.bce: {}", s.loss.bce());
     println!("model.init: {}", s.model.init());
     if s.model.variant == crate::spec::Variant::Acgan {
@@ -186,15 +186,7 @@ fn print_era(s: &Spec) {
     for (k, v, dv) in s.era_overrides() {
         println!("  overridden: {k} = {v} (the framework's default is {dv})");
     }
-    let reads = s.model.variant.model_keys();
-    println!(
-        "model keys its article reads: {}",
-        if reads.is_empty() {
-            "none (its layers are the article's)".to_string()
-        } else {
-            reads.join(", ")
-        }
-    );
+    println!("the article reads: {}", s.model.variant.model_keys_text());
     for q in &s.undo {
         println!("  undone: the article's quirk {q} (undo:)");
     }
