@@ -315,13 +315,7 @@ fn spec_view(
         spec: s.name.clone(),
         article: s.source.title.clone(),
         framework: s.framework.map_or("-".into(), |f| f.to_string()),
-        settings: format!(
-            "loss.bce {}, Adam eps {:e} / {:e}, glorot_normal {}",
-            s.loss.bce(),
-            s.optim.g.eps(),
-            s.optim.d.eps(),
-            s.model.glorot_normal()
-        ),
+        settings: era_settings(s),
         seeds: pair.seeds(),
         rows: pair.verdict_rows(),
         missing: pair.missing(),
@@ -448,4 +442,24 @@ mod tests {
         let v = verdict(&[10.0], &[12.0], true);
         assert!(v.interval.is_none() && v.word.starts_with("no verdict"));
     }
+}
+
+/// The era-dependent settings this spec's article actually uses: the cross-entropy,
+/// Adam's eps (not for SGD), the Dense initialiser and `glorot_normal` where its
+/// variant reads them.
+fn era_settings(s: &crate::spec::Spec) -> String {
+    let mut out = vec![format!("loss.bce {}", s.loss.bce())];
+    for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
+        if o.kind != crate::spec::OptimKind::SgdKeras {
+            out.push(format!("{n} Adam eps {:e}", o.eps()));
+        }
+    }
+    let reads = s.model.variant.model_keys();
+    if reads.contains(&"init") {
+        out.push(format!("model.init {}", s.model.init()));
+    }
+    if reads.contains(&"glorot_normal") {
+        out.push(format!("glorot_normal {}", s.model.glorot_normal()));
+    }
+    out.join(", ")
 }
