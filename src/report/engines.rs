@@ -417,6 +417,26 @@ pub fn band_svg(engines: &[SeedCurves], caption: &str, x_desc: &str) -> Result<S
     })
 }
 
+/// The era-dependent settings this spec's article actually uses: the cross-entropy,
+/// Adam's eps (not for SGD), the Dense initialiser and `glorot_normal` where its
+/// variant reads them.
+fn era_settings(s: &crate::spec::Spec) -> String {
+    let mut out = vec![format!("loss.bce {}", s.loss.bce())];
+    for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
+        if o.kind != crate::spec::OptimKind::SgdKeras {
+            out.push(format!("{n} Adam eps {:e}", o.eps()));
+        }
+    }
+    let reads = s.model.variant.model_keys();
+    if reads.contains(&"init") {
+        out.push(format!("model.init {}", s.model.init()));
+    }
+    if reads.contains(&"glorot_normal") {
+        out.push(format!("glorot_normal {}", s.model.glorot_normal()));
+    }
+    out.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::verdict;
@@ -442,24 +462,4 @@ mod tests {
         let v = verdict(&[10.0], &[12.0], true);
         assert!(v.interval.is_none() && v.word.starts_with("no verdict"));
     }
-}
-
-/// The era-dependent settings this spec's article actually uses: the cross-entropy,
-/// Adam's eps (not for SGD), the Dense initialiser and `glorot_normal` where its
-/// variant reads them.
-fn era_settings(s: &crate::spec::Spec) -> String {
-    let mut out = vec![format!("loss.bce {}", s.loss.bce())];
-    for (n, o) in [("G", &s.optim.g), ("D", &s.optim.d)] {
-        if o.kind != crate::spec::OptimKind::SgdKeras {
-            out.push(format!("{n} Adam eps {:e}", o.eps()));
-        }
-    }
-    let reads = s.model.variant.model_keys();
-    if reads.contains(&"init") {
-        out.push(format!("model.init {}", s.model.init()));
-    }
-    if reads.contains(&"glorot_normal") {
-        out.push(format!("glorot_normal {}", s.model.glorot_normal()));
-    }
-    out.join(", ")
 }
