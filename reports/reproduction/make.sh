@@ -73,8 +73,10 @@ for seed in $seeds; do
         echo "seed $seed, ganlab: resuming $dir ($status)"
         "$bin" resume "$dir" --threads 2 --quiet
       else
+        # A checkpoint every epoch, so that a stopped session loses at most one epoch
+        # (the specs' own schedules save every 50 or 10; trim removes them at the end).
         dir="$("$bin" run "experiments/$spec.yaml" --set "seed=$seed" "${budget[@]}" "${extra[@]}" \
-          --threads 2 --out "$out" --quiet | tail -n 1)"
+          --set checkpoint.every=1 --threads 2 --out "$out" --quiet | tail -n 1)"
       fi
       "$bin" eval "$dir" --save-images "$dir/samples/final.idx.gz" >/dev/null
     else
