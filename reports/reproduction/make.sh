@@ -80,10 +80,14 @@ for seed in $seeds; do
     fi
     t0=$SECONDS
     if [ "$engine" = ganlab ]; then
-      if [ -n "$found" ] && [ -d "$dir/checkpoints" ]; then
+      if [ -n "$found" ] && compgen -G "$dir/checkpoints/state_*.json" >/dev/null; then
         echo "seed $seed, ganlab: resuming $dir ($status)"
         "$bin" resume "$dir" --threads 2 --quiet
       else
+        if [ -n "$found" ]; then
+          echo "seed $seed, ganlab: $dir stopped ($status) with no checkpoint; starting it again"
+          mv "$dir" "$dir.stopped"
+        fi
         dir="$("$bin" run "experiments/$spec.yaml" --set "seed=$seed" "${budget[@]}" "${resumable[@]}" \
           "${extra[@]}" --threads 2 --out "$out" --quiet | tail -n 1)"
       fi
