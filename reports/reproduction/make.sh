@@ -47,6 +47,7 @@ esac
 find_run() {
   local seed="$1" engine="$2" d
   for d in "$out/$spec"/*/; do
+    case "$d" in *.stopped/) continue ;; esac  # set aside, superseded by a new run
     [ -f "$d/manifest.json" ] || continue
     python3 - "$d" "$seed" "$engine" <<'PY' && return 0
 import json, sys
