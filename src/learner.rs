@@ -15,12 +15,19 @@ use crate::train::{standard_hooks, Progress, RunOptions, Trainer};
 
 /// Register the standard hooks on `t`, in their order.
 pub fn register(t: &mut Trainer) -> Result<()> {
+    register_recording(t)?;
+    let progress = Progress::new(t);
+    t.hook(Box::new(progress))
+}
+
+/// The hooks that record a run (metrics, epoch table, grids, checkpoints, quality
+/// scores), without the progress bar: a notebook lab prints its own lines.
+pub fn register_recording(t: &mut Trainer) -> Result<()> {
     t.hooks(standard_hooks())?;
     if let Some(q) = Quality::for_spec(t.spec(), t.data())? {
         t.hook(Box::new(q))?;
     }
-    let progress = Progress::new(t);
-    t.hook(Box::new(progress))
+    Ok(())
 }
 
 /// Train `spec` on `data` into a new run directory; returns its path. On any failure

@@ -19,9 +19,8 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 
 use crate::data::Mnist;
-use crate::eval::during::Quality;
 use crate::spec::Spec;
-use crate::train::{standard_hooks, RunOptions, Trainer};
+use crate::train::{RunOptions, Trainer};
 
 /// MNIST, read once per notebook session.
 fn mnist(spec: &Spec) -> Result<Arc<Mnist>> {
@@ -69,7 +68,7 @@ impl Lab {
         let m = crate::run::Manifest::read(dir)?;
         let opts = options(&spec, &m.spec_file);
         let mut t = Trainer::restore(dir, mnist(&spec)?, opts)?;
-        register(&mut t)?;
+        crate::learner::register_recording(&mut t)?;
         Ok(Lab {
             spec_file: m.spec_file,
             profile: None,
@@ -130,7 +129,7 @@ impl Lab {
         if self.trainer.is_none() {
             let opts = options(&self.spec, &self.spec_file);
             let mut t = Trainer::create(&self.spec, mnist(&self.spec)?, opts)?;
-            register(&mut t)?;
+            crate::learner::register_recording(&mut t)?;
             println!("{}: training into {}", self.label(), super::shown(t.dir()).display());
             self.trainer = Some(t);
         }
@@ -270,16 +269,6 @@ impl Lab {
         );
         Ok(s)
     }
-}
-
-/// The standard hooks of a run, and quality scoring, without the progress bar (a
-/// lab prints its own lines).
-fn register(t: &mut Trainer) -> Result<()> {
-    t.hooks(standard_hooks())?;
-    if let Some(q) = Quality::for_spec(t.spec(), t.data())? {
-        t.hook(Box::new(q))?;
-    }
-    Ok(())
 }
 
 /// The run's options; sets the compute threads (the spec's, else all cores).
