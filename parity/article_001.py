@@ -5,7 +5,8 @@ tf_keras), run on ganlab's initial weights, real batches and noise.
 
     python parity/article_001.py FIXTURE_DIR
 
-Protocol and weight layouts: `parity/keras_fixture.py`; G's BatchNormalization
+Protocol and weight layouts: `parity/keras_fixture.py`; the start every Keras
+driver shares (TensorFlow's own kernels, 2 threads, `--changes`): `parity/keras_driver.py`; G's BatchNormalization
 gamma, beta and moving statistics are compared like the other weights. Changes to
 the article's code, and why: `keras_articles.CHANGES["all"]` and `["001"]`
 (printed with `--changes`). In short: tf_keras imports and legacy SGD; the Keras 1
@@ -15,34 +16,12 @@ come from ganlab's recording; image and weight saving dropped. The article's
 quirk is untouched: `g.predict` (BatchNorm with its moving averages) makes the D
 step's fakes, `d_on_g.train_on_batch` trains G with batch statistics.
 """
-import os
-import sys
+from keras_driver import ka, kf, main
 
-# oneDNN's fused graph kernels are TensorFlow's default on x86 but not float32-exact:
-# with them, article 000's first D update deviates from a float64 reference by up to
-# 5.5e-5 (28% of the learning rate) on near-zero gradients; without them by 4e-8,
-# ganlab by as little. Parity compares the mathematics, so it runs TensorFlow's own
-# kernels (the speed peer keeps oneDNN on).
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-
-import tensorflow as tf
-
-tf.config.threading.set_intra_op_parallelism_threads(2)
-tf.config.threading.set_inter_op_parallelism_threads(1)
-
-import keras_articles as ka
-import keras_fixture as kf
-
-if sys.argv[1:] == ["--changes"]:
-    print("\n".join(ka.CHANGES["all"] + ka.CHANGES["001"]))
-    sys.exit(0)
-
-fixture, cfg = kf.config()
-kf.run(
+main(
     "001",
-    fixture,
-    ka.article_001,
-    lambda m, src: ka.step_001(m, src, BATCH_SIZE=cfg["batch_size"]),
+    lambda cfg: ka.article_001(),
+    lambda m, src, cfg: ka.step_001(m, src, BATCH_SIZE=cfg["batch_size"]),
     lambda m: kf.name_layers(m["g"], {"Dense": ["g.dense1", "g.dense2"], "BatchNormalization": ["g.bn"],
                                       "Conv2D": ["g.conv1", "g.conv2"]})
     + kf.name_layers(m["d"], {"Conv2D": ["d.conv1", "d.conv2"], "Dense": ["d.dense", "d.out"]}),

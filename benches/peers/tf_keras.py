@@ -9,7 +9,7 @@ Prints one JSON object per spec with the keys of `benches/peers/torch_mlp.py`.
 Threads: intra-op = --threads, inter-op = 1 (one op at a time, as ganlab runs).
 The real batch is random data of the data's range (timing does not need MNIST).
 """
-import argparse, json, os, resource, statistics, sys, time
+import argparse, json, os, statistics, sys, time
 
 # This file's own name shadows the tf_keras package: take its folder off the path.
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from cpuinfo import cpu_info
+from cpuinfo import result_row, timed
 
 # GFLOP per iteration as ganlab counts it (`ganlab bench` prints the same figures).
 GFLOP = {"vanilla_mlp_keras": 4.09, "tanh_cnn_sgd": 99.63, "dcgan": 129.57, "acgan": 1177.32}
@@ -36,23 +36,8 @@ def peak_gflops(n=2048):
     return 2 * n ** 3 / statistics.median(ts) / 1e9
 
 
-def timed(run, iters, warmup):
-    """Milliseconds of each timed call of `run()` after `warmup` untimed ones."""
-    ts = []
-    for i in range(warmup + iters):
-        s = time.perf_counter()
-        run()
-        if i >= warmup:
-            ts.append((time.perf_counter() - s) * 1e3)
-    return ts
-
-
 def result(name, ts, peak, gflop, threads):
-    med = statistics.median(ts)
-    return {"spec": name, "framework": f"tensorflow {tf.__version__} (tf_keras)", "threads": threads,
-            "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
-            "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **cpu_info()}
+    return result_row(name, f"tensorflow {tf.__version__} (tf_keras)", threads, ts, peak, gflop)
 
 
 def main():

@@ -6,13 +6,13 @@ after warm-up). Prints one JSON object per spec with the same keys.
 
 The real batch is random data of the right range (timing does not need MNIST).
 """
-import argparse, json
+import json
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_mlp import peak_gflops, result, timed  # same timing and JSON keys
+from torch_mlp import result, setup, timed  # same command line, timing and JSON keys
 
 
 class Reshape(nn.Module):
@@ -138,14 +138,7 @@ def bench(name, step, g, d, og, od, b, iters, warmup, peak, gflop):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    peak = peak_gflops()
+    a, peak = setup(iters=5, warmup=1)
     g, d = tanh_cnn()
     sgd = lambda m: torch.optim.SGD(m.parameters(), lr=0.001, momentum=0.9, nesterov=True)
     print(json.dumps(bench("tanh_cnn_sgd", step_tanh, g, d, sgd(g), sgd(d), 128, a.iters, a.warmup, peak, 99.63)), flush=True)

@@ -6,10 +6,10 @@ training iteration (D step + G step) as each article batches it, timed the way
 
 Real MNIST is not needed for timing: the real batch is random data in [-1, 1].
 """
-import argparse, json, os, resource, statistics, sys, time
+import argparse, json, os, statistics, sys, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from cpuinfo import cpu_info  # noqa: E402
+from cpuinfo import result_row, timed  # noqa: E402,F401 (timed: torch_cnn takes it from here)
 
 import torch
 import torch.nn as nn
@@ -74,24 +74,9 @@ def peak_gflops():
     return 2 * 2048 ** 3 / statistics.median(ts) / 1e9
 
 
-def timed(run, iters, warmup):
-    """Milliseconds of each timed call of `run()` after `warmup` untimed ones."""
-    ts = []
-    for i in range(warmup + iters):
-        s = time.perf_counter()
-        run()
-        if i >= warmup:
-            ts.append((time.perf_counter() - s) * 1e3)
-    return ts
-
-
 def result(name, ts, peak, gflop):
     """One JSON row with the keys of `ganlab bench --json`."""
-    med = statistics.median(ts)
-    return {"spec": name, "framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(),
-            "median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "gflop_per_iter": gflop,
-            "gflops": gflop / (med / 1e3), "peak_gflops": peak, "pct_of_peak": 100 * gflop / (med / 1e3) / peak,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **cpu_info()}
+    return result_row(name, f"pytorch {torch.__version__}", torch.get_num_threads(), ts, peak, gflop)
 
 
 def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
@@ -101,15 +86,21 @@ def bench(name, step, G, D, betas, n, iters, warmup, peak, gflop):
     return result(name, timed(lambda: step(G, D, opt_g, opt_d, loss, n), iters, warmup), peak, gflop)
 
 
-def main():
+def setup(iters, warmup):
+    """The peers' command line (`--threads`, `--iters`, `--warmup`, these defaults),
+    torch's threads and seed, and the GEMM peak: `(args, peak)`."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=iters)
+    ap.add_argument("--warmup", type=int, default=warmup)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    peak = peak_gflops()
+    return a, peak_gflops()
+
+
+def main():
+    a, peak = setup(iters=30, warmup=5)
     # GFLOP per iteration as ganlab counts it (`ganlab bench` prints the same figures).
     print(json.dumps(bench("vanilla_mlp_keras", keras_step, mlp_g(), mlp_d(0.3), (0.5, 0.999), 128, a.iters, a.warmup, peak, 4.09)))
     print(json.dumps(bench("mlp_pytorch", torch_step, mlp_g(), mlp_d(0.0), (0.9, 0.999), 100, a.iters, a.warmup, peak, 3.19)))
