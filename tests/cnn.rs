@@ -14,6 +14,20 @@ fn spec(name: &str, sets: &[&str]) -> Spec {
     Spec::load(&common::spec_path(name), Some("quick"), &sets).unwrap()
 }
 
+/// The model `new` builds for the spec `name` (quick profile, `sets`) from seed 1's init stream.
+fn model<M>(
+    name: &str,
+    sets: &[&str],
+    new: impl FnOnce(&Spec, &mut rand_chacha::ChaCha8Rng, &Device) -> anyhow::Result<M>,
+) -> M {
+    new(
+        &spec(name, sets),
+        &mut ganlab::rng::stream(1, ganlab::rng::Stream::Init),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// A short run in a temporary directory, removed when the returned guard drops.
 fn short_run(s: &Spec) -> (tempfile::TempDir, std::path::PathBuf) {
     ganlab::runtime::set_threads(Some(2));
@@ -31,9 +45,7 @@ fn short_run(s: &Spec) -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[test]
 fn dcgan_counts_shapes_and_a_real_run() {
-    let s = spec("dcgan", &[]);
-    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
-    let m = ganlab::models::dcgan::Dcgan::new(&s, &mut init, &Device::Cpu).unwrap();
+    let m = model("dcgan", &[], ganlab::models::dcgan::Dcgan::new);
     use ganlab::models::Gan;
     assert_eq!(m.generator().count(), 1_164_289);
     assert_eq!(m.discriminator().count(), 40_705);
@@ -61,9 +73,7 @@ fn dcgan_counts_shapes_and_a_real_run() {
 fn tanh_cnn_counts_and_batchnorm_quirk() {
     use ganlab::models::tanh_cnn::{Mode, TanhCnnGan};
     use ganlab::models::Gan;
-    let s = spec("tanh_cnn_sgd", &[]);
-    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
-    let m = TanhCnnGan::new(&s, &mut init, &Device::Cpu).unwrap();
+    let m = model("tanh_cnn_sgd", &[], TanhCnnGan::new);
     assert_eq!(m.generator().count(), 6_751_233);
     assert_eq!(m.generator().state_count(), 12_544);
     assert_eq!(m.discriminator().count(), 3_485_441);
@@ -71,14 +81,16 @@ fn tanh_cnn_counts_and_batchnorm_quirk() {
     // g.predict (moving averages 0 and 1) and d_on_g's training mode (batch statistics)
     // give different images from the same noise: the article's quirk.
     let pred = m.g.forward(&z, Mode::Predict).unwrap();
-    let before =
+    let moving_sum = |m: &TanhCnnGan| {
         m.g.bn
             .moving_mean
             .as_tensor()
             .sum_all()
             .unwrap()
             .to_scalar::<f32>()
-            .unwrap();
+            .unwrap()
+    };
+    let before = moving_sum(&m);
     let train = m.g.forward(&z, Mode::Train).unwrap();
     assert_eq!(pred.dims(), &[8, 1, 28, 28]);
     let diff = common::max_abs(&pred, &train);
@@ -86,38 +98,29 @@ fn tanh_cnn_counts_and_batchnorm_quirk() {
         diff > 1e-3,
         "predict and train modes agree ({diff}): BatchNorm modes lost"
     );
-    let after =
-        m.g.bn
-            .moving_mean
-            .as_tensor()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+    let after = moving_sum(&m);
     assert_eq!(before, 0.0);
     assert!(after != 0.0, "the training-mode pass must move the averages");
     // Predict mode does not move them.
     let _ = m.g.forward(&z, Mode::Predict).unwrap();
-    assert_eq!(
-        m.g.bn
-            .moving_mean
-            .as_tensor()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap(),
-        after
-    );
+    assert_eq!(moving_sum(&m), after);
     let d = m.d.forward(&pred, Grad::Frozen).unwrap();
     assert_eq!(d.dims(), &[8, 1]);
 }
 
 #[test]
 fn batchnorm_both_modes_by_hand() {
-    use ganlab::nn::{BatchNorm, Params};
+    use ganlab::nn::{BatchNorm, BatchNormConfig, ParamBuilder, Params};
     let dev = Device::Cpu;
-    let mut p = Params::default();
-    let bn = BatchNorm::new(&mut p, "bn", 2, &dev).unwrap();
+    let (mut p, mut rng) = (Params::default(), ganlab::rng::stream(1, ganlab::rng::Stream::Init));
+    let bn = BatchNorm::new(
+        2,
+        BatchNormConfig::default(),
+        ParamBuilder::new(&mut p, &mut rng, &dev).pp("bn"),
+    )
+    .unwrap();
+    assert_eq!(p.names, ["bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance"]);
+    assert_eq!((p.count(), p.state_count()), (4, 4));
     let x = Tensor::new(&[[1f32, 10.0], [3.0, 10.0], [5.0, 13.0], [7.0, 7.0]], &dev).unwrap();
     // Column 0: mean 4, biased variance 5; column 1: mean 10, variance 4.5.
     let y = bn.forward_train(&x, Grad::Train).unwrap().to_vec2::<f32>().unwrap();
@@ -280,9 +283,7 @@ fn sparse_cce_semantics_by_hand() {
 fn acgan_counts_conditioning_and_a_real_run() {
     use ganlab::models::acgan::Acgan;
     use ganlab::models::Gan;
-    let s = spec("acgan", &[]);
-    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
-    let m = Acgan::new(&s, &mut init, &Device::Cpu).unwrap();
+    let m = model("acgan", &[], Acgan::new);
     assert_eq!(m.generator().count(), 8_172_521);
     assert_eq!(m.discriminator().count(), 525_835);
     // The hadamard product: h = z * embedding[label], element by element.
@@ -343,9 +344,7 @@ fn acgan_counts_conditioning_and_a_real_run() {
 #[test]
 fn acgan_latent_points_for_a_2d_latent() {
     use ganlab::models::acgan::Acgan;
-    let s = spec("acgan", &["noise.dim=2"]);
-    let mut init = ganlab::rng::stream(1, ganlab::rng::Stream::Init);
-    let m = Acgan::new(&s, &mut init, &Device::Cpu).unwrap();
+    let m = model("acgan", &["noise.dim=2"], Acgan::new);
     let z = Tensor::rand(-1f32, 1f32, (5, 2), &Device::Cpu).unwrap();
     let pts = m.latent_points(&z, &[0, 1, 2, 3, 4]).unwrap();
     assert_eq!(pts.len(), 5);

@@ -67,3 +67,54 @@ fn layer_tables_and_flops_come_from_the_layers_and_match_the_articles() {
         );
     }
 }
+
+/// Issue 21: every layer has a `Config` whose `Default` is the Keras layer's own
+/// defaults, and the `ParamBuilder` names each tensor under its prefix (the names
+/// checkpoints and the parity drivers use), in the order the layers are built.
+#[test]
+fn layer_configs_default_to_keras_and_the_builder_names_the_tensors() {
+    use ganlab::nn::*;
+    use ganlab::spec::Init;
+    assert_eq!(DenseConfig::default().init, Init::GlorotUniform);
+    let c = Conv2dConfig::default();
+    assert_eq!(
+        (c.stride, c.padding, c.init),
+        (1, Padding::Valid, KernelInit::GlorotUniform)
+    );
+    let t = ConvTranspose2dConfig::default();
+    assert_eq!((t.stride, t.padding), (1, Padding::Valid));
+    let b = BatchNormConfig::default();
+    assert_eq!((b.momentum, b.eps), (0.99, 1e-3));
+    assert_eq!(EmbeddingConfig::default().init, EmbeddingInit::Uniform);
+
+    let (dev, mut rng) = (Device::Cpu, ganlab::rng::stream(1, ganlab::rng::Stream::Init));
+    let mut p = Params::default();
+    let mut g = ParamBuilder::new(&mut p, &mut rng, &dev).push_prefix("g");
+    let dense = Dense::new(3, 4, DenseConfig::default(), g.pp("dense")).unwrap();
+    let conv = Conv2d::new(2, 5, 3, Conv2dConfig::default(), g.pp("block").pp("conv")).unwrap();
+    let table = Embedding::new(10, 4, EmbeddingConfig::default(), g.pp("embedding")).unwrap();
+    assert_eq!(
+        p.names,
+        [
+            "g.dense.weight",
+            "g.dense.bias",
+            "g.block.conv.weight",
+            "g.block.conv.bias",
+            "g.embedding.embeddings"
+        ]
+    );
+    assert_eq!(
+        (dense.w.dims(), conv.w.dims(), conv.b.dims()),
+        (&[3, 4][..], &[5, 2, 3, 3][..], &[5][..])
+    );
+    // Keras's 'uniform' embedding: within +-0.05; glorot_uniform kernels within their limit.
+    let v = table.table.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(
+        v.iter().all(|x| x.abs() <= 0.05) && v.iter().any(|x| x.abs() > 0.01),
+        "{v:?}"
+    );
+    let limit = (6.0f32 / (18 + 45) as f32).sqrt();
+    let w = conv.w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(w.iter().all(|x| x.abs() <= limit));
+    assert_eq!(p.count(), 3 * 4 + 4 + 5 * 2 * 9 + 5 + 40);
+}

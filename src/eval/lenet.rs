@@ -20,8 +20,8 @@ use rand::seq::SliceRandom;
 
 use crate::data::{Split, PIXELS};
 use crate::nn::Padding;
-use crate::nn::{Conv2d, Dense, Grad, Params};
-use crate::spec::{BceSemantics, Init, OptimKind, OptimSpec};
+use crate::nn::{Conv2d, Conv2dConfig, Dense, DenseConfig, Grad, ParamBuilder, Params};
+use crate::spec::{BceSemantics, OptimKind, OptimSpec};
 
 /// Classes of MNIST.
 pub const CLASSES: usize = 10;
@@ -52,10 +52,15 @@ impl LeNet {
     pub fn new(seed: u64, dev: &Device) -> Result<LeNet> {
         let mut rng = crate::rng::stream(seed, crate::rng::Stream::Init);
         let mut p = Params::default();
-        let conv1 = Conv2d::new(&mut p, "conv1", 1, 32, 5, 1, Padding::Same, &mut rng, dev)?;
-        let conv2 = Conv2d::new(&mut p, "conv2", 32, 64, 3, 1, Padding::Same, &mut rng, dev)?;
-        let fc1 = Dense::new(&mut p, "fc1", 64 * 7 * 7, FEATURES, Init::GlorotUniform, &mut rng, dev)?;
-        let fc2 = Dense::new(&mut p, "fc2", FEATURES, CLASSES, Init::GlorotUniform, &mut rng, dev)?;
+        let mut pb = ParamBuilder::new(&mut p, &mut rng, dev);
+        let same = Conv2dConfig {
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(1, 32, 5, same, pb.pp("conv1"))?;
+        let conv2 = Conv2d::new(32, 64, 3, same, pb.pp("conv2"))?;
+        let fc1 = Dense::new(64 * 7 * 7, FEATURES, DenseConfig::default(), pb.pp("fc1"))?;
+        let fc2 = Dense::new(FEATURES, CLASSES, DenseConfig::default(), pb.pp("fc2"))?;
         Ok(LeNet {
             params: p,
             conv1,

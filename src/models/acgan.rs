@@ -22,10 +22,10 @@ use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, StepStats};
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
-use crate::nn::{Padding, Trace};
+use crate::nn::{Conv2dConfig, DenseConfig, EmbeddingConfig, EmbeddingInit, Padding, ParamBuilder, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, GlorotNormal, Init, Spec};
+use crate::spec::{BceSemantics, GlorotNormal, Spec};
 
 pub const CLASSES: usize = 10;
 
@@ -50,13 +50,23 @@ impl Generator {
     /// `glorot_normal` is the article's Keras release's (`model.glorot_normal`).
     pub fn new(latent: usize, glorot_normal: GlorotNormal, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let gn = KernelInit::GlorotNormal(glorot_normal);
-        let dense1 = Dense::new(&mut p, "g.dense1", latent, 1024, Init::GlorotUniform, rng, dev)?;
-        let dense2 = Dense::new(&mut p, "g.dense2", 1024, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
-        let conv1 = Conv2d::with_init(&mut p, "g.conv1", 128, 256, 5, 1, Padding::Same, gn, rng, dev)?;
-        let conv2 = Conv2d::with_init(&mut p, "g.conv2", 256, 128, 5, 1, Padding::Same, gn, rng, dev)?;
-        let conv3 = Conv2d::with_init(&mut p, "g.conv3", 128, 1, 2, 1, Padding::Same, gn, rng, dev)?;
-        let embedding = Embedding::new(&mut p, "g.embedding", CLASSES, latent, glorot_normal, rng, dev)?;
+        let mut g = ParamBuilder::new(&mut p, rng, dev).push_prefix("g");
+        let dense1 = Dense::new(latent, 1024, DenseConfig::default(), g.pp("dense1"))?;
+        let dense2 = Dense::new(1024, 128 * 7 * 7, DenseConfig::default(), g.pp("dense2"))?;
+        // Conv2D(..., padding='same', kernel_initializer='glorot_normal')
+        let same_gn = Conv2dConfig {
+            padding: Padding::Same,
+            init: KernelInit::GlorotNormal(glorot_normal),
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(128, 256, 5, same_gn, g.pp("conv1"))?;
+        let conv2 = Conv2d::new(256, 128, 5, same_gn, g.pp("conv2"))?;
+        let conv3 = Conv2d::new(128, 1, 2, same_gn, g.pp("conv3"))?;
+        // Embedding(10, latent_size, embeddings_initializer='glorot_normal')
+        let table = EmbeddingConfig {
+            init: EmbeddingInit::GlorotNormal(glorot_normal),
+        };
+        let embedding = Embedding::new(CLASSES, latent, table, g.pp("embedding"))?;
         Ok(Generator {
             embedding,
             dense1,
@@ -123,20 +133,18 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(slope: f64, dropout: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let conv1 = Conv2d::new(&mut p, "d.conv1", 1, 32, 3, 2, Padding::Same, rng, dev)?;
-        let conv2 = Conv2d::new(&mut p, "d.conv2", 32, 64, 3, 1, Padding::Same, rng, dev)?;
-        let conv3 = Conv2d::new(&mut p, "d.conv3", 64, 128, 3, 2, Padding::Same, rng, dev)?;
-        let conv4 = Conv2d::new(&mut p, "d.conv4", 128, 256, 3, 1, Padding::Same, rng, dev)?;
-        let generation = Dense::new(&mut p, "d.generation", 256 * 7 * 7, 1, Init::GlorotUniform, rng, dev)?;
-        let auxiliary = Dense::new(
-            &mut p,
-            "d.auxiliary",
-            256 * 7 * 7,
-            CLASSES,
-            Init::GlorotUniform,
-            rng,
-            dev,
-        )?;
+        let mut d = ParamBuilder::new(&mut p, rng, dev).push_prefix("d");
+        let same = |stride| Conv2dConfig {
+            stride,
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(1, 32, 3, same(2), d.pp("conv1"))?;
+        let conv2 = Conv2d::new(32, 64, 3, same(1), d.pp("conv2"))?;
+        let conv3 = Conv2d::new(64, 128, 3, same(2), d.pp("conv3"))?;
+        let conv4 = Conv2d::new(128, 256, 3, same(1), d.pp("conv4"))?;
+        let generation = Dense::new(256 * 7 * 7, 1, DenseConfig::default(), d.pp("generation"))?;
+        let auxiliary = Dense::new(256 * 7 * 7, CLASSES, DenseConfig::default(), d.pp("auxiliary"))?;
         Ok(Discriminator {
             conv1,
             conv2,

@@ -19,10 +19,10 @@ use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
 };
-use crate::nn::{Padding, Trace};
+use crate::nn::{Conv2dConfig, ConvTranspose2dConfig, DenseConfig, Padding, ParamBuilder, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Init, Spec};
+use crate::spec::{BceSemantics, Spec};
 
 /// `define_generator(latent_dim)`.
 pub struct Generator {
@@ -41,10 +41,20 @@ pub struct Generator {
 impl Generator {
     pub fn new(latent: usize, slope: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let dense = Dense::new(&mut p, "g.dense", latent, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
-        let up1 = ConvTranspose2d::new(&mut p, "g.up1", 128, 128, 4, 2, Padding::Same, rng, dev)?;
-        let up2 = ConvTranspose2d::new(&mut p, "g.up2", 128, 128, 4, 2, Padding::Same, rng, dev)?;
-        let out = Conv2d::new(&mut p, "g.out", 128, 1, 7, 1, Padding::Same, rng, dev)?;
+        let mut g = ParamBuilder::new(&mut p, rng, dev).push_prefix("g");
+        let dense = Dense::new(latent, 128 * 7 * 7, DenseConfig::default(), g.pp("dense"))?;
+        // Conv2DTranspose(128, (4,4), strides=(2,2), padding='same')
+        let up = ConvTranspose2dConfig {
+            stride: 2,
+            padding: Padding::Same,
+        };
+        let up1 = ConvTranspose2d::new(128, 128, 4, up, g.pp("up1"))?;
+        let up2 = ConvTranspose2d::new(128, 128, 4, up, g.pp("up2"))?;
+        let same = Conv2dConfig {
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let out = Conv2d::new(128, 1, 7, same, g.pp("out"))?;
         Ok(Generator {
             dense,
             up1,
@@ -92,9 +102,16 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(slope: f64, dropout: f64, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let conv1 = Conv2d::new(&mut p, "d.conv1", 1, 64, 3, 2, Padding::Same, rng, dev)?;
-        let conv2 = Conv2d::new(&mut p, "d.conv2", 64, 64, 3, 2, Padding::Same, rng, dev)?;
-        let out = Dense::new(&mut p, "d.out", 7 * 7 * 64, 1, Init::GlorotUniform, rng, dev)?;
+        let mut d = ParamBuilder::new(&mut p, rng, dev).push_prefix("d");
+        // Conv2D(64, (3,3), strides=(2,2), padding='same')
+        let strided = Conv2dConfig {
+            stride: 2,
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(1, 64, 3, strided, d.pp("conv1"))?;
+        let conv2 = Conv2d::new(64, 64, 3, strided, d.pp("conv2"))?;
+        let out = Dense::new(7 * 7 * 64, 1, DenseConfig::default(), d.pp("out"))?;
         Ok(Discriminator {
             conv1,
             conv2,

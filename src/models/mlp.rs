@@ -10,10 +10,37 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, LayerInfo};
-use crate::nn::{leaky_relu, leaky_relu_dropout, tanh, Dense, Grad, Params, Trace};
-use crate::spec::ModelSpec;
+use crate::nn::{leaky_relu, leaky_relu_dropout, tanh, Dense, DenseConfig, Grad, ParamBuilder, Params, Trace};
+use crate::spec::{Init, ModelSpec};
 
 pub const IMAGE: usize = 784;
+
+/// What both MLP articles' `impl Gan` share, their networks being the same: D's
+/// probability in inference mode (no Dropout), generation, the layer table, the
+/// FLOPs of an iteration and the real batch. `mlp_gan!();` inside `impl Gan for ...`
+/// of a struct with `g: MlpGenerator`, `d: MlpDiscriminator` and `batch`.
+macro_rules! mlp_gan {
+    () => {
+        fn d_prob(&self, images: &candle_core::Tensor) -> anyhow::Result<candle_core::Tensor> {
+            let n = images.dim(0)?;
+            let logits = self.d.forward(images, crate::nn::Grad::Frozen, None)?;
+            Ok(candle_nn::ops::sigmoid(&logits)?.reshape(n)?)
+        }
+        fn generate(&self, z: &candle_core::Tensor) -> anyhow::Result<candle_core::Tensor> {
+            self.g.forward(z, crate::nn::Grad::Frozen)
+        }
+        fn layers(&self) -> Vec<crate::nn::LayerInfo> {
+            crate::models::mlp::layers(&self.g, &self.d)
+        }
+        fn flops_per_iter(&self) -> f64 {
+            crate::models::mlp::iter_flops(&self.g, &self.d, self.batch)
+        }
+        fn reals_per_step(&self) -> usize {
+            self.batch
+        }
+    };
+}
+pub(crate) use mlp_gan;
 
 /// `build_generator()` / `class generate`: hidden Dense + LeakyReLU layers, then Dense(784, tanh).
 pub struct MlpGenerator {
@@ -26,21 +53,8 @@ pub struct MlpGenerator {
 impl MlpGenerator {
     pub fn new(m: &ModelSpec, noise_dim: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut params = Params::default();
-        let mut hidden = Vec::new();
-        let mut fan_in = noise_dim;
-        for (i, &w) in m.g_hidden.iter().enumerate() {
-            hidden.push(Dense::new(
-                &mut params,
-                &format!("g.hidden{i}"),
-                fan_in,
-                w,
-                m.init(),
-                rng,
-                dev,
-            )?);
-            fan_in = w;
-        }
-        let out = Dense::new(&mut params, "g.out", fan_in, IMAGE, m.init(), rng, dev)?;
+        let pb = ParamBuilder::new(&mut params, rng, dev).push_prefix("g");
+        let (hidden, out) = dense_stack(pb, noise_dim, &m.g_hidden, IMAGE, m.init())?;
         Ok(MlpGenerator {
             hidden,
             out,
@@ -78,21 +92,8 @@ pub struct MlpDiscriminator {
 impl MlpDiscriminator {
     pub fn new(m: &ModelSpec, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut params = Params::default();
-        let mut hidden = Vec::new();
-        let mut fan_in = IMAGE;
-        for (i, &w) in m.d_hidden.iter().enumerate() {
-            hidden.push(Dense::new(
-                &mut params,
-                &format!("d.hidden{i}"),
-                fan_in,
-                w,
-                m.init(),
-                rng,
-                dev,
-            )?);
-            fan_in = w;
-        }
-        let out = Dense::new(&mut params, "d.out", fan_in, 1, m.init(), rng, dev)?;
+        let pb = ParamBuilder::new(&mut params, rng, dev).push_prefix("d");
+        let (hidden, out) = dense_stack(pb, IMAGE, &m.d_hidden, 1, m.init())?;
         Ok(MlpDiscriminator {
             hidden,
             out,
@@ -122,6 +123,25 @@ impl MlpDiscriminator {
     pub fn trace(&self) -> Trace {
         stack_trace("D", IMAGE, &self.hidden, &self.out, self.slope, "sigmoid", self.dropout)
     }
+}
+
+/// Dense layers `hidden0`, `hidden1`, ... of the given widths from `input`, then
+/// `out` with `output` units, in the article's order (the init stream's order).
+fn dense_stack(
+    mut pb: ParamBuilder,
+    input: usize,
+    widths: &[usize],
+    output: usize,
+    init: Init,
+) -> Result<(Vec<Dense>, Dense)> {
+    let cfg = DenseConfig { init };
+    let mut hidden = Vec::new();
+    let mut fan_in = input;
+    for (i, &w) in widths.iter().enumerate() {
+        hidden.push(Dense::new(fan_in, w, cfg, pb.pp(format!("hidden{i}")))?);
+        fan_in = w;
+    }
+    Ok((hidden, Dense::new(fan_in, output, cfg, pb.pp("out"))?))
 }
 
 /// A Dense stack from its input: each hidden layer with its LeakyReLU (and Dropout,

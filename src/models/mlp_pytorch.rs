@@ -11,11 +11,11 @@
 //! the spec takes them from the tutorial it follows (see its description).
 
 use anyhow::Result;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
-use super::{Batch, Gan, LayerInfo, StepStats};
+use super::{Batch, Gan, StepStats};
 use crate::nn::{bce, full_targets, mean_prob, Grad};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
@@ -88,21 +88,5 @@ impl Gan for TorchMlpGan {
         })
     }
 
-    /// D's probability that each image is real, inference mode (the article's D has no Dropout).
-    fn d_prob(&self, images: &Tensor) -> Result<Tensor> {
-        let n = images.dim(0)?;
-        Ok(candle_nn::ops::sigmoid(&self.d.forward(images, Grad::Frozen, None)?)?.reshape(n)?)
-    }
-    fn generate(&self, z: &Tensor) -> Result<Tensor> {
-        self.g.forward(z, Grad::Frozen)
-    }
-    fn layers(&self) -> Vec<LayerInfo> {
-        mlp::layers(&self.g, &self.d)
-    }
-    fn flops_per_iter(&self) -> f64 {
-        mlp::iter_flops(&self.g, &self.d, self.batch)
-    }
-    fn reals_per_step(&self) -> usize {
-        self.batch
-    }
+    mlp::mlp_gan!();
 }

@@ -23,10 +23,10 @@ use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
     Params,
 };
-use crate::nn::{max_pool2d, Padding, Trace};
+use crate::nn::{max_pool2d, BatchNormConfig, Conv2dConfig, DenseConfig, Padding, ParamBuilder, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
-use crate::spec::{BceSemantics, Init, Quirk, Spec};
+use crate::spec::{BceSemantics, Quirk, Spec};
 
 /// Which Keras call runs G.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +54,16 @@ pub struct Generator {
 impl Generator {
     pub fn new(latent: usize, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let dense1 = Dense::new(&mut p, "g.dense1", latent, 1024, Init::GlorotUniform, rng, dev)?;
-        let dense2 = Dense::new(&mut p, "g.dense2", 1024, 128 * 7 * 7, Init::GlorotUniform, rng, dev)?;
-        let bn = BatchNorm::new(&mut p, "g.bn", 128 * 7 * 7, dev)?;
-        let conv1 = Conv2d::new(&mut p, "g.conv1", 128, 64, 5, 1, Padding::Same, rng, dev)?;
-        let conv2 = Conv2d::new(&mut p, "g.conv2", 64, 1, 5, 1, Padding::Same, rng, dev)?;
+        let mut g = ParamBuilder::new(&mut p, rng, dev).push_prefix("g");
+        let dense1 = Dense::new(latent, 1024, DenseConfig::default(), g.pp("dense1"))?;
+        let dense2 = Dense::new(1024, 128 * 7 * 7, DenseConfig::default(), g.pp("dense2"))?;
+        let bn = BatchNorm::new(128 * 7 * 7, BatchNormConfig::default(), g.pp("bn"))?;
+        let same = Conv2dConfig {
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(128, 64, 5, same, g.pp("conv1"))?;
+        let conv2 = Conv2d::new(64, 1, 5, same, g.pp("conv2"))?;
         Ok(Generator {
             dense1,
             dense2,
@@ -117,10 +122,15 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(rng: &mut ChaCha8Rng, dev: &Device) -> Result<Self> {
         let mut p = Params::default();
-        let conv1 = Conv2d::new(&mut p, "d.conv1", 1, 64, 5, 1, Padding::Same, rng, dev)?;
-        let conv2 = Conv2d::new(&mut p, "d.conv2", 64, 128, 5, 1, Padding::Valid, rng, dev)?;
-        let dense = Dense::new(&mut p, "d.dense", 5 * 5 * 128, 1024, Init::GlorotUniform, rng, dev)?;
-        let out = Dense::new(&mut p, "d.out", 1024, 1, Init::GlorotUniform, rng, dev)?;
+        let mut d = ParamBuilder::new(&mut p, rng, dev).push_prefix("d");
+        let same = Conv2dConfig {
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let conv1 = Conv2d::new(1, 64, 5, same, d.pp("conv1"))?;
+        let conv2 = Conv2d::new(64, 128, 5, Conv2dConfig::default(), d.pp("conv2"))?; // 'valid'
+        let dense = Dense::new(5 * 5 * 128, 1024, DenseConfig::default(), d.pp("dense"))?;
+        let out = Dense::new(1024, 1, DenseConfig::default(), d.pp("out"))?;
         Ok(Discriminator {
             conv1,
             conv2,

@@ -1,7 +1,7 @@
 //! Keras `BatchNormalization` in its training and inference modes.
 
 use anyhow::Result;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 
 use super::*;
 
@@ -18,23 +18,34 @@ pub struct BatchNorm {
     pub eps: f64,
 }
 
-impl BatchNorm {
-    pub fn new(params: &mut Params, name: &str, f: usize, dev: &Device) -> Result<BatchNorm> {
-        let ones = || Tensor::ones(f, DType::F32, dev);
-        let zeros = || Tensor::zeros(f, DType::F32, dev);
-        let bn = BatchNorm {
-            gamma: Var::from_tensor(&ones()?)?,
-            beta: Var::from_tensor(&zeros()?)?,
-            moving_mean: Var::from_tensor(&zeros()?)?,
-            moving_var: Var::from_tensor(&ones()?)?,
+/// A [`BatchNorm`]'s constants: Keras's `BatchNormalization` defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormConfig {
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+impl Default for BatchNormConfig {
+    fn default() -> Self {
+        BatchNormConfig {
             momentum: 0.99,
             eps: 1e-3,
-        };
-        params.push(format!("{name}.gamma"), bn.gamma.clone());
-        params.push(format!("{name}.beta"), bn.beta.clone());
-        params.push_state(format!("{name}.moving_mean"), bn.moving_mean.clone());
-        params.push_state(format!("{name}.moving_variance"), bn.moving_var.clone());
-        Ok(bn)
+        }
+    }
+}
+
+impl BatchNorm {
+    /// `BatchNormalization()` over `f` features, registering `<prefix>.gamma` and
+    /// `.beta` (trained) and `.moving_mean` and `.moving_variance` (state).
+    pub fn new(f: usize, cfg: BatchNormConfig, mut pb: ParamBuilder) -> Result<BatchNorm> {
+        Ok(BatchNorm {
+            gamma: pb.var("gamma", vec![1f32; f], f)?,
+            beta: pb.var("beta", vec![0f32; f], f)?,
+            moving_mean: pb.state("moving_mean", vec![0f32; f], f)?,
+            moving_var: pb.state("moving_variance", vec![1f32; f], f)?,
+            momentum: cfg.momentum,
+            eps: cfg.eps,
+        })
     }
 
     /// Training mode: batch statistics, and the moving averages move.

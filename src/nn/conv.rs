@@ -1,8 +1,7 @@
 //! Keras `Conv2D` and `Conv2DTranspose` (with the fused `UpSampling2D` + `Conv2D`).
 
 use anyhow::{bail, Result};
-use candle_core::{DType, Device, Tensor, Var};
-use rand_chacha::ChaCha8Rng;
+use candle_core::{Tensor, Var};
 
 use super::*;
 
@@ -11,61 +10,42 @@ pub struct Conv2d {
     pub w: Var,
     pub b: Var,
     pub stride: usize,
-    pub padding: crate::kernels::Padding,
+    pub padding: Padding,
+}
+
+/// A [`Conv2d`]'s strides, padding and kernel initialiser: Keras's `Conv2D` defaults
+/// (`strides=1`, `padding='valid'`, `glorot_uniform`; the bias starts at zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    pub stride: usize,
+    pub padding: Padding,
+    pub init: KernelInit,
+}
+
+impl Default for Conv2dConfig {
+    fn default() -> Self {
+        Conv2dConfig {
+            stride: 1,
+            padding: Padding::Valid,
+            init: KernelInit::GlorotUniform,
+        }
+    }
 }
 
 impl Conv2d {
-    /// glorot_uniform kernel (fans `in*kh*kw`, `out*kh*kw`), zero bias.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        params: &mut Params,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: crate::kernels::Padding,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<Conv2d> {
-        Self::with_init(
-            params,
-            name,
-            cin,
-            cout,
-            k,
-            stride,
-            padding,
-            KernelInit::GlorotUniform,
-            rng,
-            dev,
-        )
-    }
-
-    /// As [`Conv2d::new`] with another kernel initialiser.
-    #[allow(clippy::too_many_arguments)]
-    pub fn with_init(
-        params: &mut Params,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: crate::kernels::Padding,
-        init: KernelInit,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<Conv2d> {
+    /// `Conv2D(cout, k)` on `cin` channels, registering `<prefix>.weight` and `<prefix>.bias`.
+    pub fn new(cin: usize, cout: usize, k: usize, cfg: Conv2dConfig, mut pb: ParamBuilder) -> Result<Conv2d> {
         let (n, fi, fo) = (cout * cin * k * k, cin * k * k, cout * k * k);
-        let w = match init {
-            KernelInit::GlorotUniform => glorot_uniform(rng, n, fi, fo),
-            KernelInit::GlorotNormal(v) => glorot_normal(rng, v, n, fi, fo),
+        let w = match cfg.init {
+            KernelInit::GlorotUniform => glorot_uniform(pb.rng(), n, fi, fo),
+            KernelInit::GlorotNormal(v) => glorot_normal(pb.rng(), v, n, fi, fo),
         };
-        let w = Var::from_tensor(&Tensor::from_vec(w, (cout, cin, k, k), dev)?)?;
-        let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;
-        params.push(format!("{name}.weight"), w.clone());
-        params.push(format!("{name}.bias"), b.clone());
-        Ok(Conv2d { w, b, stride, padding })
+        Ok(Conv2d {
+            w: pb.var("weight", w, (cout, cin, k, k))?,
+            b: pb.var("bias", vec![0f32; cout], cout)?,
+            stride: cfg.stride,
+            padding: cfg.padding,
+        })
     }
 
     /// `[n, in, h, w] -> [n, out, h', w']`.
@@ -84,7 +64,7 @@ impl Conv2d {
     /// 25 taps per output pixel for 5x5 kernels (see `kernels::upconv`).
     /// The activation `act` follows in the same op.
     pub fn forward_upsampled2(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
-        if self.stride != 1 || self.padding != crate::kernels::Padding::Same {
+        if self.stride != 1 || self.padding != Padding::Same {
             bail!("the fused upsample-convolution needs stride 1 and 'same' padding");
         }
         let (w, b) = weights(&self.w, &self.b, grad);
@@ -101,29 +81,37 @@ pub struct ConvTranspose2d {
     pub w: Var,
     pub b: Var,
     pub stride: usize,
-    pub padding: crate::kernels::Padding,
+    pub padding: Padding,
+}
+
+/// A [`ConvTranspose2d`]'s strides and padding: Keras's `Conv2DTranspose` defaults
+/// (`strides=1`, `padding='valid'`; the kernel `glorot_uniform`, the bias zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2dConfig {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl Default for ConvTranspose2dConfig {
+    fn default() -> Self {
+        ConvTranspose2dConfig {
+            stride: 1,
+            padding: Padding::Valid,
+        }
+    }
 }
 
 impl ConvTranspose2d {
-    /// glorot_uniform kernel, zero bias.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        params: &mut Params,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: crate::kernels::Padding,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<ConvTranspose2d> {
-        let w = glorot_uniform(rng, cout * cin * k * k, cout * k * k, cin * k * k);
-        let w = Var::from_tensor(&Tensor::from_vec(w, (cin, cout, k, k), dev)?)?;
-        let b = Var::from_tensor(&Tensor::zeros(cout, DType::F32, dev)?)?;
-        params.push(format!("{name}.weight"), w.clone());
-        params.push(format!("{name}.bias"), b.clone());
-        Ok(ConvTranspose2d { w, b, stride, padding })
+    /// `Conv2DTranspose(cout, k)` on `cin` channels, registering `<prefix>.weight` and `<prefix>.bias`.
+    pub fn new(cin: usize, cout: usize, k: usize, cfg: ConvTranspose2dConfig, mut pb: ParamBuilder) -> Result<Self> {
+        // Keras's fans of a transposed kernel: fan_in = cout * k * k, fan_out = cin * k * k.
+        let w = glorot_uniform(pb.rng(), cout * cin * k * k, cout * k * k, cin * k * k);
+        Ok(ConvTranspose2d {
+            w: pb.var("weight", w, (cin, cout, k, k))?,
+            b: pb.var("bias", vec![0f32; cout], cout)?,
+            stride: cfg.stride,
+            padding: cfg.padding,
+        })
     }
 
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {

@@ -1,8 +1,7 @@
 //! Keras `Dense` (PyTorch `nn.Linear`'s initialisation too), one fused op on the CPU.
 
 use anyhow::Result;
-use candle_core::{Device, Tensor, Var};
-use rand_chacha::ChaCha8Rng;
+use candle_core::{Tensor, Var};
 
 use super::*;
 use crate::spec::Init;
@@ -15,18 +14,26 @@ pub struct Dense {
     pub fan_out: usize,
 }
 
+/// How a [`Dense`] layer starts: Keras's `Dense` by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseConfig {
+    /// `glorot_uniform` kernel and zero bias (Keras), or `nn.Linear`'s (PyTorch).
+    pub init: Init,
+}
+
+impl Default for DenseConfig {
+    fn default() -> Self {
+        DenseConfig {
+            init: Init::GlorotUniform,
+        }
+    }
+}
+
 impl Dense {
-    /// Build with the framework's default initialiser, registering `name.weight`, `name.bias`.
-    pub fn new(
-        params: &mut Params,
-        name: &str,
-        fan_in: usize,
-        fan_out: usize,
-        init: Init,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<Dense> {
-        let (w, b) = match init {
+    /// `Dense(fan_out)` on `fan_in` inputs, registering `<prefix>.weight` and `<prefix>.bias`.
+    pub fn new(fan_in: usize, fan_out: usize, cfg: DenseConfig, mut pb: ParamBuilder) -> Result<Dense> {
+        let rng = pb.rng();
+        let (w, b) = match cfg.init {
             Init::GlorotUniform => {
                 let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
                 (uniform(rng, fan_in * fan_out, limit), vec![0f32; fan_out])
@@ -38,10 +45,8 @@ impl Dense {
                 (uniform(rng, fan_in * fan_out, bound), uniform(rng, fan_out, bound))
             }
         };
-        let w = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), dev)?)?;
-        let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, dev)?)?;
-        params.push(format!("{name}.weight"), w.clone());
-        params.push(format!("{name}.bias"), b.clone());
+        let w = pb.var("weight", w, (fan_in, fan_out))?;
+        let b = pb.var("bias", b, fan_out)?;
         Ok(Dense { w, b, fan_in, fan_out })
     }
 

@@ -1,8 +1,7 @@
 //! Keras `Embedding`.
 
 use anyhow::Result;
-use candle_core::{Device, Tensor, Var};
-use rand_chacha::ChaCha8Rng;
+use candle_core::{Tensor, Var};
 
 use super::*;
 use crate::spec::GlorotNormal;
@@ -12,24 +11,32 @@ pub struct Embedding {
     pub table: Var,
 }
 
+/// An [`Embedding`]'s table initialiser: Keras's default is `'uniform'`
+/// (`RandomUniform(-0.05, 0.05)`); ACGAN asks for `glorot_normal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EmbeddingConfig {
+    pub init: EmbeddingInit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EmbeddingInit {
+    /// `RandomUniform(-0.05, 0.05)`.
+    #[default]
+    Uniform,
+    /// `glorot_normal` with fan_in = classes, fan_out = dim.
+    GlorotNormal(GlorotNormal),
+}
+
 impl Embedding {
-    /// `embeddings_initializer='glorot_normal'` (fan_in = classes, fan_out = dim).
-    pub fn new(
-        params: &mut Params,
-        name: &str,
-        classes: usize,
-        dim: usize,
-        init: GlorotNormal,
-        rng: &mut ChaCha8Rng,
-        dev: &Device,
-    ) -> Result<Self> {
-        let t = Var::from_tensor(&Tensor::from_vec(
-            glorot_normal(rng, init, classes * dim, classes, dim),
-            (classes, dim),
-            dev,
-        )?)?;
-        params.push(format!("{name}.embeddings"), t.clone());
-        Ok(Embedding { table: t })
+    /// `Embedding(classes, dim)`, registering `<prefix>.embeddings`.
+    pub fn new(classes: usize, dim: usize, cfg: EmbeddingConfig, mut pb: ParamBuilder) -> Result<Self> {
+        let values = match cfg.init {
+            EmbeddingInit::Uniform => uniform(pb.rng(), classes * dim, 0.05),
+            EmbeddingInit::GlorotNormal(v) => glorot_normal(pb.rng(), v, classes * dim, classes, dim),
+        };
+        Ok(Embedding {
+            table: pb.var("embeddings", values, (classes, dim))?,
+        })
     }
     /// `[n]` labels -> `[n, dim]` rows.
     pub fn forward(&self, labels: &[u8], grad: Grad) -> Result<Tensor> {

@@ -18,14 +18,14 @@ mod params;
 mod trace;
 
 pub use activations::{dropout, leaky_relu, leaky_relu_dropout, tanh};
-pub use batch_norm::BatchNorm;
-pub use conv::{Conv2d, ConvTranspose2d};
-pub use dense::Dense;
-pub use embedding::Embedding;
+pub use batch_norm::{BatchNorm, BatchNormConfig};
+pub use conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+pub use dense::{Dense, DenseConfig};
+pub use embedding::{Embedding, EmbeddingConfig, EmbeddingInit};
 pub use init::{glorot_normal, KernelInit};
 pub use layout::{flatten_hwc, reshape_hwc_to_nchw};
 pub use losses::{bce, full_targets, mean_prob, sparse_cce, stacked_targets};
-pub use params::{Grad, Params};
+pub use params::{Grad, ParamBuilder, Params};
 pub use trace::{LayerInfo, NetMacs, Trace};
 
 pub use crate::kernels::{max_pool2d, Act, Pad, Padding};

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Shape, Tensor, Var};
+use rand_chacha::ChaCha8Rng;
 
 /// An ordered set of named tensors (one network's weights): trainable ones, and
 /// state such as BatchNorm's moving statistics (saved, never given to an optimiser).
@@ -105,4 +106,74 @@ impl Params {
 pub enum Grad {
     Train,
     Frozen,
+}
+
+/// Where a network's layers make their weights, in the style of candle's
+/// `VarBuilder`: the network's [`Params`], the seeded init stream (each layer draws
+/// its initial weights from it, in construction order, so a run is reproducible)
+/// and the device, under a name prefix. `pp("conv1")` is the builder of the prefix
+/// `<prefix>.conv1`; a layer registers its tensors there (`d.conv1.weight`, ...).
+pub struct ParamBuilder<'a> {
+    params: &'a mut Params,
+    rng: &'a mut ChaCha8Rng,
+    dev: &'a Device,
+    prefix: String,
+}
+
+impl<'a> ParamBuilder<'a> {
+    pub fn new(params: &'a mut Params, rng: &'a mut ChaCha8Rng, dev: &'a Device) -> Self {
+        ParamBuilder {
+            params,
+            rng,
+            dev,
+            prefix: String::new(),
+        }
+    }
+
+    /// The builder of the sub-prefix `name` (candle's `VarBuilder::pp`).
+    pub fn pp(&mut self, name: impl AsRef<str>) -> ParamBuilder<'_> {
+        let prefix = self.path(name.as_ref());
+        ParamBuilder {
+            params: &mut *self.params,
+            rng: &mut *self.rng,
+            dev: self.dev,
+            prefix,
+        }
+    }
+
+    /// This builder under the sub-prefix `name` (candle's `VarBuilder::push_prefix`).
+    pub fn push_prefix(self, name: impl AsRef<str>) -> ParamBuilder<'a> {
+        let prefix = self.path(name.as_ref());
+        ParamBuilder { prefix, ..self }
+    }
+
+    fn path(&self, name: &str) -> String {
+        match self.prefix.as_str() {
+            "" => name.to_string(),
+            p => format!("{p}.{name}"),
+        }
+    }
+
+    /// The init stream, for a layer's initial weights.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        self.rng
+    }
+
+    pub fn device(&self) -> &Device {
+        self.dev
+    }
+
+    /// A trainable tensor `<prefix>.<name>` of `shape` holding `values`.
+    pub fn var(&mut self, name: &str, values: Vec<f32>, shape: impl Into<Shape>) -> Result<Var> {
+        let v = Var::from_tensor(&Tensor::from_vec(values, shape, self.dev)?)?;
+        self.params.push(self.path(name), v.clone());
+        Ok(v)
+    }
+
+    /// Non-trainable state `<prefix>.<name>` (saved, never given to an optimiser).
+    pub fn state(&mut self, name: &str, values: Vec<f32>, shape: impl Into<Shape>) -> Result<Var> {
+        let v = Var::from_tensor(&Tensor::from_vec(values, shape, self.dev)?)?;
+        self.params.push_state(self.path(name), v.clone());
+        Ok(v)
+    }
 }
