@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
-use candle_core::Tensor;
+use candle_core::{Tensor, Var};
 
 use crate::kernels::{AdamForm, AdamStep};
 use crate::nn::Params;
@@ -43,33 +43,79 @@ impl Adam {
     /// One update of every parameter in `params` from `grads`.
     pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
         self.t += 1;
-        for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
-            if !params.trainable[i] {
-                continue;
-            }
-            let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
-            if !crate::device::fused(var.as_tensor()) {
-                self.step_tensors(i, var, g)?;
-                continue;
-            }
-            let op = AdamStep {
-                form: self.form,
-                lr: self.spec.lr,
-                beta1: self.spec.beta1,
-                beta2: self.spec.beta2,
-                eps: self.spec.eps(),
-                t: self.t,
-                m: RefCell::new(&mut self.m[i]),
-                v: RefCell::new(&mut self.v[i]),
-            };
-            var.as_tensor().inplace_op2(g, &op)?;
+        step_each(self, params, grads)
+    }
+}
+
+/// Keras 2 `SGD(lr, momentum, nesterov=True)`:
+/// `v = momentum * v - lr * g`; `p += momentum * v - lr * g` (without Nesterov: `p += v`).
+pub struct SgdKeras {
+    pub lr: f32,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub v: Vec<Vec<f32>>,
+    /// Off the fused CPU path: the velocities on the parameters' device.
+    on_device: Vec<Option<Tensor>>,
+}
+
+impl SgdKeras {
+    pub fn new(spec: &OptimSpec, params: &Params) -> SgdKeras {
+        SgdKeras {
+            lr: spec.lr as f32,
+            momentum: spec.momentum as f32,
+            nesterov: spec.nesterov,
+            v: params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect(),
+            on_device: vec![None; params.vars.len()],
         }
+    }
+
+    /// The update on plain slices.
+    pub fn apply(&self, p: &mut [f32], g: &[f32], v: &mut [f32]) {
+        let (lr, mu) = (self.lr, self.momentum);
+        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+            *v = mu * *v - lr * g;
+            *p += if self.nesterov { mu * *v - lr * g } else { *v };
+        }
+    }
+
+    pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
+        step_each(self, params, grads)
+    }
+}
+
+/// The optimiser a spec names, over one network's parameters.
+pub enum Optimizer {
+    Adam(Adam),
+    Sgd(SgdKeras),
+}
+
+/// An optimiser's update of one tensor: on the host buffers (the fused CPU path) or
+/// from candle's tensor ops on the parameter's device (the portable path).
+trait PerTensor {
+    fn step_host(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()>;
+    fn step_tensors(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()>;
+}
+
+impl PerTensor for Adam {
+    /// The in-place host kernel ([`AdamStep`]) on parameter `i`.
+    fn step_host(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
+        let op = AdamStep {
+            form: self.form,
+            lr: self.spec.lr,
+            beta1: self.spec.beta1,
+            beta2: self.spec.beta2,
+            eps: self.spec.eps(),
+            t: self.t,
+            m: RefCell::new(&mut self.m[i]),
+            v: RefCell::new(&mut self.v[i]),
+        };
+        var.as_tensor().inplace_op2(g, &op)?;
         Ok(())
     }
 
     /// The same update as [`AdamStep`] from candle's tensor ops, on the parameter's
     /// device (the portable path; equal up to f32 rounding order).
-    fn step_tensors(&mut self, i: usize, var: &candle_core::Var, g: &Tensor) -> Result<()> {
+    fn step_tensors(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
         let p = var.as_tensor();
         let (m, v) = match self.on_device[i].take() {
             Some(mv) => mv,
@@ -110,60 +156,21 @@ impl Adam {
     }
 }
 
-/// Keras 2 `SGD(lr, momentum, nesterov=True)`:
-/// `v = momentum * v - lr * g`; `p += momentum * v - lr * g` (without Nesterov: `p += v`).
-pub struct SgdKeras {
-    pub lr: f32,
-    pub momentum: f32,
-    pub nesterov: bool,
-    pub v: Vec<Vec<f32>>,
-    /// Off the fused CPU path: the velocities on the parameters' device.
-    on_device: Vec<Option<Tensor>>,
-}
-
-impl SgdKeras {
-    pub fn new(spec: &OptimSpec, params: &Params) -> SgdKeras {
-        SgdKeras {
-            lr: spec.lr as f32,
-            momentum: spec.momentum as f32,
-            nesterov: spec.nesterov,
-            v: params.vars.iter().map(|v| vec![0f32; v.elem_count()]).collect(),
-            on_device: vec![None; params.vars.len()],
-        }
-    }
-
-    /// The update on plain slices.
-    pub fn apply(&self, p: &mut [f32], g: &[f32], v: &mut [f32]) {
-        let (lr, mu) = (self.lr, self.momentum);
-        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-            *v = mu * *v - lr * g;
-            *p += if self.nesterov { mu * *v - lr * g } else { *v };
-        }
-    }
-
-    pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
-        for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
-            if !params.trainable[i] {
-                continue;
-            }
-            let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
-            if !crate::device::fused(var.as_tensor()) {
-                self.step_tensors(i, var, g)?;
-                continue;
-            }
-            let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            let gh = g.flatten_all()?.to_vec1::<f32>()?;
-            let mut v = std::mem::take(&mut self.v[i]);
-            self.apply(&mut p, &gh, &mut v);
-            self.v[i] = v;
-            var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
-        }
+impl PerTensor for SgdKeras {
+    /// [`SgdKeras::apply`] on the host buffers of parameter `i`.
+    fn step_host(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
+        let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        let gh = g.flatten_all()?.to_vec1::<f32>()?;
+        let mut v = std::mem::take(&mut self.v[i]);
+        self.apply(&mut p, &gh, &mut v);
+        self.v[i] = v;
+        var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
         Ok(())
     }
 
     /// [`SgdKeras::apply`] from candle's tensor ops on the parameter's device (the
     /// portable path).
-    fn step_tensors(&mut self, i: usize, var: &candle_core::Var, g: &Tensor) -> Result<()> {
+    fn step_tensors(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
         let p = var.as_tensor();
         let v = match self.on_device[i].take() {
             Some(v) => v,
@@ -183,10 +190,20 @@ impl SgdKeras {
     }
 }
 
-/// The optimiser a spec names, over one network's parameters.
-pub enum Optimizer {
-    Adam(Adam),
-    Sgd(SgdKeras),
+/// Each trainable tensor of `params` updated from its gradient in `grads`, in order.
+fn step_each(opt: &mut impl PerTensor, params: &Params, grads: &GradStore) -> Result<()> {
+    for (i, (name, var)) in params.names.iter().zip(&params.vars).enumerate() {
+        if !params.trainable[i] {
+            continue;
+        }
+        let g = grads.get(var).with_context(|| format!("no gradient for {name}"))?;
+        if crate::device::fused(var.as_tensor()) {
+            opt.step_host(i, var, g)?;
+        } else {
+            opt.step_tensors(i, var, g)?;
+        }
+    }
+    Ok(())
 }
 
 impl Optimizer {

@@ -6,10 +6,10 @@
 //! these ops compute forward, input gradient and weight gradient with one GEMM per
 //! image each, images in parallel.
 
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::f32_view;
+use super::{grad_for, host, Args3, Grads3, In};
 
 /// Padding of one spatial axis: before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -488,62 +488,28 @@ impl Conv2d {
     }
 }
 
-impl CustomOp3 for Conv2d {
-    fn name(&self) -> &'static str {
-        "ganlab-conv2d"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp3 for Conv2d, "ganlab-conv2d", Gemm, bwd: grad);
+
+impl Conv2d {
+    fn fwd(&self, (x, l1): In, (w, l2): In, (b, l3): In) -> Result<(Vec<f32>, Shape)> {
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[1] || l3.dims() != [wd[0]] {
             bail!("conv2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
         }
         let g = self.geom(xd, wd);
-        let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
-        let mut y = conv_fwd(&x, &w, xd[0], wd[0], &g);
-        add_bias(&mut y, &b, g.cols());
+        let mut y = conv_fwd(x, w, xd[0], wd[0], &g);
+        add_bias(&mut y, b, g.cols());
         self.act.apply(&mut y);
-        Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
+        Ok((y, Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
     }
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+    fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
         let gy = pre_act_grad(self.act, res, grad)?;
-        let dev = x.device();
-        let gx = if x.track_op() {
-            let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            Some(Tensor::from_vec(conv_adjoint(&gy, &wv, n, o, &g), x.shape(), dev)?)
-        } else {
-            None
-        };
-        let gw = if w.track_op() {
-            let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            Some(Tensor::from_vec(conv_weight_grad(&xv, &gy, n, o, &g), w.shape(), dev)?)
-        } else {
-            None
-        };
-        let gb = if b.track_op() {
-            Some(Tensor::from_vec(channel_sum(&gy, n, o, g.cols()), o, dev)?)
-        } else {
-            None
-        };
+        let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host(w)?, n, o, &g)))?;
+        let gw = grad_for(w, || Ok(conv_weight_grad(&host(x)?, &gy, n, o, &g)))?;
+        let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, g.cols())))?;
         Ok((gx, gw, gb))
     }
 }
@@ -586,68 +552,30 @@ impl ConvTranspose2d {
     }
 }
 
-impl CustomOp3 for ConvTranspose2d {
-    fn name(&self) -> &'static str {
-        "ganlab-conv-transpose2d"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp3 for ConvTranspose2d, "ganlab-conv-transpose2d", Gemm, bwd: grad);
+
+impl ConvTranspose2d {
+    fn fwd(&self, (x, l1): In, (w, l2): In, (b, l3): In) -> Result<(Vec<f32>, Shape)> {
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         if xd[1] != wd[0] || l3.dims() != [wd[1]] {
             bail!("conv-transpose2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
         }
         let g = self.geom(xd, wd)?;
-        let (x, w, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
         // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
-        let mut y = conv_adjoint(&x, &w, xd[0], xd[1], &g);
-        add_bias(&mut y, &b, g.h * g.w);
+        let mut y = conv_adjoint(x, w, xd[0], xd[1], &g);
+        add_bias(&mut y, b, g.h * g.w);
         self.act.apply(&mut y);
-        Ok((CpuStorage::F32(y), Shape::from((xd[0], wd[1], g.h, g.w))))
+        Ok((y, Shape::from((xd[0], wd[1], g.h, g.w))))
     }
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+    fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd)?;
-        let (n, cin) = (xd[0], xd[1]);
+        let (n, cin, cout) = (xd[0], xd[1], wd[1]);
         let gy = pre_act_grad(self.act, res, grad)?;
-        let dev = x.device();
-        let gx = if x.track_op() {
-            let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            Some(Tensor::from_vec(conv_fwd(&gy, &wv, n, cin, &g), x.shape(), dev)?)
-        } else {
-            None
-        };
-        let gw = if w.track_op() {
-            let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            // dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
-            Some(Tensor::from_vec(
-                conv_weight_grad(&gy, &xv, n, cin, &g),
-                w.shape(),
-                dev,
-            )?)
-        } else {
-            None
-        };
-        let gb = if b.track_op() {
-            Some(Tensor::from_vec(channel_sum(&gy, n, wd[1], g.h * g.w), wd[1], dev)?)
-        } else {
-            None
-        };
+        let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g)))?;
+        // dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
+        let gw = grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?;
+        let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
         Ok((gx, gw, gb))
     }
 }

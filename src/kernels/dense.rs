@@ -7,14 +7,10 @@
 //! bias is the GEMM's initial destination, `dx = dy W^T` multiplies by a
 //! contiguous transposed copy, and only the operands that track gradients get one.
 
-use std::borrow::Cow;
-
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-fn view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
-    super::f32_view(s, l)
-}
+use super::{Args3, Grads3, In};
 
 fn parallelism() -> gemm::Parallelism {
     match candle_core::utils::get_num_threads() {
@@ -26,14 +22,14 @@ fn parallelism() -> gemm::Parallelism {
 /// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` through `gemm`; either operand
 /// may be read transposed (`lhs_t`: stored `[k, m]`; `rhs_t`: stored `[n, k]`).
 /// `parallel` uses the compute threads; the convolutions run one GEMM per image on
-/// each thread instead.
+/// each thread instead. `T` is f32 (the layers) or f64 (the evaluator's statistics).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_rm(
-    dst: &mut [f32],
+pub(crate) fn gemm_rm<T: Copy + 'static + From<f32>>(
+    dst: &mut [T],
     accumulate: bool,
-    lhs: &[f32],
+    lhs: &[T],
     lhs_t: bool,
-    rhs: &[f32],
+    rhs: &[T],
     rhs_t: bool,
     (m, n, k): (usize, usize, usize),
     parallel: bool,
@@ -66,8 +62,8 @@ pub(crate) fn gemm_rm(
             rhs.as_ptr(),
             rhs_cs,
             rhs_rs,
-            1.0,
-            1.0,
+            T::from(1.0),
+            T::from(1.0),
             false,
             false,
             false,
@@ -118,20 +114,10 @@ fn dims2(l: &Layout, what: &str) -> Result<(usize, usize)> {
 /// `y = x W + b` for `x: [n, in]`, `W: [in, out]` (Keras's kernel layout), `b: [out]`.
 pub struct DenseOp;
 
-impl CustomOp3 for DenseOp {
-    fn name(&self) -> &'static str {
-        "ganlab-dense"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp3 for DenseOp, "ganlab-dense", Gemm, bwd: grad);
+
+impl DenseOp {
+    fn fwd(&self, (x, l1): In, (w, l2): In, (b, l3): In) -> Result<(Vec<f32>, Shape)> {
         let (n, fin) = dims2(l1, "x")?;
         let (win, out) = dims2(l2, "W")?;
         if win != fin || l3.dims() != [out] {
@@ -142,39 +128,25 @@ impl CustomOp3 for DenseOp {
                 l3.dims()
             );
         }
-        let (x, w, b) = (view(s1, l1)?, view(s2, l2)?, view(s3, l3)?);
         let mut y = Vec::with_capacity(n * out);
         for _ in 0..n {
-            y.extend_from_slice(&b);
+            y.extend_from_slice(b);
         }
-        matmul(&mut y, true, &x, false, &w, n, out, fin);
-        Ok((CpuStorage::F32(y), Shape::from((n, out))))
+        matmul(&mut y, true, x, false, w, n, out, fin);
+        Ok((y, Shape::from((n, out))))
     }
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+    fn grad(&self, (x, w, b): Args3, _res: &Tensor, grad: &Tensor) -> Result<Grads3> {
         let grad = grad.contiguous()?;
-        let gx = if x.track_op() {
-            Some(grad.apply_op2_no_bwd(w, &DenseGradX)?)
-        } else {
-            None
-        };
-        let gw = if w.track_op() {
-            Some(x.apply_op2_no_bwd(&grad, &DenseGradW)?)
-        } else {
-            None
-        };
-        let gb = if b.track_op() {
-            Some(grad.apply_op1_no_bwd(&ColumnSum)?)
-        } else {
-            None
-        };
+        // Only the operands that track gradients get one (not the data, nor a frozen D's weights).
+        let gx = x
+            .track_op()
+            .then(|| grad.apply_op2_no_bwd(w, &DenseGradX))
+            .transpose()?;
+        let gw = w
+            .track_op()
+            .then(|| x.apply_op2_no_bwd(&grad, &DenseGradW))
+            .transpose()?;
+        let gb = b.track_op().then(|| grad.apply_op1_no_bwd(&ColumnSum)).transpose()?;
         Ok((gx, gw, gb))
     }
 }
@@ -182,58 +154,49 @@ impl CustomOp3 for DenseOp {
 /// `dx = dy W^T`: `[n, out] x [in, out]^T -> [n, in]`.
 struct DenseGradX;
 
-impl CustomOp2 for DenseGradX {
-    fn name(&self) -> &'static str {
-        "ganlab-dense-grad-x"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp2 for DenseGradX, "ganlab-dense-grad-x", Gemm);
+
+impl DenseGradX {
+    fn fwd(&self, (g, l1): In, (w, l2): In) -> Result<(Vec<f32>, Shape)> {
         let (n, out) = dims2(l1, "dy")?;
         let (fin, _) = dims2(l2, "W")?;
-        let (g, w) = (view(s1, l1)?, view(s2, l2)?);
-        let wt = transpose(&w, fin, out); // [out, in]
+        let wt = transpose(w, fin, out); // [out, in]
         let mut dx = vec![0f32; n * fin];
-        matmul(&mut dx, false, &g, false, &wt, n, fin, out);
-        Ok((CpuStorage::F32(dx), Shape::from((n, fin))))
+        matmul(&mut dx, false, g, false, &wt, n, fin, out);
+        Ok((dx, Shape::from((n, fin))))
     }
 }
 
 /// `dW = x^T dy`: `[n, in]^T x [n, out] -> [in, out]`.
 struct DenseGradW;
 
-impl CustomOp2 for DenseGradW {
-    fn name(&self) -> &'static str {
-        "ganlab-dense-grad-w"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp2 for DenseGradW, "ganlab-dense-grad-w", Gemm);
+
+impl DenseGradW {
+    fn fwd(&self, (x, l1): In, (g, l2): In) -> Result<(Vec<f32>, Shape)> {
         let (n, fin) = dims2(l1, "x")?;
         let (_, out) = dims2(l2, "dy")?;
-        let (x, g) = (view(s1, l1)?, view(s2, l2)?);
         let mut dw = vec![0f32; fin * out];
-        matmul(&mut dw, false, &x, true, &g, fin, out, n);
-        Ok((CpuStorage::F32(dw), Shape::from((fin, out))))
+        matmul(&mut dw, false, x, true, g, fin, out, n);
+        Ok((dw, Shape::from((fin, out))))
     }
 }
 
 /// Sum over rows: `[n, out] -> [out]` (the bias gradient), rows added in order.
 struct ColumnSum;
 
-impl CustomOp1 for ColumnSum {
-    fn name(&self) -> &'static str {
-        "ganlab-column-sum"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp1 for ColumnSum, "ganlab-column-sum", Gemm);
+
+impl ColumnSum {
+    fn fwd(&self, (g, l): In) -> Result<(Vec<f32>, Shape)> {
         let (_, out) = dims2(l, "dy")?;
-        let g = view(s, l)?;
         let mut acc = vec![0f32; out];
         for row in g.chunks_exact(out) {
             for (a, &v) in acc.iter_mut().zip(row) {
                 *a += v;
             }
         }
-        Ok((CpuStorage::F32(acc), Shape::from(out)))
+        Ok((acc, Shape::from(out)))
     }
 }
 

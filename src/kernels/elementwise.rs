@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Result, Shape, Tensor};
 
-use super::{f32_view, map1, map2};
+use super::{map1, map2, In};
 
 /// LeakyReLU: `x` if `x > 0`, else `slope * x` (Keras `LeakyReLU(alpha)`, torch `nn.LeakyReLU`).
 pub struct LeakyRelu {
@@ -13,27 +13,23 @@ pub struct LeakyRelu {
     pub mask: Option<Arc<Vec<f32>>>,
 }
 
-impl CustomOp1 for LeakyRelu {
-    fn name(&self) -> &'static str {
-        "ganlab-leaky-relu"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
-        let x = f32_view(s, l)?;
+cpu_op!(CustomOp1 for LeakyRelu, "ganlab-leaky-relu", Elementwise, bwd: grad);
+
+impl LeakyRelu {
+    fn fwd(&self, (x, l): In) -> Result<(Vec<f32>, Shape)> {
         let a = self.slope;
         let y = match &self.mask {
-            None => map1(&x, |v| if v > 0.0 { v } else { a * v }),
+            None => map1(x, |v| if v > 0.0 { v } else { a * v }),
             Some(m) => {
                 if m.len() != x.len() {
                     bail!("leaky-relu: {} values, mask of {}", x.len(), m.len());
                 }
-                map2(&x, m, |v, m| if v > 0.0 { v * m } else { a * v * m })
+                map2(x, m, |v, m| if v > 0.0 { v * m } else { a * v * m })
             }
         };
-        Ok((CpuStorage::F32(y), l.shape().clone()))
+        Ok((y, l.shape().clone()))
     }
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+    fn grad(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let g = arg.apply_op2_no_bwd(grad, &LeakyReluGrad { slope: self.slope })?;
         Ok(Some(match &self.mask {
             None => g,
@@ -46,19 +42,12 @@ struct LeakyReluGrad {
     slope: f32,
 }
 
-impl CustomOp2 for LeakyReluGrad {
-    fn name(&self) -> &'static str {
-        "ganlab-leaky-relu-grad"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
-        let x = f32_view(s1, l1)?;
-        let g = f32_view(s2, l2)?;
+cpu_op!(CustomOp2 for LeakyReluGrad, "ganlab-leaky-relu-grad", Elementwise);
+
+impl LeakyReluGrad {
+    fn fwd(&self, (x, l): In, (g, _): In) -> Result<(Vec<f32>, Shape)> {
         let a = self.slope;
-        Ok((
-            CpuStorage::F32(map2(&x, &g, |x, g| if x > 0.0 { g } else { a * g })),
-            l1.shape().clone(),
-        ))
+        Ok((map2(x, g, |x, g| if x > 0.0 { g } else { a * g }), l.shape().clone()))
     }
 }
 
@@ -90,35 +79,24 @@ pub fn fast_tanh(a: f32) -> f32 {
 /// tanh with its backward from the output: `dy * (1 - y^2)`.
 pub struct Tanh;
 
-impl CustomOp1 for Tanh {
-    fn name(&self) -> &'static str {
-        "ganlab-tanh"
+cpu_op!(CustomOp1 for Tanh, "ganlab-tanh", Elementwise, bwd: grad);
+
+impl Tanh {
+    fn fwd(&self, (x, l): In) -> Result<(Vec<f32>, Shape)> {
+        Ok((map1(x, fast_tanh), l.shape().clone()))
     }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
-        let x = f32_view(s, l)?;
-        Ok((CpuStorage::F32(map1(&x, fast_tanh)), l.shape().clone()))
-    }
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+    fn grad(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(res.apply_op2_no_bwd(grad, &TanhGrad)?))
     }
 }
 
 struct TanhGrad;
 
-impl CustomOp2 for TanhGrad {
-    fn name(&self) -> &'static str {
-        "ganlab-tanh-grad"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
-        let y = f32_view(s1, l1)?;
-        let g = f32_view(s2, l2)?;
-        Ok((
-            CpuStorage::F32(map2(&y, &g, |y, g| g * (1.0 - y * y))),
-            l1.shape().clone(),
-        ))
+cpu_op!(CustomOp2 for TanhGrad, "ganlab-tanh-grad", Elementwise);
+
+impl TanhGrad {
+    fn fwd(&self, (y, l): In, (g, _): In) -> Result<(Vec<f32>, Shape)> {
+        Ok((map2(y, g, |y, g| g * (1.0 - y * y)), l.shape().clone()))
     }
 }
 
@@ -129,20 +107,16 @@ pub struct MaskMul {
     pub mask: Arc<Vec<f32>>,
 }
 
-impl CustomOp1 for MaskMul {
-    fn name(&self) -> &'static str {
-        "ganlab-mask-mul"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
-        let x = f32_view(s, l)?;
+cpu_op!(CustomOp1 for MaskMul, "ganlab-mask-mul", Elementwise, bwd: grad);
+
+impl MaskMul {
+    fn fwd(&self, (x, l): In) -> Result<(Vec<f32>, Shape)> {
         if x.len() != self.mask.len() {
             bail!("mask-mul: {} values, mask of {}", x.len(), self.mask.len());
         }
-        Ok((CpuStorage::F32(map2(&x, &self.mask, |x, m| x * m)), l.shape().clone()))
+        Ok((map2(x, &self.mask, |x, m| x * m), l.shape().clone()))
     }
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+    fn grad(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad.apply_op1_no_bwd(&MaskMul {
             mask: self.mask.clone(),
         })?))

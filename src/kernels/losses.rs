@@ -1,9 +1,9 @@
 //! Cross-entropies in the three semantics (`clip`, `logits`, `torch`): binary from
 //! logits, and sparse categorical from softmax logits.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Result, Shape, Tensor};
 
-use super::f32_view;
+use super::{host, In};
 use crate::spec::BceSemantics;
 
 /// Keras's `K.epsilon()`, the clip of probabilities in the `clip` semantics.
@@ -57,23 +57,20 @@ pub struct Bce {
     pub sem: BceSemantics,
 }
 
-impl CustomOp2 for Bce {
-    fn name(&self) -> &'static str {
-        "ganlab-bce"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Loss);
-        let x = f32_view(s1, l1)?;
-        let y = f32_view(s2, l2)?;
+cpu_op!(CustomOp2 for Bce, "ganlab-bce", Loss, bwd: grad);
+
+impl Bce {
+    fn fwd(&self, (x, l): In, (y, _): In) -> Result<(Vec<f32>, Shape)> {
         if x.len() != y.len() {
             bail!("bce: {} logits but {} targets", x.len(), y.len());
         }
         let sem = self.sem;
-        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).0).collect();
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        Ok((
+            x.iter().zip(y).map(|(&x, &y)| bce_point(x, y, sem).0).collect(),
+            l.shape().clone(),
+        ))
     }
-    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Loss);
+    fn grad(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let d = x.apply_op2_no_bwd(y, &BceGrad { sem: self.sem })?;
         Ok((Some(d.mul(grad)?), None))
     }
@@ -83,17 +80,15 @@ struct BceGrad {
     sem: BceSemantics,
 }
 
-impl CustomOp2 for BceGrad {
-    fn name(&self) -> &'static str {
-        "ganlab-bce-grad"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Loss);
-        let x = f32_view(s1, l1)?;
-        let y = f32_view(s2, l2)?;
+cpu_op!(CustomOp2 for BceGrad, "ganlab-bce-grad", Loss);
+
+impl BceGrad {
+    fn fwd(&self, (x, l): In, (y, _): In) -> Result<(Vec<f32>, Shape)> {
         let sem = self.sem;
-        let out = x.iter().zip(y.iter()).map(|(&x, &y)| bce_point(x, y, sem).1).collect();
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        Ok((
+            x.iter().zip(y).map(|(&x, &y)| bce_point(x, y, sem).1).collect(),
+            l.shape().clone(),
+        ))
     }
 }
 
@@ -179,14 +174,10 @@ pub(crate) fn sparse_cce_all(x: &[f32], y: &[f32], k: usize, sem: BceSemantics) 
     (loss, grad)
 }
 
-impl CustomOp2 for SparseCce {
-    fn name(&self) -> &'static str {
-        "ganlab-sparse-cce"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Loss);
-        let x = f32_view(s1, l1)?;
-        let y = f32_view(s2, l2)?;
+cpu_op!(CustomOp2 for SparseCce, "ganlab-sparse-cce", Loss, bwd: grad);
+
+impl SparseCce {
+    fn fwd(&self, (x, l1): In, (y, l2): In) -> Result<(Vec<f32>, Shape)> {
         let k = *l1.dims().last().unwrap_or(&1);
         if l1.dims().len() != 2 || y.len() * k != x.len() || y.iter().any(|&v| v < 0.0 || v as usize >= k) {
             bail!(
@@ -195,15 +186,12 @@ impl CustomOp2 for SparseCce {
                 l2.dims()
             );
         }
-        let (loss, _) = sparse_cce_all(&x, &y, k, self.sem);
-        Ok((CpuStorage::F32(loss), Shape::from(y.len())))
+        let (loss, _) = sparse_cce_all(x, y, k, self.sem);
+        Ok((loss, Shape::from(y.len())))
     }
-    fn bwd(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Loss);
+    fn grad(&self, x: &Tensor, y: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let k = x.dim(1)?;
-        let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let yv = y.to_vec1::<f32>()?;
-        let (_, g) = sparse_cce_all(&xv, &yv, k, self.sem);
+        let (_, g) = sparse_cce_all(&host(x)?, &y.to_vec1::<f32>()?, k, self.sem);
         let g = Tensor::from_vec(g, x.shape(), x.device())?;
         Ok((Some(g.broadcast_mul(&grad.reshape((grad.elem_count(), 1))?)?), None))
     }

@@ -17,8 +17,110 @@
 
 use std::borrow::Cow;
 
-use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result};
+use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result, Tensor};
 use rayon::prelude::*;
+
+/// A candle custom op around a kernel on f32 slices, so that each op states only its
+/// kernel. The macro writes the op's `name`, starts the timer of its part
+/// (`timing::Part`), hands each input to the type's `fn fwd` as an [`In`] (values,
+/// strided views gathered, any dtype but f32 refused; and the layout) and wraps the
+/// returned `(values, shape)`. With `bwd: METHOD`, the op's backward is that method
+/// (with `CustomOpN::bwd`'s arguments), timed the same way.
+macro_rules! cpu_op {
+    (CustomOp1 for $ty:ty, $name:literal, $part:ident $(, bwd: $bwd:ident)?) => {
+        impl candle_core::CustomOp1 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(
+                &self,
+                s: &candle_core::CpuStorage,
+                l: &candle_core::Layout,
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let (y, shape) = self.fwd((&$crate::kernels::f32_view(s, l)?, l))?;
+                Ok((candle_core::CpuStorage::F32(y), shape))
+            }
+            $(
+                fn bwd(
+                    &self,
+                    arg: &candle_core::Tensor,
+                    res: &candle_core::Tensor,
+                    grad: &candle_core::Tensor,
+                ) -> candle_core::Result<Option<candle_core::Tensor>> {
+                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    self.$bwd(arg, res, grad)
+                }
+            )?
+        }
+    };
+    (CustomOp2 for $ty:ty, $name:literal, $part:ident $(, bwd: $bwd:ident)?) => {
+        impl candle_core::CustomOp2 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(
+                &self,
+                s1: &candle_core::CpuStorage,
+                l1: &candle_core::Layout,
+                s2: &candle_core::CpuStorage,
+                l2: &candle_core::Layout,
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let (a, b) = ($crate::kernels::f32_view(s1, l1)?, $crate::kernels::f32_view(s2, l2)?);
+                let (y, shape) = self.fwd((&a, l1), (&b, l2))?;
+                Ok((candle_core::CpuStorage::F32(y), shape))
+            }
+            $(
+                fn bwd(
+                    &self,
+                    a: &candle_core::Tensor,
+                    b: &candle_core::Tensor,
+                    res: &candle_core::Tensor,
+                    grad: &candle_core::Tensor,
+                ) -> candle_core::Result<(Option<candle_core::Tensor>, Option<candle_core::Tensor>)> {
+                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    self.$bwd(a, b, res, grad)
+                }
+            )?
+        }
+    };
+    (CustomOp3 for $ty:ty, $name:literal, $part:ident $(, bwd: $bwd:ident)?) => {
+        impl candle_core::CustomOp3 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(
+                &self,
+                s1: &candle_core::CpuStorage,
+                l1: &candle_core::Layout,
+                s2: &candle_core::CpuStorage,
+                l2: &candle_core::Layout,
+                s3: &candle_core::CpuStorage,
+                l3: &candle_core::Layout,
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let (a, b) = ($crate::kernels::f32_view(s1, l1)?, $crate::kernels::f32_view(s2, l2)?);
+                let c = $crate::kernels::f32_view(s3, l3)?;
+                let (y, shape) = self.fwd((&a, l1), (&b, l2), (&c, l3))?;
+                Ok((candle_core::CpuStorage::F32(y), shape))
+            }
+            $(
+                fn bwd(
+                    &self,
+                    a: &candle_core::Tensor,
+                    b: &candle_core::Tensor,
+                    c: &candle_core::Tensor,
+                    res: &candle_core::Tensor,
+                    grad: &candle_core::Tensor,
+                ) -> candle_core::Result<$crate::kernels::Grads3> {
+                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    self.$bwd((a, b, c), res, grad)
+                }
+            )?
+        }
+    };
+}
 
 mod adam;
 mod conv;
@@ -32,12 +134,34 @@ mod upconv;
 pub use adam::{AdamForm, AdamStep};
 pub(crate) use conv::leaky_relu_portable;
 pub use conv::{conv2d, conv2d_act, conv_transpose2d, conv_transpose2d_act, Act, Pad, Padding};
+pub(crate) use dense::gemm_rm;
 pub use dense::{dense, transpose};
 pub use elementwise::{fast_tanh, LeakyRelu, MaskMul, Tanh};
 pub use losses::{bce_point, bce_reference, sparse_cce_row, Bce, SparseCce};
 pub(crate) use losses::{sparse_cce_all, KERAS_EPS};
 pub use pool::max_pool2d;
 pub use upconv::{upsample2_conv2d, upsample2_conv2d_act};
+
+/// One input of a [`cpu_op!`] kernel: its values in order, and its layout (dims).
+pub(crate) type In<'a> = (&'a [f32], &'a Layout);
+
+/// The three inputs of a three-input op's backward, and their gradients.
+pub(crate) type Args3<'a> = (&'a Tensor, &'a Tensor, &'a Tensor);
+pub(crate) type Grads3 = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+
+/// A tensor's values on the host, in order.
+pub(crate) fn host(t: &Tensor) -> Result<Vec<f32>> {
+    t.contiguous()?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// The gradient for `of` (shaped like it) that `f` computes, only where backprop
+/// wants one (`of` tracks its op): frozen weights and data get none.
+pub(crate) fn grad_for(of: &Tensor, f: impl FnOnce() -> Result<Vec<f32>>) -> Result<Option<Tensor>> {
+    if !of.track_op() {
+        return Ok(None);
+    }
+    Ok(Some(Tensor::from_vec(f()?, of.shape(), of.device())?))
+}
 
 /// Elements per parallel chunk for elementwise work.
 pub(crate) const CHUNK: usize = 1 << 14;

@@ -5,10 +5,10 @@
 //! in row-major order within the window, as TensorFlow's `MaxPoolGrad` does (candle's
 //! own backward splits it among tied maxima and builds it from five tensor ops).
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::f32_view;
+use super::In;
 
 /// `[n, c, h, w] -> [n, c, h / k, w / k]`, the maximum of each `k x k` window.
 #[derive(Clone, Copy, Debug)]
@@ -41,14 +41,11 @@ fn argmax(plane: &[f32], w: usize, k: usize, oy: usize, ox: usize) -> usize {
     best
 }
 
-impl CustomOp1 for MaxPool2d {
-    fn name(&self) -> &'static str {
-        "ganlab-max-pool2d"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+cpu_op!(CustomOp1 for MaxPool2d, "ganlab-max-pool2d", Elementwise, bwd: grad);
+
+impl MaxPool2d {
+    fn fwd(&self, (x, l): In) -> Result<(Vec<f32>, Shape)> {
         let (planes, h, w, oh, ow) = dims(l, self.k)?;
-        let x = f32_view(s, l)?;
         let mut y = vec![0f32; planes * oh * ow];
         let k = self.k;
         y.par_chunks_mut(oh * ow).zip(x.par_chunks(h * w)).for_each(|(yp, xp)| {
@@ -59,10 +56,9 @@ impl CustomOp1 for MaxPool2d {
             }
         });
         let d = l.dims();
-        Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
+        Ok((y, Shape::from((d[0], d[1], oh, ow))))
     }
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+    fn grad(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(arg.apply_op2_no_bwd(grad, &MaxPoolGrad { k: self.k })?))
     }
 }
@@ -72,17 +68,14 @@ struct MaxPoolGrad {
     k: usize,
 }
 
-impl CustomOp2 for MaxPoolGrad {
-    fn name(&self) -> &'static str {
-        "ganlab-max-pool2d-grad"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Elementwise);
+cpu_op!(CustomOp2 for MaxPoolGrad, "ganlab-max-pool2d-grad", Elementwise);
+
+impl MaxPoolGrad {
+    fn fwd(&self, (x, l1): In, (g, l2): In) -> Result<(Vec<f32>, Shape)> {
         let (planes, h, w, oh, ow) = dims(l1, self.k)?;
         if l2.shape().elem_count() != planes * oh * ow {
             bail!("max-pool grad: dy {:?} does not fit x {:?}", l2.dims(), l1.dims());
         }
-        let (x, g) = (f32_view(s1, l1)?, f32_view(s2, l2)?);
         let mut dx = vec![0f32; planes * h * w];
         let k = self.k;
         dx.par_chunks_mut(h * w)
@@ -94,7 +87,7 @@ impl CustomOp2 for MaxPoolGrad {
                     }
                 }
             });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        Ok((dx, l1.shape().clone()))
     }
 }
 

@@ -14,13 +14,13 @@
 //! summed kernels folded back onto the k x k taps). Only the summation order
 //! differs from the two-op form; the parity tests bound the difference.
 
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{bail, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{
     apply_act, channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad,
 };
-use super::f32_view;
+use super::{grad_for, host, Args3, Grads3, In};
 
 /// The window of summed taps along one axis, for kernel size `k` (odd) with
 /// 'same' padding `p = (k - 1) / 2` after upsampling by 2: tap `t` of parity class
@@ -174,65 +174,35 @@ fn check(xd: [usize; 4], wd: [usize; 4], bd: &[usize]) -> Result<Taps> {
     Ok(Taps::new(wd[2]))
 }
 
-impl CustomOp3 for UpConv2d {
-    fn name(&self) -> &'static str {
-        "ganlab-upsample2-conv2d"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+cpu_op!(CustomOp3 for UpConv2d, "ganlab-upsample2-conv2d", Gemm, bwd: grad);
+
+impl UpConv2d {
+    fn fwd(&self, (x, l1): In, (wv, l2): In, (b, l3): In) -> Result<(Vec<f32>, Shape)> {
         let (xd, wd) = (dims4(l1, "x")?, dims4(l2, "w")?);
         let taps = check(xd, wd, l3.dims())?;
         let (n, c, h, w, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);
-        let (x, wv, b) = (f32_view(s1, l1)?, f32_view(s2, l2)?, f32_view(s3, l3)?);
-        let w4 = sum_kernels(&wv, o, c, &taps);
-        let y4 = conv_fwd(&x, &w4, n, 4 * o, &taps.geom(c, h, w));
-        let mut y = interleave(&y4, &b, n, o, h, w);
+        let w4 = sum_kernels(wv, o, c, &taps);
+        let y4 = conv_fwd(x, &w4, n, 4 * o, &taps.geom(c, h, w));
+        let mut y = interleave(&y4, b, n, o, h, w);
         apply_act(self.act, &mut y);
-        Ok((CpuStorage::F32(y), Shape::from((n, o, 2 * h, 2 * w))))
+        Ok((y, Shape::from((n, o, 2 * h, 2 * w))))
     }
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let _t = super::timing::Timed::start(super::timing::Part::Gemm);
+    fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let taps = check(xd, wd, b.dims())?;
         let (n, c, h, wi, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);
         let g = taps.geom(c, h, wi);
         let gy = pre_act_grad(self.act, res, grad)?;
         let gy4 = deinterleave(&gy, n, o, h, wi);
-        let dev = x.device();
-        let gx = if x.track_op() {
-            let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            let w4 = sum_kernels(&wv, o, c, &taps);
-            Some(Tensor::from_vec(conv_adjoint(&gy4, &w4, n, 4 * o, &g), x.shape(), dev)?)
-        } else {
-            None
-        };
-        let gw = if w.track_op() {
-            let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            let gw4 = conv_weight_grad(&xv, &gy4, n, 4 * o, &g);
-            Some(Tensor::from_vec(fold_kernels(&gw4, o, c, &taps), w.shape(), dev)?)
-        } else {
-            None
-        };
-        let gb = if b.track_op() {
-            Some(Tensor::from_vec(channel_sum(&gy, n, o, 4 * h * wi), o, dev)?)
-        } else {
-            None
-        };
+        let gx = grad_for(x, || {
+            let w4 = sum_kernels(&host(w)?, o, c, &taps);
+            Ok(conv_adjoint(&gy4, &w4, n, 4 * o, &g))
+        })?;
+        let gw = grad_for(w, || {
+            let gw4 = conv_weight_grad(&host(x)?, &gy4, n, 4 * o, &g);
+            Ok(fold_kernels(&gw4, o, c, &taps))
+        })?;
+        let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, 4 * h * wi)))?;
         Ok((gx, gw, gb))
     }
 }
