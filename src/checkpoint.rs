@@ -91,12 +91,9 @@ pub fn save(model: &dyn Gan, state: &TrainState, perm: &[usize], dir: &Path) -> 
     if json.exists() {
         std::fs::remove_file(&json).with_context(|| format!("cannot replace {}", json.display()))?;
     }
-    model
-        .generator()
-        .save(&c.join(format!("g_{}.safetensors", state.tag)))?;
-    model
-        .discriminator()
-        .save(&c.join(format!("d_{}.safetensors", state.tag)))?;
+    let (g, d) = net_paths(&c, &state.tag);
+    model.generator().save(&g)?;
+    model.discriminator().save(&d)?;
     let dev = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     for (net, s) in ["d", "g"].iter().zip(model.optim_states()?) {
@@ -151,12 +148,9 @@ pub fn load(model: &mut dyn Gan, state: TrainState, dir: &Path) -> Result<Loaded
         );
     }
     let c = dir.join("checkpoints");
-    model
-        .generator()
-        .load(&c.join(format!("g_{}.safetensors", state.tag)))?;
-    model
-        .discriminator()
-        .load(&c.join(format!("d_{}.safetensors", state.tag)))?;
+    let (g, d) = net_paths(&c, &state.tag);
+    model.generator().load(&g)?;
+    model.discriminator().load(&d)?;
     let (_, st) = state_paths(dir, &state.tag);
     let map = candle_core::safetensors::load(&st, &Device::Cpu).with_context(|| {
         format!(
@@ -192,4 +186,12 @@ pub fn load(model: &mut dyn Gan, state: TrainState, dir: &Path) -> Result<Loaded
 /// The generator positions of a step's generators.
 pub fn rng_positions(rngs: &StepRngs) -> (RngPos, RngPos) {
     (RngPos::of(&rngs.noise), RngPos::of(&rngs.dropout))
+}
+
+/// G's and D's weight files of the checkpoint `tag` in the folder `c`.
+fn net_paths(c: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    (
+        c.join(format!("g_{tag}.safetensors")),
+        c.join(format!("d_{tag}.safetensors")),
+    )
 }

@@ -105,23 +105,23 @@ pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Read a file, gunzipping when it starts with the gzip magic.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+/// Read a file, gunzipping when it starts with the gzip magic. `fix` follows the
+/// message when a gzip file does not decompress (what to do about it).
+pub(crate) fn read_maybe_gz(path: &Path, fix: &str) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .with_context(|| {
-                format!(
-                    "{} is not a valid gzip file (truncated download?); delete it and run `ganlab data fetch`",
-                    path.display()
-                )
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
     }
+    let mut out = Vec::with_capacity(raw.len() * 4);
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .with_context(|| {
+            format!(
+                "{} starts like gzip but does not decompress (truncated?){fix}",
+                path.display()
+            )
+        })?;
+    Ok(out)
 }
 
 /// Parse an IDX file's bytes, checking magic, dimensions and length.
@@ -185,7 +185,7 @@ pub fn load_idx(dir: &Path, spec: &IdxFile) -> Result<Vec<u8>> {
         )
     })?;
     let origin = path.display().to_string();
-    let bytes = read_maybe_gz(&path)?;
+    let bytes = read_maybe_gz(&path, "; delete it and run `ganlab data fetch`")?;
     let payload = parse_idx(&bytes, spec, &origin)?.to_vec();
     let sum = sha256_hex(&bytes);
     if sum != spec.sha256 {

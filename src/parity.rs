@@ -38,6 +38,24 @@ pub struct IterParity {
     pub per_tensor: Vec<(String, f32)>,
 }
 
+/// One line: "iter K: d_loss A vs B, g_loss A vs B, the update differences".
+impl std::fmt::Display for IterParity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (d, g) = (&self.d_loss, &self.g_loss);
+        write!(
+            f,
+            "iter {}: d_loss {:e} vs {:e}, g_loss {:e} vs {:e}, ",
+            self.iter, d.0, d.1, g.0, g.1
+        )?;
+        let (t, w) = (&self.max_rel_tensor, &self.max_weight_diff);
+        write!(
+            f,
+            "rel. update diff {:.2e} (all weights), {:.2e} (worst tensor, {}), max |dw| {:.2e} ({})",
+            self.rel_update_diff, t.0, t.1, w.0, w.1
+        )
+    }
+}
+
 /// The framework an article's own code runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framework {

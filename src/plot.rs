@@ -97,22 +97,17 @@ where
 
 fn write_both(stem: &Path, title: &str, y_label: &str, series: &[Series]) -> Result<()> {
     register_font();
-    let png = stem.with_extension("png");
-    let svg = stem.with_extension("svg");
-    draw_lines(
-        BitMapBackend::new(&png, (960, 540)).into_drawing_area(),
+    let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
+    let size = (960, 540);
+    let drawn = draw_lines(
+        BitMapBackend::new(&png, size).into_drawing_area(),
         title,
         y_label,
         series,
-    )
-    .with_context(|| format!("cannot draw {}", png.display()))?;
-    draw_lines(
-        SVGBackend::new(&svg, (960, 540)).into_drawing_area(),
-        title,
-        y_label,
-        series,
-    )
-    .with_context(|| format!("cannot draw {}", svg.display()))?;
+    );
+    drawn.with_context(|| format!("cannot draw {}", png.display()))?;
+    let drawn = draw_lines(SVGBackend::new(&svg, size).into_drawing_area(), title, y_label, series);
+    drawn.with_context(|| format!("cannot draw {}", svg.display()))?;
     Ok(())
 }
 

@@ -96,13 +96,7 @@ fn corrupt_and_foreign_checkpoints_are_refused_and_the_run_is_untouched() {
     assert_eq!(snapshot(&run), before, "a refused command leaves the run as it was");
     // A generator checkpoint of another variant (DCGAN's; the two MLP articles share one G).
     let foreign = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "run",
-            common::spec_path("dcgan").to_str().unwrap(),
-            "--profile",
-            "quick",
-        ])
+    let o = common::quick_command("run", "dcgan")
         .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=1", "--quiet"])
         .args(["--out", foreign.path().to_str().unwrap()])
         .args(["--data-dir", common::data_dir().to_str().unwrap()])

@@ -3,7 +3,7 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use common::{assert_same_function, max_rel};
+use common::{assert_fd_gradient, assert_same_function, max_rel};
 use ganlab::kernels::upsample2_conv2d;
 use ganlab::kernels::{conv2d, conv_transpose2d, Pad, Padding};
 
@@ -34,22 +34,13 @@ fn strided_same_convolution_on_a_hand_made_input() {
     .unwrap();
     let w = Tensor::ones((1, 1, 3, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
     let b = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).unwrap();
-    let y = conv2d(&x, &w, &b, 2, Padding::Same)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let values = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let y = values(conv2d(&x, &w, &b, 2, Padding::Same).unwrap());
     // (0,0): 1+2+3+5+6+7+9+10+11 = 54; (0,1): 3+4+7+8+11+12 = 45; (1,0): 9+10+11+13+14+15 = 72; (1,1): 11+12+15+16 = 54
     assert_eq!(y, vec![54.0, 45.0, 72.0, 54.0]);
     // An even kernel (2x2, stride 1, same) pads only after: (3,3) sees x[3][3] alone.
     let w2 = Tensor::ones((1, 1, 2, 2), candle_core::DType::F32, &Device::Cpu).unwrap();
-    let y2 = conv2d(&x, &w2, &b, 1, Padding::Same)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let y2 = values(conv2d(&x, &w2, &b, 1, Padding::Same).unwrap());
     assert_eq!(y2[0], 1.0 + 2.0 + 5.0 + 6.0);
     assert_eq!(y2[15], 16.0);
     assert_eq!(y2[3], 4.0 + 8.0);
@@ -68,14 +59,21 @@ fn check_conv(n: usize, c: usize, h: usize, o: usize, k: usize, stride: usize, p
         .unwrap()
         .pad_with_zeros(3, pw.before, pw.after)
         .unwrap();
-    let theirs = xp
-        .conv2d(w.as_tensor(), 0, stride, 1, 1)
-        .unwrap()
+    let theirs = xp.conv2d(w.as_tensor(), 0, stride, 1, 1).unwrap();
+    let case = format!("n{n} c{c} h{h} o{o} k{k} s{stride} {padding:?}");
+    assert_same_layer(&ours, &theirs, [&x, &w, &b], seed + 3, 1e-4, &case);
+}
+
+/// A convolution-like op (`ours`, with its bias) against candle's (`unbiased`, the
+/// bias added here): the same function of x, w and b within `tol`
+/// (`assert_same_function`, probe drawn from `seed`).
+fn assert_same_layer(ours: &Tensor, unbiased: &Tensor, [x, w, b]: [&Var; 3], seed: u64, tol: f32, case: &str) {
+    let o = b.as_tensor().dim(0).unwrap();
+    let theirs = unbiased
         .broadcast_add(&b.as_tensor().reshape((1, o, 1, 1)).unwrap())
         .unwrap();
-    let probe = rand(ours.dims(), seed + 3);
-    let case = format!("n{n} c{c} h{h} o{o} k{k} s{stride} {padding:?}");
-    assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "w"), (&b, "b")], 1e-4, &case);
+    let probe = rand(ours.dims(), seed);
+    assert_same_function(ours, &theirs, &probe, &[(x, "x"), (w, "w"), (b, "b")], tol, case);
 }
 
 #[test]
@@ -105,15 +103,9 @@ fn conv_transpose2d_matches_candle_forward_and_gradients() {
         let b = Var::from_tensor(&rand(&[cout], seed + 2)).unwrap();
         let ours = conv_transpose2d(x.as_tensor(), w.as_tensor(), b.as_tensor(), 2, Padding::Same).unwrap();
         assert_eq!(ours.dims(), &[n, cout, 2 * h, 2 * h]);
-        let theirs = x
-            .as_tensor()
-            .conv_transpose2d(w.as_tensor(), 1, 0, 2, 1)
-            .unwrap()
-            .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap())
-            .unwrap();
-        let probe = rand(ours.dims(), seed + 3);
+        let theirs = x.as_tensor().conv_transpose2d(w.as_tensor(), 1, 0, 2, 1).unwrap();
         let case = format!("n{n} cin{cin} h{h} cout{cout}");
-        assert_same_function(&ours, &theirs, &probe, &[(&x, "x"), (&w, "w"), (&b, "b")], 1e-4, &case);
+        assert_same_layer(&ours, &theirs, [&x, &w, &b], seed + 3, 1e-4, &case);
     }
 }
 
@@ -123,34 +115,8 @@ fn conv2d_finite_difference_on_weights() {
     let b = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap();
     let w0 = rand(&[3, 2, 3, 3], 31).flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let probe = rand(&[2, 3, 3, 3], 32);
-    let f = |w: &[f32]| -> f32 {
-        let w = Tensor::from_vec(w.to_vec(), (3, 2, 3, 3), &Device::Cpu).unwrap();
-        conv2d(&x, &w, &b, 2, Padding::Same)
-            .unwrap()
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
-    let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (3, 2, 3, 3), &Device::Cpu).unwrap()).unwrap();
-    let g = conv2d(&x, wv.as_tensor(), &b, 2, Padding::Same)
-        .unwrap()
-        .mul(&probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let g = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    for k in [0, 7, 20, 53] {
-        let (mut p, mut m) = (w0.clone(), w0.clone());
-        p[k] += 1e-2;
-        m[k] -= 1e-2;
-        let fd = (f(&p) - f(&m)) / 2e-2;
-        assert!((g[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()), "{k}: {} vs {fd}", g[k]);
-    }
+    let conv = |w: &Tensor| conv2d(&x, w, &b, 2, Padding::Same).unwrap();
+    assert_fd_gradient(conv, &w0, &[3, 2, 3, 3], &probe, &[0, 7, 20, 53], "w");
 }
 
 /// The fused `UpSampling2D(2)` + 'same' convolution against candle's upsampling and
@@ -178,57 +144,15 @@ fn fused_upsample_conv_matches_upsample_then_conv() {
 
 #[test]
 fn fused_upsample_conv_finite_difference() {
-    let x0 = rand(&[1, 2, 3, 4], 50).flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let w0 = rand(&[2, 2, 5, 5], 51);
+    let x = rand(&[1, 2, 3, 4], 50);
+    let w = rand(&[2, 2, 5, 5], 51);
     let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
     let probe = rand(&[1, 2, 6, 8], 52);
-    let f = |xv: &[f32], w: &Tensor| -> f32 {
-        let x = Tensor::from_vec(xv.to_vec(), (1, 2, 3, 4), &Device::Cpu).unwrap();
-        upsample2_conv2d(&x, w, &b)
-            .unwrap()
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
-    let xv = Var::from_tensor(&Tensor::from_vec(x0.clone(), (1, 2, 3, 4), &Device::Cpu).unwrap()).unwrap();
-    let wv = Var::from_tensor(&w0).unwrap();
-    let g = upsample2_conv2d(xv.as_tensor(), wv.as_tensor(), &b)
-        .unwrap()
-        .mul(&probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let gx = g.get(&xv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    for k in [0, 5, 11, 23] {
-        let (mut p, mut m) = (x0.clone(), x0.clone());
-        p[k] += 1e-2;
-        m[k] -= 1e-2;
-        let fd = (f(&p, &w0) - f(&m, &w0)) / 2e-2;
-        assert!(
-            (gx[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()),
-            "dx {k}: {} vs {fd}",
-            gx[k]
-        );
-    }
-    let gw = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let wflat = w0.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    for k in [0, 12, 37, 99] {
-        let (mut p, mut m) = (wflat.clone(), wflat.clone());
-        p[k] += 1e-2;
-        m[k] -= 1e-2;
-        let t = |v: Vec<f32>| Tensor::from_vec(v, (2, 2, 5, 5), &Device::Cpu).unwrap();
-        let fd = (f(&x0, &t(p)) - f(&x0, &t(m))) / 2e-2;
-        assert!(
-            (gw[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()),
-            "dw {k}: {} vs {fd}",
-            gw[k]
-        );
-    }
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let of_x = |x: &Tensor| upsample2_conv2d(x, &w, &b).unwrap();
+    assert_fd_gradient(of_x, &flat(&x), &[1, 2, 3, 4], &probe, &[0, 5, 11, 23], "x");
+    let of_w = |w: &Tensor| upsample2_conv2d(&x, w, &b).unwrap();
+    assert_fd_gradient(of_w, &flat(&w), &[2, 2, 5, 5], &probe, &[0, 12, 37, 99], "w");
 }
 
 #[test]
@@ -239,21 +163,8 @@ fn valid_conv_transpose_with_uneven_classes_matches_candle() {
     let b = Var::from_tensor(&rand(&[2], 72)).unwrap();
     let ours = conv_transpose2d(x.as_tensor(), w.as_tensor(), b.as_tensor(), 2, Padding::Valid).unwrap();
     assert_eq!(ours.dims(), &[2, 2, 11, 9]);
-    let theirs = x
-        .as_tensor()
-        .conv_transpose2d(w.as_tensor(), 0, 0, 2, 1)
-        .unwrap()
-        .broadcast_add(&b.as_tensor().reshape((1, 2, 1, 1)).unwrap())
-        .unwrap();
-    let probe = rand(ours.dims(), 73);
-    assert_same_function(
-        &ours,
-        &theirs,
-        &probe,
-        &[(&x, "x"), (&w, "w"), (&b, "b")],
-        1e-5,
-        "3x3 s2 valid",
-    );
+    let theirs = x.as_tensor().conv_transpose2d(w.as_tensor(), 0, 0, 2, 1).unwrap();
+    assert_same_layer(&ours, &theirs, [&x, &w, &b], 73, 1e-5, "3x3 s2 valid");
 }
 
 #[test]

@@ -62,13 +62,8 @@ fn charts_of_one_cell_are_stacked_into_one_svg() {
 /// sees what is committed.)
 #[test]
 fn committed_notebooks_carry_their_outputs() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
     let mut books = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension() != Some(std::ffi::OsStr::new("ipynb")) {
-            continue;
-        }
+    for path in common::committed("notebooks", |name| name.ends_with(".ipynb")) {
         books += 1;
         let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for cell in nb["cells"].as_array().unwrap() {

@@ -183,24 +183,17 @@ fn bce_kernel_matches_candle_composition_away_from_saturation() {
         let b = bce_reference(x.as_tensor(), &y, sem).unwrap().mean_all().unwrap();
         let (av, bv) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
         assert!(close(av, bv, 1e-5), "{sem}: {av} vs {bv}");
-        let ga = a
-            .backward()
-            .unwrap()
-            .get(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let gb = b
-            .backward()
-            .unwrap()
-            .get(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let grad = |l: &Tensor| {
+            l.backward()
+                .unwrap()
+                .get(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let (ga, gb) = (grad(&a), grad(&b));
         for (p, q) in ga.iter().zip(&gb) {
             assert!(close(*p, *q, 1e-4), "{sem}: grad {p} vs {q}");
         }
@@ -315,35 +308,8 @@ fn dense_op_finite_difference() {
     let probe = rand_tensor((3, 2), 22);
     let w0 = rand_tensor((4, 2), 23).flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
-    let f = |w: &[f32]| -> f32 {
-        let w = Tensor::from_vec(w.to_vec(), (4, 2), &Device::Cpu).unwrap();
-        ganlab::kernels::dense(&x, &w, &b)
-            .unwrap()
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
-    let wv = Var::from_tensor(&Tensor::from_vec(w0.clone(), (4, 2), &Device::Cpu).unwrap()).unwrap();
-    let g = ganlab::kernels::dense(&x, wv.as_tensor(), &b)
-        .unwrap()
-        .mul(&probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let g = g.get(&wv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    for k in 0..8 {
-        let h = 1e-2;
-        let (mut p, mut m) = (w0.clone(), w0.clone());
-        p[k] += h;
-        m[k] -= h;
-        let fd = (f(&p) - f(&m)) / (2.0 * h);
-        assert!(close(g[k], fd, 1e-2), "{k}: {} vs {fd}", g[k]);
-    }
+    let dense = |w: &Tensor| ganlab::kernels::dense(&x, w, &b).unwrap();
+    common::assert_fd_gradient(dense, &w0, &[4, 2], &probe, &[0, 1, 2, 3, 4, 5, 6, 7], "W");
 }
 
 #[test]

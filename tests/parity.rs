@@ -38,21 +38,7 @@ fn parity_with(spec: &Spec, k: usize, build: impl FnOnce(&Spec) -> Box<dyn Gan>)
     let model = build(spec);
     let rows = run_model(spec, model, common::mnist(), k, dir.path(), &py).unwrap();
     for r in &rows {
-        eprintln!(
-            "{} iter {}: d_loss {:e} vs {:e}, g_loss {:e} vs {:e}, rel. update diff {:.2e} (all weights), \
-             {:.2e} (worst tensor, {}), max |dw| {:.2e} ({})",
-            spec.name,
-            r.iter,
-            r.d_loss.0,
-            r.d_loss.1,
-            r.g_loss.0,
-            r.g_loss.1,
-            r.rel_update_diff,
-            r.max_rel_tensor.0,
-            r.max_rel_tensor.1,
-            r.max_weight_diff.0,
-            r.max_weight_diff.1
-        );
+        eprintln!("{} {r}", spec.name);
     }
     Some(rows)
 }
@@ -157,35 +143,47 @@ fn assert_keras_caught(rows: &[IterParity], update_tol: f32, factor: f32) {
     );
 }
 
+/// A Keras article's step parity holds (None: skipped).
+fn keras_step_parity(name: &str, update_tol: f32) {
+    if let Some(rows) = keras_parity(name, &[]) {
+        assert_keras_parity(&rows, update_tol);
+    }
+}
+
+/// A mutation of a Keras article (`sets`) is caught `factor` x beyond the tolerance;
+/// the rows for further checks (None: skipped).
+fn keras_mutation(name: &str, sets: &[&str], update_tol: f32, factor: f32) -> Option<Vec<IterParity>> {
+    let rows = keras_parity(name, sets)?;
+    assert_keras_caught(&rows, update_tol, factor);
+    Some(rows)
+}
+
 /// 000: observed <= 6.4e-6 per tensor (Adam's first steps are nearly sign(g), and
 /// near-zero gradients agree to float32 rounding); the wrong Adam form is 1.5e-1.
 const UPDATE_TOL_000: f32 = 1e-4;
 
 #[test]
 fn article_000_keras_mlp_step_parity() {
-    let Some(rows) = keras_parity("vanilla_mlp_keras", &[]) else {
-        return;
-    };
-    assert_keras_parity(&rows, UPDATE_TOL_000);
+    keras_step_parity("vanilla_mlp_keras", UPDATE_TOL_000);
 }
 
 #[test]
 fn article_000_parity_catches_the_pytorch_adam() {
-    let sets = ["optim.d.kind=adam_torch", "optim.g.kind=adam_torch"];
-    let Some(rows) = keras_parity("vanilla_mlp_keras", &sets) else {
-        return;
-    };
-    assert_keras_caught(&rows, UPDATE_TOL_000, 100.0);
+    keras_mutation(
+        "vanilla_mlp_keras",
+        &["optim.d.kind=adam_torch", "optim.g.kind=adam_torch"],
+        UPDATE_TOL_000,
+        100.0,
+    );
 }
 
 #[test]
 fn article_000_parity_catches_fresh_noise_for_the_g_step() {
     // Mutation: G trains on new noise instead of the D step's (the article reuses it).
-    let Some(rows) = keras_parity("vanilla_mlp_keras", &["undo=[reused_g_noise]"]) else {
+    let Some(rows) = keras_mutation("vanilla_mlp_keras", &["undo=[reused_g_noise]"], UPDATE_TOL_000, 100.0) else {
         return;
     };
     assert!(rel(rows[0].g_loss.0, rows[0].g_loss.1) > 1e-3, "{rows:?}");
-    assert_keras_caught(&rows, UPDATE_TOL_000, 100.0);
 }
 
 /// 001: observed <= 1.7e-3 per tensor (BatchNorm's gamma, whose SGD update is tiny,
@@ -195,30 +193,27 @@ const UPDATE_TOL_001: f32 = 1e-2;
 
 #[test]
 fn article_001_keras_dcgan_notebook_step_parity() {
-    let Some(rows) = keras_parity("tanh_cnn_sgd", &[]) else {
-        return;
-    };
-    assert_keras_parity(&rows, UPDATE_TOL_001);
+    keras_step_parity("tanh_cnn_sgd", UPDATE_TOL_001);
 }
 
 #[test]
 fn article_001_parity_catches_plain_momentum() {
-    let sets = ["optim.d.nesterov=false", "optim.g.nesterov=false"];
-    let Some(rows) = keras_parity("tanh_cnn_sgd", &sets) else {
-        return;
-    };
-    assert_keras_caught(&rows, UPDATE_TOL_001, 10.0);
+    keras_mutation(
+        "tanh_cnn_sgd",
+        &["optim.d.nesterov=false", "optim.g.nesterov=false"],
+        UPDATE_TOL_001,
+        10.0,
+    );
 }
 
 #[test]
 fn article_001_parity_catches_training_mode_batchnorm_fakes() {
     // Mutation: the D step's fakes from G with batch statistics (the article's
     // `g.predict` uses the moving averages, which start at 0 and 1).
-    let Some(rows) = keras_parity("tanh_cnn_sgd", &["undo=[inference_bn_fakes]"]) else {
+    let Some(rows) = keras_mutation("tanh_cnn_sgd", &["undo=[inference_bn_fakes]"], UPDATE_TOL_001, 10.0) else {
         return;
     };
     assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 1e-3, "{rows:?}");
-    assert_keras_caught(&rows, UPDATE_TOL_001, 10.0);
 }
 
 /// 003: observed <= 4.6e-2 per tensor (iteration 3, D's last convolution bias; G's
@@ -231,8 +226,7 @@ const UPDATE_TOL_003: f32 = 1e-1;
 
 #[test]
 fn article_003_keras_acgan_step_parity() {
-    let Some(rows) = keras_parity("acgan", &[]) else { return };
-    assert_keras_parity(&rows, UPDATE_TOL_003);
+    keras_step_parity("acgan", UPDATE_TOL_003);
 }
 
 #[test]
@@ -257,11 +251,7 @@ fn article_003_parity_catches_keras_2_1_3s_epsilon() {
     // the article's Keras 2.0 (the driver builds Adam with epsilon=1e-8). It shows only
     // where sqrt(v) is near epsilon: in the first steps `|g|` below about 3e-6, which
     // G's ReLU layers have in numbers (their dead units pass almost no gradient).
-    let sets = ["optim.d.eps=1e-7", "optim.g.eps=1e-7"];
-    let Some(rows) = keras_parity("acgan", &sets) else {
-        return;
-    };
-    assert_keras_caught(&rows, UPDATE_TOL_003, 4.0);
+    keras_mutation("acgan", &["optim.d.eps=1e-7", "optim.g.eps=1e-7"], UPDATE_TOL_003, 4.0);
 }
 
 /// 004: observed <= 4.6e-4 per tensor; PyTorch's Adam form is 1.9, symmetric padding
@@ -270,17 +260,17 @@ const UPDATE_TOL_004: f32 = 5e-3;
 
 #[test]
 fn article_004_keras_dcgan_step_parity() {
-    let Some(rows) = keras_parity("dcgan", &[]) else { return };
-    assert_keras_parity(&rows, UPDATE_TOL_004);
+    keras_step_parity("dcgan", UPDATE_TOL_004);
 }
 
 #[test]
 fn article_004_parity_catches_the_pytorch_adam() {
-    let sets = ["optim.d.kind=adam_torch", "optim.g.kind=adam_torch"];
-    let Some(rows) = keras_parity("dcgan", &sets) else {
-        return;
-    };
-    assert_keras_caught(&rows, UPDATE_TOL_004, 100.0);
+    keras_mutation(
+        "dcgan",
+        &["optim.d.kind=adam_torch", "optim.g.kind=adam_torch"],
+        UPDATE_TOL_004,
+        100.0,
+    );
 }
 
 #[test]

@@ -6,6 +6,14 @@ mod common;
 use candle_core::{Device, Tensor, Var};
 use ganlab::kernels::max_pool2d;
 
+/// The gradient of `sum(max_pool2d(x, 2) * probe)` with respect to `x`, flattened.
+fn pool_grad(x: &Tensor, probe: &Tensor) -> Vec<f32> {
+    let v = Var::from_tensor(x).unwrap();
+    let y = max_pool2d(v.as_tensor(), 2).unwrap().mul(probe).unwrap();
+    let g = y.sum_all().unwrap().backward().unwrap();
+    g.get(&v).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
 #[test]
 fn max_pool_matches_candle_forward_and_routes_the_gradient_to_each_maximum() {
     // Odd sizes: the trailing row and column are dropped, as Keras's 'valid' pool.
@@ -16,17 +24,8 @@ fn max_pool_matches_candle_forward_and_routes_the_gradient_to_each_maximum() {
     let d = common::max_abs(&ours, &theirs);
     assert_eq!(d, 0.0);
     // Gradient of sum(pool(x) * r): r at each window's maximum, 0 elsewhere.
-    let v = Var::from_tensor(&x).unwrap();
     let r = common::rand_tensor(&[3, 4, 4, 3], -1.0, 1.0, 6);
-    let g = max_pool2d(v.as_tensor(), 2)
-        .unwrap()
-        .mul(&r)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let g = g.get(&v).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let g = pool_grad(&x, &r);
     let (xv, rv) = (
         x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         r.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
@@ -51,13 +50,9 @@ fn max_pool_matches_candle_forward_and_routes_the_gradient_to_each_maximum() {
 fn max_pool_gives_a_tied_window_gradient_to_its_first_maximum() {
     // One window of four equal values, one with a tie in its second row.
     let x = Tensor::from_vec(vec![1f32, 1., 0., 2., 1., 1., 5., 5.], (1, 1, 2, 4), &Device::Cpu).unwrap();
-    let v = Var::from_tensor(&x).unwrap();
-    let g = max_pool2d(v.as_tensor(), 2)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let g = g.get(&v).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let g = pool_grad(
+        &x,
+        &Tensor::ones((1, 1, 1, 2), candle_core::DType::F32, &Device::Cpu).unwrap(),
+    );
     assert_eq!(g, vec![1., 0., 0., 0., 0., 0., 1., 0.]);
 }

@@ -157,9 +157,7 @@ fn device_key_and_flag() {
             .arg(common::data_dir())
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("built without CUDA"), "{err}");
+        common::assert_refused(&o, &["built without CUDA"]);
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no run directory");
     }
 }

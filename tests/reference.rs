@@ -128,28 +128,31 @@ fn check_run(dir: &Path, iters: u64, framework: &str) {
     assert!(String::from_utf8_lossy(&o.stderr).contains("ganlab eval --images"));
 }
 
+/// A checked reference run of `spec` (see [`reference_run`], [`check_run`]) with the
+/// Python in `var`, in a temporary folder; None (SKIPPED) without that Python.
+fn checked_reference_run(spec: &str, var: &str, iters: usize, framework: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let py = python(var)?;
+    let out = tempfile::tempdir().unwrap();
+    let dir = reference_run(spec, &py, out.path(), iters);
+    check_run(&dir, iters as u64, framework);
+    Some((out, dir))
+}
+
 #[test]
 fn pytorch_article_reference_run() {
-    let Some(py) = python("GANLAB_PEER_PY") else { return };
-    let out = tempfile::tempdir().unwrap();
-    let dir = reference_run("mlp_pytorch", &py, out.path(), 20);
-    check_run(&dir, 20, "pytorch");
+    let Some((_out, dir)) = checked_reference_run("mlp_pytorch", "GANLAB_PEER_PY", 20, "pytorch") else {
+        return;
+    };
     // No checkpoints: resume refuses it with the way to start it again.
     let o = ganlab().arg("resume").arg(&dir).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("keeps no checkpoints") && err.contains("ganlab reference"),
-        "{err}"
-    );
+    common::assert_refused(&o, &["keeps no checkpoints", "ganlab reference"]);
 }
 
 #[test]
 fn keras_article_reference_run_and_the_report_beside_ganlab() {
-    let Some(py) = python("GANLAB_TF_PY") else { return };
-    let out = tempfile::tempdir().unwrap();
-    let dir = reference_run("dcgan", &py, out.path(), 3);
-    check_run(&dir, 3, "tensorflow");
+    let Some((out, dir)) = checked_reference_run("dcgan", "GANLAB_TF_PY", 3, "tensorflow") else {
+        return;
+    };
     let m = ganlab::log::MetricsLog::read_with(&dir.join("metrics.parquet"), &["d_acc"]).unwrap();
     assert!(
         m.rows.iter().all(|r| r.extra.iter().any(|e| e.0 == "d_acc")),
@@ -207,13 +210,10 @@ fn a_python_without_the_framework_is_refused_before_any_directory_is_made() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.matches("error:").count(), 1, "{err}");
-    assert!(
-        err.contains("/nonexistent/python3 cannot run the article's code"),
-        "{err}"
+    let err = common::assert_refused(
+        &o,
+        &["/nonexistent/python3 cannot run the article's code", "GANLAB_TF_PY"],
     );
-    assert!(err.contains("GANLAB_TF_PY"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
 }

@@ -6,16 +6,8 @@ use std::process::Command;
 
 /// A quick run of `name`, 1 epoch of 3 iterations unless `sets` says otherwise.
 fn run_quick(name: &str, out: &std::path::Path, sets: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "run",
-            common::spec_path(name).to_str().unwrap(),
-            "--profile",
-            "quick",
-            "--quiet",
-            "--threads",
-            "2",
-        ])
+    let o = common::quick_command("run", name)
+        .args(["--quiet", "--threads", "2"])
         .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=3"])
         .args(sets.iter().flat_map(|s| ["--set", s]))
         .args([
@@ -45,29 +37,26 @@ fn assert_self_contained(html: &str) {
 /// self-contained, every image decodes, and they name the runs' provenance.
 #[test]
 fn committed_reports_are_self_contained() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
     let mut n = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        // The committed ones (.gitignore keeps the rest of reports/*.html out of git).
-        if name.starts_with("full_budget_") && name.ends_with(".html") {
-            let html = std::fs::read_to_string(&p).unwrap();
-            assert_self_contained(&html);
-            assert!(
-                html.contains("git commit") && html.contains("spec hash"),
-                "{}: no provenance",
-                p.display()
-            );
-            assert!(
-                !html.contains("/work/") && !html.contains("/tmp/"),
-                "{}: a machine's path",
-                p.display()
-            );
-            n += 1;
-        }
+    // The committed ones (.gitignore keeps the rest of reports/*.html out of git).
+    for p in common::committed("reports", |name| {
+        name.starts_with("full_budget_") && name.ends_with(".html")
+    }) {
+        let html = std::fs::read_to_string(&p).unwrap();
+        assert_self_contained(&html);
+        assert!(
+            html.contains("git commit") && html.contains("spec hash"),
+            "{}: no provenance",
+            p.display()
+        );
+        assert!(
+            !html.contains("/work/") && !html.contains("/tmp/"),
+            "{}: a machine's path",
+            p.display()
+        );
+        n += 1;
     }
-    assert!(n >= 1, "no committed report in {}", dir.display());
+    assert!(n >= 1, "no committed report in reports/");
 }
 
 #[test]
@@ -183,6 +172,5 @@ fn report_over_a_folder_without_runs_is_a_clear_error() {
         .args(["report", dir.path().to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no ganlab runs under"));
+    common::assert_refused(&o, &["no ganlab runs under"]);
 }

@@ -14,6 +14,17 @@ fn err(text: &str, profile: Option<&str>, sets: &[&str]) -> String {
     }
 }
 
+/// The error for BASE with `from` (which must be in it) replaced by `to`, and the
+/// checks that it holds each of `want`.
+fn err_when(from: &str, to: &str, want: &[&str]) -> String {
+    assert!(BASE.contains(from), "BASE has no `{from}`");
+    let e = err(&BASE.replacen(from, to, 1), None, &[]);
+    for w in want {
+        assert!(e.contains(w), "`{w}` not in: {e}");
+    }
+    e
+}
+
 #[test]
 fn both_article_specs_parse_with_their_semantics() {
     let k = Spec::load(&common::spec_path("vanilla_mlp_keras"), None, &[]).unwrap();
@@ -59,19 +70,16 @@ fn malformed_yaml_names_line() {
 
 #[test]
 fn unknown_key_suggests_nearest() {
-    let text = BASE.replace("  batch_size: 128", "  bach_size: 128");
-    let e = err(&text, None, &[]);
-    assert!(e.contains("unknown field `bach_size`"), "{e}");
-    assert!(e.contains("did you mean `batch_size`"), "{e}");
-    assert!(e.contains("line"), "{e}");
+    err_when(
+        "  batch_size: 128",
+        "  bach_size: 128",
+        &["unknown field `bach_size`", "did you mean `batch_size`", "line"],
+    );
 }
 
 #[test]
 fn wrong_type_is_rejected_with_position() {
-    let text = BASE.replace("  epochs: 400", "  epochs: many");
-    let e = err(&text, None, &[]);
-    assert!(e.contains("train.epochs"), "{e}");
-    assert!(e.contains("line"), "{e}");
+    err_when("  epochs: 400", "  epochs: many", &["train.epochs", "line"]);
 }
 
 #[test]
@@ -93,17 +101,17 @@ fn out_of_range_values_are_rejected() {
         ("  dropout: 0.3", "  dropout: 1.5", "dropout rate"),
     ];
     for (from, to, want) in cases {
-        assert!(BASE.contains(from), "fixture lost {from}");
-        let e = err(&BASE.replacen(from, to, 1), None, &[]);
-        assert!(e.contains(want), "{to}: {e}");
+        err_when(from, to, &[want]);
     }
 }
 
 #[test]
 fn unknown_variant_and_profile() {
-    let e = err(&BASE.replace("variant: mlp_keras", "variant: mlp_kears"), None, &[]);
-    assert!(e.contains("unknown variant"), "{e}");
-    assert!(e.contains("did you mean `mlp_keras`"), "{e}");
+    err_when(
+        "variant: mlp_keras",
+        "variant: mlp_kears",
+        &["unknown variant", "did you mean `mlp_keras`"],
+    );
     let e = err(BASE, Some("slow"), &[]);
     assert!(e.contains("unknown profile `slow`") && e.contains("quick"), "{e}");
 }
@@ -127,15 +135,16 @@ fn bad_set_path_and_value() {
 
 #[test]
 fn profiles_cannot_change_the_model() {
-    let text = BASE.replace("    train.epochs: 5", "    train.epochs: 5\n    model.dropout: 0.0");
-    let e = err(&text, None, &[]);
-    assert!(e.contains("profiles may only change the budget"), "{e}");
+    err_when(
+        "    train.epochs: 5",
+        "    train.epochs: 5\n    model.dropout: 0.0",
+        &["profiles may only change the budget"],
+    );
 }
 
 #[test]
 fn replacement_sampling_needs_iters_per_epoch() {
-    let e = err(&BASE.replace("  iters_per_epoch: 128\n", ""), None, &[]);
-    assert!(e.contains("iters_per_epoch is required"), "{e}");
+    err_when("  iters_per_epoch: 128\n", "", &["iters_per_epoch is required"]);
 }
 
 #[test]
@@ -150,10 +159,10 @@ fn a_spec_without_its_era_must_set_the_era_keys_itself() {
         "{e}"
     );
     // An unknown era is refused with the list.
-    let e = err(&BASE.replace("framework: tf.keras-2", "framework: keras-3"), None, &[]);
-    assert!(
-        e.contains("unknown variant `keras-3`") && e.contains("tf.keras-2"),
-        "{e}"
+    err_when(
+        "framework: tf.keras-2",
+        "framework: keras-3",
+        &["unknown variant `keras-3`", "tf.keras-2"],
     );
     // Given by hand, the keys stand without an era (a config.yaml from before eras).
     let text = text.replace("  dropout: 0.3\n", "  dropout: 0.3\n  init: glorot_uniform\n");

@@ -126,3 +126,101 @@ fn models_import_no_kernel() {
     );
     assert!(g["nn"].contains("kernels"), "nn is where the kernels are used");
 }
+
+/// Issue 21: no function in `src/` is over 80 lines (entry points split into steps).
+/// A function's extent: from its `fn` line to the line that closes its body, braces
+/// counted outside strings, characters and comments.
+#[test]
+fn no_function_in_src_is_over_80_lines() {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let t = l.trim_start();
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "pub(crate) fn ",
+                "pub(super) fn ",
+                "const fn ",
+                "unsafe fn ",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p));
+            if !is_fn {
+                continue;
+            }
+            if let Some(n) = body_lines(&lines[i..]) {
+                if n > 80 {
+                    long.push(format!("{}:{} ({n} lines) {}", f.display(), i + 1, t));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions over 80 lines:\n{}", long.join("\n"));
+}
+
+/// Lines from a `fn` line to the end of its body; None for a declaration without one.
+fn body_lines(lines: &[&str]) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut opened = false;
+    for (k, l) in lines.iter().enumerate() {
+        let code = strip_literals(l);
+        if !opened && code.contains(';') && !code.contains('{') {
+            return None; // a trait method without a default body
+        }
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if opened && depth == 0 {
+            return Some(k + 1);
+        }
+    }
+    None
+}
+
+/// A line without its string and character literals and its `//` comment.
+fn strip_literals(line: &str) -> String {
+    let (mut out, mut chars) = (String::new(), line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                // A character literal ('x', '\n', '{'), not a lifetime ('a).
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with('\\') || rest.chars().nth(1) == Some('\'') {
+                    while let Some(d) = chars.next() {
+                        if d == '\\' {
+                            chars.next();
+                        } else if d == '\'' {
+                            break;
+                        }
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => out.push(c),
+        }
+    }
+    out
+}

@@ -66,13 +66,7 @@ fn bad_sweeps_are_clear_errors() {
 }
 
 fn sweep_cli(out: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "sweep",
-            common::spec_path("mlp_pytorch").to_str().unwrap(),
-            "--profile",
-            "quick",
-        ])
+    common::quick_command("sweep", "mlp_pytorch")
         .args([
             "--set",
             "sweep.seeds=[1,2,3]",

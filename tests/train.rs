@@ -182,15 +182,8 @@ fn cli_bad_spec_exits_non_zero_with_one_clear_message() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.starts_with("error: ")
-            && err.contains("bad.yaml")
-            && err.contains("train.batch_size")
-            && err.contains("line"),
-        "{err}"
-    );
+    let err = common::assert_refused(&o, &["bad.yaml", "train.batch_size", "line"]);
+    assert!(err.starts_with("error: "), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!dir.path().join("runs").exists(), "a bad spec must not create a run");
 }
@@ -240,13 +233,7 @@ fn wait_for(path: &Path, secs: u64) {
 
 /// Start a long Keras run in a child process and return it with its run directory's parent.
 fn start_long_run(out: &Path) -> (std::process::Child, PathBuf) {
-    let child = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "run",
-            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-            "--profile",
-            "quick",
-        ])
+    let child = common::quick_command("run", "vanilla_mlp_keras")
         .args([
             "--set",
             "train.epochs=200",
@@ -336,13 +323,7 @@ fn sigkill_leaves_readable_metrics_and_a_running_manifest() {
 
 #[test]
 fn unwritable_output_directory_is_one_clear_error() {
-    let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
-        .args([
-            "run",
-            common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-            "--profile",
-            "quick",
-        ])
+    let o = common::quick_command("run", "vanilla_mlp_keras")
         .args([
             "--out",
             "/proc/ganlab-cannot-write-here",
@@ -351,25 +332,14 @@ fn unwritable_output_directory_is_one_clear_error() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("cannot create the output directory") && err.contains("--out"),
-        "{err}"
-    );
+    common::assert_refused(&o, &["cannot create the output directory", "--out"]);
 }
 
 #[test]
 fn two_runs_started_at_once_get_their_own_directories() {
     let out = tempfile::tempdir().unwrap();
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_ganlab"))
-            .args([
-                "run",
-                common::spec_path("vanilla_mlp_keras").to_str().unwrap(),
-                "--profile",
-                "quick",
-            ])
+        common::quick_command("run", "vanilla_mlp_keras")
             .args([
                 "--set",
                 "train.epochs=1",

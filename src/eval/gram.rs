@@ -3,44 +3,14 @@
 //! deterministic kernel.
 
 /// `a b^T` of row-major `a` (`m x d`) and `b` (`n x d`): the `m x n` dot products,
-/// row-major. `parallel` splits the work over rayon's threads.
+/// row-major. `parallel` splits the work over the compute threads.
 pub fn dots(a: &[f64], b: &[f64], d: usize, parallel: bool) -> Vec<f64> {
     let (m, n) = (a.len() / d, b.len() / d);
     assert!(a.len() == m * d && b.len() == n * d, "gram: operand sizes");
     let mut out = vec![0f64; m * n];
-    if m == 0 || n == 0 {
-        return out;
-    }
-    let par = if parallel {
-        gemm::Parallelism::Rayon(rayon::current_num_threads().max(1))
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: out is m x n (row stride n), a is m x d row-major (column stride 1,
-    // row stride d), and b (n x d row-major) is read as the d x n matrix b^T
-    // (column stride d, row stride 1): every address is inside its slice.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            d,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            d as isize,
-            b.as_ptr(),
-            d as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
+    if m > 0 && n > 0 {
+        // b (n x d, row-major) read transposed: the d x n matrix b^T.
+        crate::kernels::gemm_rm(&mut out, false, a, false, b, true, (m, n, d), parallel);
     }
     out
 }
@@ -50,33 +20,9 @@ pub fn gram_t(x: &[f64], d: usize) -> Vec<f64> {
     let n = x.len() / d;
     assert!(x.len() == n * d, "gram: operand sizes");
     let mut out = vec![0f64; d * d];
-    if n == 0 {
-        return out;
-    }
-    // SAFETY: out is d x d; x read as x^T (d x n: column stride d, row stride 1)
-    // and as x (n x d: column stride 1, row stride d), all within x.
-    unsafe {
-        gemm::gemm(
-            d,
-            d,
-            n,
-            out.as_mut_ptr(),
-            1,
-            d as isize,
-            false,
-            x.as_ptr(),
-            d as isize,
-            1,
-            x.as_ptr(),
-            1,
-            d as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads().max(1)),
-        );
+    if n > 0 {
+        // x read transposed (d x n) times x (n x d).
+        crate::kernels::gemm_rm(&mut out, false, x, true, x, false, (d, d, n), true);
     }
     out
 }

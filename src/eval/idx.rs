@@ -1,32 +1,15 @@
 //! IDX files of any length (the MNIST format), for scoring samples that other code
 //! wrote: `ganlab eval --images FILE [--labels FILE]`. Plain or gzip-compressed.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::data::PIXELS;
 
 const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    flate2::read::GzDecoder::new(&raw[..])
-        .read_to_end(&mut out)
-        .with_context(|| {
-            format!(
-                "{} starts like gzip but does not decompress (truncated?)",
-                path.display()
-            )
-        })?;
-    Ok(out)
-}
 
 fn header(bytes: &[u8], magic: u32, path: &Path, what: &str) -> Result<(Vec<usize>, usize)> {
     let be = |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
@@ -62,7 +45,7 @@ fn header(bytes: &[u8], magic: u32, path: &Path, what: &str) -> Result<(Vec<usiz
 
 /// Read `[n, 28, 28]` u8 images; returns `n * 784` grey levels.
 pub fn read_images(path: &Path) -> Result<Vec<u8>> {
-    let bytes = read_bytes(path)?;
+    let bytes = crate::data::read_maybe_gz(path, "")?;
     let (dims, start) = header(&bytes, IMAGES_MAGIC, path, "images")?;
     if dims[1..] != [28, 28] {
         bail!(
@@ -80,7 +63,7 @@ pub fn read_images(path: &Path) -> Result<Vec<u8>> {
 
 /// Read `[n]` u8 labels, each a digit.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    let bytes = read_bytes(path)?;
+    let bytes = crate::data::read_maybe_gz(path, "")?;
     let (_, start) = header(&bytes, LABELS_MAGIC, path, "labels")?;
     let labels = bytes[start..].to_vec();
     if let Some((i, bad)) = labels.iter().enumerate().find(|(_, &l)| l > 9) {

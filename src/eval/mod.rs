@@ -143,31 +143,10 @@ impl Evaluator {
         }
         let dev = Device::Cpu;
         let net = lenet::LeNet::new(0, &dev)?;
-        let map = candle_core::safetensors::load_buffer(bytes, &dev)
-            .with_context(|| format!("{origin} is not a readable safetensors file"))?;
-        let p = &net.params;
-        for (name, var) in p.names.iter().zip(&p.vars) {
-            let t = map.get(name).with_context(|| {
-                format!("{origin} has no tensor `{name}`: not evaluator weights (see `ganlab evaluator train`)")
-            })?;
-            if t.dims() != var.dims() || t.dtype() != var.dtype() {
-                bail!(
-                    "{origin}: tensor `{name}` is {:?} {:?}, the evaluator needs {:?} {:?}",
-                    t.dtype(),
-                    t.dims(),
-                    var.dtype(),
-                    var.dims()
-                );
-            }
-            var.set(t)?;
-        }
-        if map.len() != p.names.len() {
-            bail!(
-                "{origin} holds {} tensors, the evaluator has {}",
-                map.len(),
-                p.names.len()
-            );
-        }
+        // Every tensor is checked (names, shapes, dtypes, count) before any is set.
+        net.params
+            .load_bytes(bytes, origin)
+            .with_context(|| format!("{origin} does not hold evaluator weights (see `ganlab evaluator train`)"))?;
         Ok(Evaluator {
             net,
             sha256: sha,

@@ -12,7 +12,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::log::{read_frame, MetricsLog};
+use crate::log::MetricsLog;
 use crate::run::Manifest;
 use crate::spec::Spec;
 
@@ -593,37 +593,30 @@ fn images(r: &Path) -> Vec<(String, String)> {
 
 /// The run's `epochs.parquet` (ACGAN's per-epoch table): its value columns and rows.
 fn epoch_table(r: &Path) -> Result<(Vec<String>, Vec<EpochRow>)> {
-    let Ok(df) = read_frame(&r.join("epochs.parquet")) else {
+    let Ok(table) = crate::log::EpochTable::read(&r.join("epochs.parquet")) else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let columns: Vec<String> = df.get_column_names().iter().skip(2).map(|s| s.to_string()).collect();
-    let epochs: Vec<u32> = df.column("epoch")?.u32()?.into_no_null_iter().collect();
-    let comps: Vec<String> = df
-        .column("component")?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_string())
+    let columns: Vec<String> = match table.rows.first() {
+        Some(first) => first.2.iter().map(|(name, _)| name.clone()).collect(),
+        None => Vec::new(),
+    };
+    let rows = table
+        .rows
+        .into_iter()
+        .map(|(epoch, component, values)| {
+            let raw: Vec<f64> = values.iter().map(|(_, v)| f64::from(*v)).collect();
+            let values = raw
+                .iter()
+                .map(|v| if v.is_nan() { "-".into() } else { format!("{v:.4}") })
+                .collect();
+            EpochRow {
+                epoch,
+                component,
+                values,
+                raw,
+            }
+        })
         .collect();
-    let mut rows = Vec::new();
-    for (i, (e, c)) in epochs.iter().zip(comps).enumerate() {
-        let raw: Vec<f64> = columns
-            .iter()
-            .map(|k| {
-                let v = df.column(k).ok().and_then(|c| c.f32().ok().and_then(|c| c.get(i)));
-                v.map_or(f64::NAN, f64::from)
-            })
-            .collect();
-        let values = raw
-            .iter()
-            .map(|v| if v.is_nan() { "-".into() } else { format!("{v:.4}") })
-            .collect();
-        rows.push(EpochRow {
-            epoch: *e,
-            component: c,
-            values,
-            raw,
-        });
-    }
     Ok((columns, rows))
 }
 

@@ -84,18 +84,93 @@ pub fn assert_same_function(
     }
 }
 
+/// Backprop against central differences: the gradient of `sum(op(v) * probe)` with
+/// respect to `v` (a tensor of `shape` holding `v0`) at the flat indices `at`, step
+/// 1e-2, within 1e-2 of `1 + |finite difference|`. `name` names `v` in a failure.
+pub fn assert_fd_gradient(
+    op: impl Fn(&candle_core::Tensor) -> candle_core::Tensor,
+    v0: &[f32],
+    shape: &[usize],
+    probe: &candle_core::Tensor,
+    at: &[usize],
+    name: &str,
+) {
+    use candle_core::{Device, Tensor, Var};
+    let t = |v: &[f32]| Tensor::from_vec(v.to_vec(), shape, &Device::Cpu).unwrap();
+    let f = |v: &[f32]| {
+        op(&t(v))
+            .mul(probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let var = Var::from_tensor(&t(v0)).unwrap();
+    let grads = op(var.as_tensor())
+        .mul(probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = grads
+        .get(&var)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    for &k in at {
+        let (mut p, mut m) = (v0.to_vec(), v0.to_vec());
+        p[k] += 1e-2;
+        m[k] -= 1e-2;
+        let fd = (f(&p) - f(&m)) / 2e-2;
+        assert!(
+            (g[k] - fd).abs() < 1e-2 * (1.0 + fd.abs()),
+            "d{name}[{k}]: {} vs {fd}",
+            g[k]
+        );
+    }
+}
+
+/// A command refused as ganlab refuses bad input: exit status 1, and stderr holding
+/// each of `want`. Returns stderr for further checks.
+pub fn assert_refused(o: &std::process::Output, want: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for w in want {
+        assert!(err.contains(w), "`{w}` not in: {err}");
+    }
+    err
+}
+
+/// The files of the checkout's `folder` (e.g. `notebooks`) whose names pass `keep`, sorted.
+pub fn committed(folder: &str, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| keep(&p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `ganlab SUB SPEC --profile quick` for `SPEC` = `experiments/NAME.yaml` (SUB is
+/// `run`, `sweep`, ...); the caller adds the rest.
+pub fn quick_command(sub: &str, name: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ganlab"));
+    c.args([sub, spec_path(name).to_str().unwrap(), "--profile", "quick"]);
+    c
+}
+
 /// `ganlab run` of the vanilla spec's quick profile cut to 1 epoch of 2 iterations,
 /// quiet, on the real MNIST (add `--out`): the smallest complete run.
 pub fn tiny_run_command() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ganlab"));
-    c.args([
-        "run",
-        spec_path("vanilla_mlp_keras").to_str().unwrap(),
-        "--profile",
-        "quick",
-    ])
-    .args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
-    .args(["--data-dir", data_dir().to_str().unwrap()]);
+    let mut c = quick_command("run", "vanilla_mlp_keras");
+    c.args(["--set", "train.epochs=1", "--set", "train.iters_per_epoch=2", "--quiet"])
+        .args(["--data-dir", data_dir().to_str().unwrap()]);
     c
 }
 
