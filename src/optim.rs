@@ -159,6 +159,8 @@ impl PerTensor for Adam {
 impl PerTensor for SgdKeras {
     /// [`SgdKeras::apply`] on the host buffers of parameter `i`.
     fn step_host(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
+        // Timed like the Adam kernel, so that `bench --breakdown` counts it as the optimiser.
+        let _t = crate::kernels::timing::Timed::start(crate::kernels::timing::Part::Optimizer);
         let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
         let gh = g.flatten_all()?.to_vec1::<f32>()?;
         let mut v = std::mem::take(&mut self.v[i]);

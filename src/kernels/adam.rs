@@ -42,11 +42,19 @@ impl AdamStep<'_> {
                 let t = self.t as f32;
                 let lr_t = self.lr as f32 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
                 let eps = self.eps as f32;
-                each(p, g, &mut m, &mut v, |gi, mi, vi| {
-                    let mi = b1 * mi + (1.0 - b1) * gi;
-                    let vi = b2 * vi + (1.0 - b2) * gi * gi;
-                    (mi, vi, lr_t * mi / (vi.sqrt() + eps))
-                });
+                p.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+                    .for_each(|((p, g), (m, v))| {
+                        for i in 0..p.len() {
+                            let gi = g[i];
+                            let mi = b1 * m[i] + (1.0 - b1) * gi;
+                            let vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+                            m[i] = mi;
+                            v[i] = vi;
+                            p[i] -= lr_t * mi / (vi.sqrt() + eps);
+                        }
+                    });
             }
             AdamForm::Torch => {
                 // torch.optim.Adam (single-tensor): bias corrections in float64 on the host.
@@ -58,30 +66,23 @@ impl AdamStep<'_> {
                 let eps = self.eps as f32;
                 // torch passes 1 - beta as Python floats (float64), cast once to float32.
                 let (w1, w2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
-                each(p, g, &mut m, &mut v, |gi, mi, vi| {
-                    let mi = mi + (gi - mi) * w1; // exp_avg.lerp_(grad, 1 - beta1)
-                    let vi = vi * b2 + w2 * gi * gi; // mul_(beta2).addcmul_(g, g, 1 - beta2)
-                    (mi, vi, step * (mi / (vi.sqrt() / bc2_sqrt + eps)))
-                });
+                p.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+                    .for_each(|((p, g), (m, v))| {
+                        for i in 0..p.len() {
+                            let gi = g[i];
+                            let mi = m[i] + (gi - m[i]) * w1; // exp_avg.lerp_(grad, 1 - beta1)
+                            let vi = v[i] * b2 + w2 * gi * gi; // mul_(beta2).addcmul_(g, g, 1 - beta2)
+                            m[i] = mi;
+                            v[i] = vi;
+                            let denom = vi.sqrt() / bc2_sqrt + eps;
+                            p[i] -= step * (mi / denom);
+                        }
+                    });
             }
         }
     }
-}
-
-/// `f(g, m, v) -> (m', v', step)` for every element, in parallel chunks: the moments
-/// take `m'` and `v'`, and the parameter moves by `-step`.
-fn each(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], f: impl Fn(f32, f32, f32) -> (f32, f32, f32) + Sync) {
-    p.par_chunks_mut(CHUNK)
-        .zip(g.par_chunks(CHUNK))
-        .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-        .for_each(|((p, g), (m, v))| {
-            for i in 0..p.len() {
-                let (mi, vi, step) = f(g[i], m[i], v[i]);
-                m[i] = mi;
-                v[i] = vi;
-                p[i] -= step;
-            }
-        });
 }
 
 impl InplaceOp2 for AdamStep<'_> {
