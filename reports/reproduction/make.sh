@@ -69,7 +69,7 @@ trim() {
   local d="$1" last
   rm -rf "$d/checkpoints" "$d/plots" "$d/reference/steps.csv"
   last="$(ls "$d"/samples/epoch_*.png 2>/dev/null | sort | tail -n 1 || true)"
-  for g in "$d"/samples/*.png; do [ "$g" = "$last" ] || rm -f "$g"; done
+  for g in "$d"/samples/*.png; do [ "$g" = "$last" ] || [ "$g" = "$d/samples/nice.png" ] || rm -f "$g"; done
 }
 
 for seed in $seeds; do
@@ -93,6 +93,11 @@ for seed in $seeds; do
           "${extra[@]}" --threads 2 --out "$out" --quiet | tail -n 1)"
       fi
       "$bin" eval "$dir" --save-images "$dir/samples/final.idx.gz" >/dev/null
+      # 001's article shows its "nice" samples (the keras-dcgan notebook's generate(nice=True):
+      # D's favourites of many); made here, before trim drops the checkpoint it needs.
+      if [ "$spec" = tanh_cnn_sgd ]; then
+        "$bin" sample "$dir" --nice --n 64 -o "$dir/samples/nice.png" >/dev/null
+      fi
     else
       if [ -n "$found" ]; then
         echo "seed $seed, reference: $dir stopped ($status); starting a fresh run (the article's code has no checkpoints)"
