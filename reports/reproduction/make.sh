@@ -68,7 +68,9 @@ PY
 trim() {
   local d="$1" last
   rm -rf "$d/checkpoints" "$d/plots" "$d/reference/steps.csv"
-  last="$(ls "$d"/samples/epoch_*.png 2>/dev/null | sort | tail -n 1 || true)"
+  # The last end-of-epoch grid (epoch_NNNN.png); 001's article also saves grids within an
+  # epoch (epoch_NNNN_iter_NNNN.png), which sort after it and are not the final one.
+  last="$(ls "$d"/samples/epoch_[0-9][0-9][0-9][0-9].png 2>/dev/null | sort | tail -n 1 || true)"
   for g in "$d"/samples/*.png; do [ "$g" = "$last" ] || [ "$g" = "$d/samples/nice.png" ] || rm -f "$g"; done
 }
 
