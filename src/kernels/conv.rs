@@ -112,11 +112,11 @@ pub(crate) fn leaky_relu_portable(x: &Tensor, slope: f64) -> Result<Tensor> {
 
 /// `gy` at the op's pre-activation: the incoming gradient through `act`.
 pub(crate) fn pre_act_grad(act: Act, res: &Tensor, grad: &Tensor) -> Result<Vec<f32>> {
-    let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    let g = host(grad)?;
     if act == Act::Identity {
         return Ok(g);
     }
-    let y = res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    let y = host(res)?;
     Ok(act.grad(&y, g))
 }
 

@@ -159,21 +159,24 @@ impl<'a> ParamBuilder<'a> {
         self.rng
     }
 
-    pub fn device(&self) -> &Device {
-        self.dev
-    }
-
     /// A trainable tensor `<prefix>.<name>` of `shape` holding `values`.
     pub fn var(&mut self, name: &str, values: Vec<f32>, shape: impl Into<Shape>) -> Result<Var> {
-        let v = Var::from_tensor(&Tensor::from_vec(values, shape, self.dev)?)?;
-        self.params.push(self.path(name), v.clone());
-        Ok(v)
+        self.register(name, values, shape.into(), true)
     }
 
     /// Non-trainable state `<prefix>.<name>` (saved, never given to an optimiser).
     pub fn state(&mut self, name: &str, values: Vec<f32>, shape: impl Into<Shape>) -> Result<Var> {
+        self.register(name, values, shape.into(), false)
+    }
+
+    fn register(&mut self, name: &str, values: Vec<f32>, shape: Shape, trainable: bool) -> Result<Var> {
         let v = Var::from_tensor(&Tensor::from_vec(values, shape, self.dev)?)?;
-        self.params.push_state(self.path(name), v.clone());
+        let path = self.path(name);
+        if trainable {
+            self.params.push(path, v.clone());
+        } else {
+            self.params.push_state(path, v.clone());
+        }
         Ok(v)
     }
 }
