@@ -369,6 +369,28 @@ fn direct_weight_grad(xn: &[f32], yn: &[f32], o: usize, g: &Geom, acc: &mut [f32
     gemm1(acc, true, xn, false, s, true, g.c, o * g.kh * g.kw, g.h * g.w);
 }
 
+// Which way round the convolution GEMMs run, measured per layer shape of the five
+// articles (min of 9 calls each, interleaved with the other orientation, AMD EPYC):
+// - forward `y_n = W cols(x_n)`, or `y_n^T = cols(x_n)^T W^T` and a transpose: the
+//   latter takes 0.86-0.93 of the time on dcgan's 128 -> 128 4x4 phases (2,048 x 128),
+//   0.97-1.03 on tanh_cnn's and ACGAN's layers and 2.3-2.7 times as long on the
+//   1-channel input layers (9-25 x 32-64): `tall_fwd`;
+// - weight gradient `sum_n y_n cols(x_n)^T`, or its transpose `sum_n cols(x_n) y_n^T`
+//   with the tall `cols(x_n)` on the left: 0.78-0.94 from 288 rows up, 1.3-1.5 times as
+//   long for the 1-channel input layers: `tall_wgrad`;
+// - input gradient `col2im(W^T y_n)` with `W^T` stored rather than read transposed:
+//   0.80-0.93 on the large layers (ACGAN's 4x128 phases 0.80), the rest within noise.
+
+/// Forward as `cols(x_n)^T W^T`: a long reduction into few output channels.
+fn tall_fwd(rows: usize, o: usize) -> bool {
+    rows >= 1024 && rows >= 8 * o
+}
+
+/// Weight gradient summed as its transpose.
+fn tall_wgrad(rows: usize) -> bool {
+    rows >= 128
+}
+
 /// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
 /// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
 /// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
@@ -383,8 +405,16 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Ve
             .for_each_init(Vec::new, |z, (yn, xn)| direct_fwd(xn, &wt, o, g, yn, z));
         return y;
     }
-    // y_n^T = cols(x_n)^T W^T with W^T stored, then transposed: about 17 % faster than
-    // y_n = W cols(x_n) (dcgan's up2 input gradient: 80 -> 66 ms for 256 images, AMD EPYC).
+    if !tall_fwd(rows, o) {
+        y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
+            || vec![0f32; rows * cols],
+            |buf, (yn, xn)| {
+                im2col(xn, g, buf);
+                gemm1(yn, false, w, false, buf, false, o, cols, rows);
+            },
+        );
+        return y;
+    }
     let wt = super::dense::transpose(w, o, rows);
     y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
         || (vec![0f32; rows * cols], vec![0f32; cols * o]),
@@ -408,8 +438,7 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -
             .for_each_init(Vec::new, |s, (xn, yn)| direct_adjoint(yn, &wc, o, g, xn, s));
         return x;
     }
-    // W^T stored rather than read transposed: the GEMM runs about 20 % faster
-    // (dcgan's 128 -> 128 4x4 Conv2DTranspose: 85 -> 68 ms per call, AMD EPYC).
+    // W^T stored rather than read transposed (see tall_fwd).
     let wt = super::dense::transpose(w, o, rows);
     x.par_chunks_mut(in_len).zip(y.par_chunks(o * cols)).for_each_init(
         || vec![0f32; rows * cols],
@@ -421,9 +450,8 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -
     x
 }
 
-/// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T`, summed as its transpose
-/// `sum_n cols(x_n) @ y_n^T` (the GEMM runs about 18 % faster with the tall `cols(x_n)`
-/// as its left operand: dcgan's up2, 77 -> 63 ms for 256 images, AMD EPYC).
+/// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T` (summed as its transpose where
+/// [`tall_wgrad`]).
 pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
@@ -453,16 +481,22 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
             for i in t * per..((t + 1) * per).min(n) {
                 im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
                 let yn = &y[i * o * cols..(i + 1) * o * cols];
-                gemm1(&mut acc, true, &buf, false, yn, true, rows, o, cols); // [rows, o]
+                if tall_wgrad(rows) {
+                    gemm1(&mut acc, true, &buf, false, yn, true, rows, o, cols);
+                // [rows, o]
+                } else {
+                    gemm1(&mut acc, true, yn, false, &buf, true, o, rows, cols);
+                    // [o, rows]
+                }
             }
             acc
         })
         .collect();
     let dw = reduce_chunks(parts, o * rows);
-    if direct(o, g) {
-        dw
-    } else {
+    if !direct(o, g) && tall_wgrad(rows) {
         super::dense::transpose(&dw, rows, o)
+    } else {
+        dw
     }
 }
 
