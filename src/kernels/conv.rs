@@ -405,26 +405,94 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Ve
             .for_each_init(Vec::new, |z, (yn, xn)| direct_fwd(xn, &wt, o, g, yn, z));
         return y;
     }
-    if !tall_fwd(rows, o) {
-        y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
-            || vec![0f32; rows * cols],
-            |buf, (yn, xn)| {
-                im2col(xn, g, buf);
-                gemm1(yn, false, w, false, buf, false, o, cols, rows);
-            },
-        );
-        return y;
-    }
-    let wt = super::dense::transpose(w, o, rows);
+    let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
     y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
-        || (vec![0f32; rows * cols], vec![0f32; cols * o]),
+        || (vec![0f32; rows * cols], Vec::new()),
         |(buf, yt), (yn, xn)| {
             im2col(xn, g, buf);
-            gemm1(yt, false, buf, true, &wt, false, cols, o, rows); // [cols, o]
-            transpose_into(yt, cols, o, yn);
+            fwd_gemm(buf, w, wt.as_deref(), yt, yn, o, cols);
         },
     );
     y
+}
+
+/// One image's `y_n = W cols(x_n)` from its `cols(x_n)` in `buf` (through `W^T`, `wt`,
+/// where [`tall_fwd`]; `yt` is scratch).
+fn fwd_gemm(buf: &[f32], w: &[f32], wt: Option<&[f32]>, yt: &mut Vec<f32>, yn: &mut [f32], o: usize, cols: usize) {
+    let rows = buf.len() / cols;
+    match wt {
+        None => gemm1(yn, false, w, false, buf, false, o, cols, rows),
+        Some(wt) => {
+            yt.resize(cols * o, 0.0);
+            gemm1(yt, false, buf, true, wt, false, cols, o, rows); // [cols, o]
+            transpose_into(yt, cols, o, yn);
+        }
+    }
+}
+
+/// `acc += y_n cols(x_n)^T` from `cols(x_n)` in `buf`: `acc` is `[rows, o]` where
+/// [`tall_wgrad`], else `[o, rows]` ([`finish_wgrad`] puts it right).
+fn wgrad_gemm(buf: &[f32], yn: &[f32], acc: &mut [f32], o: usize, cols: usize) {
+    let rows = buf.len() / cols;
+    if tall_wgrad(rows) {
+        gemm1(acc, true, buf, false, yn, true, rows, o, cols);
+    } else {
+        gemm1(acc, true, yn, false, buf, true, o, rows, cols);
+    }
+}
+
+/// The per-chunk sums of [`wgrad_gemm`] -> `dW [o, rows]`.
+fn finish_wgrad(parts: Vec<Vec<f32>>, o: usize, rows: usize) -> Vec<f32> {
+    let dw = reduce_chunks(parts, o * rows);
+    if tall_wgrad(rows) {
+        super::dense::transpose(&dw, rows, o)
+    } else {
+        dw
+    }
+}
+
+/// [`conv_fwd`]`(x, w)` and [`conv_weight_grad`]`(x, y)` at once, with one im2col of
+/// each `x_n` for both: a transposed convolution's backward pass, whose input and
+/// weight gradients both read `cols(dy_n)` (dcgan's 4x4 phases). The same sums in the
+/// same order as the two calls.
+pub(crate) fn conv_fwd_and_weight_grad(
+    x: &[f32],
+    w: &[f32],
+    y: &[f32],
+    n: usize,
+    o: usize,
+    g: &Geom,
+) -> (Vec<f32>, Vec<f32>) {
+    if direct(o, g) {
+        return (conv_fwd(x, w, n, o, g), conv_weight_grad(x, y, n, o, g));
+    }
+    let (rows, cols) = (g.rows(), g.cols());
+    let in_len = g.c * g.h * g.w;
+    let per = chunk_len(n);
+    let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
+    let mut out = vec![0f32; n * o * cols];
+    let parts: Vec<Vec<f32>> = out
+        .par_chunks_mut(per * o * cols)
+        .enumerate()
+        .map(|(t, out)| {
+            let (mut acc, mut buf, mut yt) = (vec![0f32; o * rows], vec![0f32; rows * cols], Vec::new());
+            for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
+                im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
+                fwd_gemm(
+                    &buf,
+                    w,
+                    wt.as_deref(),
+                    &mut yt,
+                    &mut out[j * o * cols..(j + 1) * o * cols],
+                    o,
+                    cols,
+                );
+                wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
+            }
+            acc
+        })
+        .collect();
+    (out, finish_wgrad(parts, o, rows))
 }
 
 pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
@@ -480,23 +548,15 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
             let mut buf = vec![0f32; rows * cols];
             for i in t * per..((t + 1) * per).min(n) {
                 im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
-                let yn = &y[i * o * cols..(i + 1) * o * cols];
-                if tall_wgrad(rows) {
-                    gemm1(&mut acc, true, &buf, false, yn, true, rows, o, cols);
-                // [rows, o]
-                } else {
-                    gemm1(&mut acc, true, yn, false, &buf, true, o, rows, cols);
-                    // [o, rows]
-                }
+                wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
             }
             acc
         })
         .collect();
-    let dw = reduce_chunks(parts, o * rows);
-    if !direct(o, g) && tall_wgrad(rows) {
-        super::dense::transpose(&dw, rows, o)
+    if direct(o, g) {
+        reduce_chunks(parts, o * rows)
     } else {
-        dw
+        finish_wgrad(parts, o, rows)
     }
 }
 
@@ -625,9 +685,14 @@ impl ConvTranspose2d {
         let g = self.geom(xd, wd)?;
         let (n, cin, cout) = (xd[0], xd[1], wd[1]);
         let gy = pre_act_grad(self.act, res, grad)?;
-        let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g)))?;
-        // dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
-        let gw = grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?;
+        // dx = the convolution of dy; dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
+        let (gx, gw) = if x.track_op() && w.track_op() {
+            let (gx, gw) = conv_fwd_and_weight_grad(&gy, &host(w)?, &host(x)?, n, cin, &g);
+            (grad_for(x, || Ok(gx))?, grad_for(w, || Ok(gw))?)
+        } else {
+            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g)))?;
+            (gx, grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?)
+        };
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
         Ok((gx, gw, gb))
     }
@@ -684,4 +749,40 @@ pub fn conv_transpose2d_act(
         x.conv_transpose2d(w, p.before, 0, stride, 1)?
             .broadcast_add(&b.reshape((1, (), 1, 1))?)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused backward of a transposed convolution is the two separate calls, bit
+    /// for bit: plain and transposed GEMM orientations, strided, and the kn2row path.
+    #[test]
+    fn fused_fwd_and_weight_grad_equal_the_two_calls() {
+        let pad = |b, a| Pad { before: b, after: a };
+        let geo = |c, h, k, stride, p: Pad| Geom {
+            c,
+            h,
+            w: h,
+            kh: k,
+            kw: k,
+            stride,
+            ph: p,
+            pw: p,
+        };
+        for (n, g, o) in [
+            (5, geo(64, 8, 4, 2, pad(1, 1)), 16), // 1,024 rows into 16 channels: tall forward
+            (3, geo(3, 9, 3, 2, pad(0, 1)), 8),   // 27 rows: plain forms
+            (4, geo(8, 6, 3, 1, pad(1, 1)), 2),   // 2 output channels, stride 1: kn2row
+        ] {
+            let val = |i: usize, m: usize| ((i * 7919) % m) as f32 / m as f32 - 0.5;
+            let x: Vec<f32> = (0..n * g.c * g.h * g.w).map(|i| val(i, 97)).collect();
+            let w: Vec<f32> = (0..o * g.rows()).map(|i| val(i, 89)).collect();
+            let y: Vec<f32> = (0..n * o * g.cols()).map(|i| val(i, 83)).collect();
+            let (fwd, dw) = conv_fwd_and_weight_grad(&x, &w, &y, n, o, &g);
+            assert_eq!(fwd, conv_fwd(&x, &w, n, o, &g), "forward, {g:?}");
+            assert_eq!(dw, conv_weight_grad(&x, &y, n, o, &g), "weight gradient, {g:?}");
+            assert!(fwd.iter().any(|&v| v != 0.0) && dw.iter().any(|&v| v != 0.0));
+        }
+    }
 }
