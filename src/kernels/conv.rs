@@ -674,8 +674,13 @@ impl ConvTranspose2d {
             bail!("conv-transpose2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
         }
         let g = self.geom(xd, wd)?;
-        // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution.
-        let mut y = conv_adjoint(x, w, xd[0], xd[1], &g);
+        // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution;
+        // the 4x4 stride-2 'same' layers (dcgan) without it, phase by phase.
+        let mut y = if super::subpixel::fits(&g) {
+            super::subpixel::forward(x, w, xd[0], xd[1], &g)
+        } else {
+            conv_adjoint(x, w, xd[0], xd[1], &g)
+        };
         add_bias(&mut y, b, g.h * g.w);
         self.act.apply(&mut y);
         Ok((y, Shape::from((xd[0], wd[1], g.h, g.w))))

@@ -9,6 +9,7 @@
 //! - `adam`: the in-place Adam update (Keras's and PyTorch's forms);
 //! - `dense`: a Dense layer as one op over `gemm`;
 //! - `conv`: Conv2D / Conv2DTranspose (im2col + gemm), TensorFlow's padding;
+//! - `subpixel`: the 4x4 stride-2 Conv2DTranspose forward, phase by phase, no im2col;
 //! - `upconv`: `UpSampling2D(2)` + 'same' `Conv2D` fused;
 //! - `pool`: `MaxPooling2D` with TensorFlow's backward.
 //!
@@ -128,6 +129,7 @@ mod dense;
 mod elementwise;
 mod losses;
 mod pool;
+mod subpixel;
 pub mod timing;
 mod upconv;
 

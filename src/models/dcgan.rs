@@ -125,11 +125,12 @@ impl Discriminator {
     /// `[n, 1, 28, 28] -> [n, 1]` logits. Dropout is on when a generator is given (every
     /// `train_on_batch` of the article), off for inference (`predict`).
     pub fn forward(&self, x: &Tensor, grad: Grad, mut drop: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
-        let mut x = leaky_relu(&self.conv1.forward(x, grad)?, self.slope)?; // [n, 64, 14, 14]
+        let act = Act::LeakyRelu(self.slope as f32); // Conv2D then LeakyReLU, as one op
+        let mut x = self.conv1.forward_act(x, grad, act)?; // [n, 64, 14, 14]
         if let Some(r) = drop.as_deref_mut() {
             x = dropout(&x, self.dropout, r)?;
         }
-        let mut x = leaky_relu(&self.conv2.forward(&x, grad)?, self.slope)?; // [n, 64, 7, 7]
+        let mut x = self.conv2.forward_act(&x, grad, act)?; // [n, 64, 7, 7]
         if let Some(r) = drop {
             x = dropout(&x, self.dropout, r)?;
         }
