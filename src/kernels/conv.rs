@@ -61,16 +61,12 @@ pub enum Act {
 }
 
 impl Act {
-    fn apply(self, y: &mut [f32]) {
-        // One loop per activation, so that each inlines and vectorises.
+    /// The activation in place, on one thread (inside a per-image parallel loop).
+    pub(crate) fn apply(self, y: &mut [f32]) {
         match self {
             Act::Identity => {}
-            Act::LeakyRelu(a) => y
-                .par_chunks_mut(1 << 14)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { a * *v })),
-            Act::Tanh => y
-                .par_chunks_mut(1 << 14)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = super::fast_tanh(*v))),
+            Act::LeakyRelu(a) => y.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { a * *v }),
+            Act::Tanh => y.iter_mut().for_each(|v| *v = super::fast_tanh(*v)),
         }
     }
 
@@ -120,8 +116,31 @@ pub(crate) fn pre_act_grad(act: Act, res: &Tensor, grad: &Tensor) -> Result<Vec<
     Ok(act.grad(&y, g))
 }
 
-pub(crate) fn apply_act(act: Act, y: &mut [f32]) {
-    act.apply(y)
+/// What a convolution op does to each image's output as soon as its GEMM has written
+/// it, while it is still in cache: add the bias of each channel, then apply the
+/// activation (the same arithmetic as two passes over the whole batch afterwards).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Epilogue<'a> {
+    pub bias: &'a [f32],
+    pub act: Act,
+}
+
+impl Epilogue<'_> {
+    /// On one image's `[channels, pixels]` output.
+    pub(crate) fn apply(&self, yn: &mut [f32]) {
+        let plane = yn.len() / self.bias.len();
+        for (chunk, &b) in yn.chunks_mut(plane).zip(self.bias) {
+            chunk.iter_mut().for_each(|y| *y += b);
+            self.act.apply(chunk);
+        }
+    }
+}
+
+/// Apply `epi`, if any, to one image's output.
+fn finish(epi: Option<&Epilogue>, yn: &mut [f32]) {
+    if let Some(e) = epi {
+        e.apply(yn)
+    }
 }
 
 /// The geometry of a convolution of a `[c, h, w]` image with `kh x kw` kernels.
@@ -394,7 +413,7 @@ fn tall_wgrad(rows: usize) -> bool {
 /// The shared kernels: `y = W cols(x)` (a convolution) and its adjoint
 /// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
 /// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
-pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut y = vec![0f32; n * o * cols];
@@ -402,7 +421,10 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Ve
         let wt = regroup(w, o, g.c, g.kh * g.kw, true);
         y.par_chunks_mut(o * cols)
             .zip(x.par_chunks(in_len))
-            .for_each_init(Vec::new, |z, (yn, xn)| direct_fwd(xn, &wt, o, g, yn, z));
+            .for_each_init(Vec::new, |z, (yn, xn)| {
+                direct_fwd(xn, &wt, o, g, yn, z);
+                finish(epi, yn);
+            });
         return y;
     }
     let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
@@ -411,6 +433,7 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Ve
         |(buf, yt), (yn, xn)| {
             im2col(xn, g, buf);
             fwd_gemm(buf, w, wt.as_deref(), yt, yn, o, cols);
+            finish(epi, yn);
         },
     );
     y
@@ -464,7 +487,7 @@ pub(crate) fn conv_fwd_and_weight_grad(
     g: &Geom,
 ) -> (Vec<f32>, Vec<f32>) {
     if direct(o, g) {
-        return (conv_fwd(x, w, n, o, g), conv_weight_grad(x, y, n, o, g));
+        return (conv_fwd(x, w, n, o, g, None), conv_weight_grad(x, y, n, o, g));
     }
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
@@ -495,7 +518,7 @@ pub(crate) fn conv_fwd_and_weight_grad(
     (out, finish_wgrad(parts, o, rows))
 }
 
-pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut x = vec![0f32; n * in_len];
@@ -503,7 +526,10 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -
         let wc = regroup(w, o, g.c, g.kh * g.kw, false);
         x.par_chunks_mut(in_len)
             .zip(y.par_chunks(o * cols))
-            .for_each_init(Vec::new, |s, (xn, yn)| direct_adjoint(yn, &wc, o, g, xn, s));
+            .for_each_init(Vec::new, |s, (xn, yn)| {
+                direct_adjoint(yn, &wc, o, g, xn, s);
+                finish(epi, xn);
+            });
         return x;
     }
     // W^T stored rather than read transposed (see tall_fwd).
@@ -513,6 +539,7 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom) -
         |buf, (xn, yn)| {
             gemm1(buf, false, &wt, false, yn, false, rows, cols, o);
             col2im(buf, g, xn);
+            finish(epi, xn);
         },
     );
     x
@@ -571,13 +598,6 @@ pub(crate) fn channel_sum(y: &[f32], n: usize, o: usize, p: usize) -> Vec<f32> {
     s
 }
 
-fn add_bias(y: &mut [f32], b: &[f32], p: usize) {
-    for (k, chunk) in y.chunks_mut(p).enumerate() {
-        let v = b[k % b.len()];
-        chunk.iter_mut().for_each(|y| *y += v);
-    }
-}
-
 /// Keras `Conv2D`: `x [n, c, h, w]`, `w [o, c, kh, kw]`, `b [o]`, then `act`.
 #[derive(Clone, Copy, Debug)]
 pub struct Conv2d {
@@ -610,9 +630,7 @@ impl Conv2d {
             bail!("conv2d: x {xd:?}, w {wd:?}, b {:?} do not fit", l3.dims());
         }
         let g = self.geom(xd, wd);
-        let mut y = conv_fwd(x, w, xd[0], wd[0], &g);
-        add_bias(&mut y, b, g.cols());
-        self.act.apply(&mut y);
+        let y = conv_fwd(x, w, xd[0], wd[0], &g, Some(&Epilogue { bias: b, act: self.act }));
         Ok((y, Shape::from((xd[0], wd[0], g.out_h(), g.out_w()))))
     }
     fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
@@ -620,7 +638,7 @@ impl Conv2d {
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
         let gy = pre_act_grad(self.act, res, grad)?;
-        let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host(w)?, n, o, &g)))?;
+        let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host(w)?, n, o, &g, None)))?;
         let gw = grad_for(w, || Ok(conv_weight_grad(&host(x)?, &gy, n, o, &g)))?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, g.cols())))?;
         Ok((gx, gw, gb))
@@ -676,13 +694,12 @@ impl ConvTranspose2d {
         let g = self.geom(xd, wd)?;
         // w as [c_in, c_out*kh*kw] is the "o x rows" matrix of the underlying convolution;
         // the 4x4 stride-2 'same' layers (dcgan) without it, phase by phase.
-        let mut y = if super::subpixel::fits(&g) {
-            super::subpixel::forward(x, w, xd[0], xd[1], &g)
+        let epi = Epilogue { bias: b, act: self.act };
+        let y = if super::subpixel::fits(&g) {
+            super::subpixel::forward(x, w, xd[0], xd[1], &g, Some(&epi))
         } else {
-            conv_adjoint(x, w, xd[0], xd[1], &g)
+            conv_adjoint(x, w, xd[0], xd[1], &g, Some(&epi))
         };
-        add_bias(&mut y, b, g.h * g.w);
-        self.act.apply(&mut y);
         Ok((y, Shape::from((xd[0], wd[1], g.h, g.w))))
     }
     fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
@@ -695,7 +712,7 @@ impl ConvTranspose2d {
             let (gx, gw) = conv_fwd_and_weight_grad(&gy, &host(w)?, &host(x)?, n, cin, &g);
             (grad_for(x, || Ok(gx))?, grad_for(w, || Ok(gw))?)
         } else {
-            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g)))?;
+            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g, None)))?;
             (gx, grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?)
         };
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
@@ -785,7 +802,7 @@ mod tests {
             let w: Vec<f32> = (0..o * g.rows()).map(|i| val(i, 89)).collect();
             let y: Vec<f32> = (0..n * o * g.cols()).map(|i| val(i, 83)).collect();
             let (fwd, dw) = conv_fwd_and_weight_grad(&x, &w, &y, n, o, &g);
-            assert_eq!(fwd, conv_fwd(&x, &w, n, o, &g), "forward, {g:?}");
+            assert_eq!(fwd, conv_fwd(&x, &w, n, o, &g, None), "forward, {g:?}");
             assert_eq!(dw, conv_weight_grad(&x, &y, n, o, &g), "weight gradient, {g:?}");
             assert!(fwd.iter().any(|&v| v != 0.0) && dw.iter().any(|&v| v != 0.0));
         }

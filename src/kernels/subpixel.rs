@@ -26,7 +26,7 @@
 
 use rayon::prelude::*;
 
-use super::conv::{Geom, Pad};
+use super::conv::{Epilogue, Geom, Pad};
 
 /// The two taps of output phase `a` along one axis: `(kernel index, input offset)`.
 const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];
@@ -144,7 +144,7 @@ fn gemm(dst: &mut [f32], acc: bool, lhs: View, rhs: View, (m, n, k): (usize, usi
 
 /// The forward pass: `x [n, c_in, h, w]`, `w [c_in, c_out, 4, 4]` -> `[n, c_out, 2h, 2w]`
 /// (no bias). `g` is the convolution on the output ([`fits`]).
-pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom) -> Vec<f32> {
+pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
     let (c_out, gr) = (g.c, Grid { h: g.h / 2, w: g.w / 2 });
     let wt = pack_taps(w, c_in, c_out);
     let (mm, cells) = (c_in * c_out, gr.cells());
@@ -175,6 +175,9 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom) -> 
                         }
                     }
                 }
+                if let Some(e) = epi {
+                    e.apply(yn);
+                }
             },
         );
     y
@@ -182,7 +185,7 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::conv_adjoint;
+    use super::super::conv::{conv_adjoint, Act};
     use super::*;
 
     fn close(a: &[f32], b: &[f32], what: &str) {
@@ -195,7 +198,7 @@ mod tests {
         );
     }
 
-    /// The forward pass equals the column form ([`conv_adjoint`]) on dcgan's two layer
+    /// The forward pass, without and with its epilogue, equals the column form ([`conv_adjoint`]) on dcgan's two layer
     /// shapes (7 -> 14, 14 -> 28) with other channel counts, and a 1-pixel image, to
     /// rounding.
     #[test]
@@ -217,10 +220,22 @@ mod tests {
             let x: Vec<f32> = (0..n * c_in * h * h).map(|i| val(i, 97)).collect();
             let w: Vec<f32> = (0..c_in * c_out * 16).map(|i| val(i, 89)).collect();
             close(
-                &forward(&x, &w, n, c_in, &g),
-                &conv_adjoint(&x, &w, n, c_in, &g),
+                &forward(&x, &w, n, c_in, &g, None),
+                &conv_adjoint(&x, &w, n, c_in, &g, None),
                 "forward",
             );
+            let bias: Vec<f32> = (0..c_out).map(|i| val(i, 13)).collect();
+            let epi = Epilogue {
+                bias: &bias,
+                act: Act::LeakyRelu(0.2),
+            };
+            let fused = forward(&x, &w, n, c_in, &g, Some(&epi));
+            close(
+                &fused,
+                &conv_adjoint(&x, &w, n, c_in, &g, Some(&epi)),
+                "with bias and LeakyReLU",
+            );
+            assert!(fused.iter().any(|&v| v < 0.0) && fused != forward(&x, &w, n, c_in, &g, None));
         }
         let valid = Geom {
             ph: Pad { before: 0, after: 0 },

@@ -17,9 +17,7 @@
 use candle_core::{bail, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::conv::{
-    apply_act, channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad,
-};
+use super::conv::{channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad};
 use super::{grad_for, host, Args3, Grads3, In};
 
 /// The window of summed taps along one axis, for kernel size `k` (odd) with
@@ -116,8 +114,8 @@ fn fold_kernels(g: &[f32], o: usize, c: usize, t: &Taps) -> Vec<f32> {
     out
 }
 
-/// `[n, 4 * o, h, w]` (classes) -> `[n, o, 2h, 2w]`, plus the bias.
-fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize) -> Vec<f32> {
+/// `[n, 4 * o, h, w]` (classes) -> `[n, o, 2h, 2w]`, plus the bias, then `act`.
+fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize, act: Act) -> Vec<f32> {
     let hw = h * w;
     let mut y = vec![0f32; n * o * 4 * hw];
     y.par_chunks_mut(o * 4 * hw).enumerate().for_each(|(i, yn)| {
@@ -134,6 +132,7 @@ fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize) -> 
                 }
             }
         }
+        act.apply(yn); // while the image is in cache
     });
     y
 }
@@ -182,9 +181,8 @@ impl UpConv2d {
         let taps = check(xd, wd, l3.dims())?;
         let (n, c, h, w, o) = (xd[0], xd[1], xd[2], xd[3], wd[0]);
         let w4 = sum_kernels(wv, o, c, &taps);
-        let y4 = conv_fwd(x, &w4, n, 4 * o, &taps.geom(c, h, w));
-        let mut y = interleave(&y4, b, n, o, h, w);
-        apply_act(self.act, &mut y);
+        let y4 = conv_fwd(x, &w4, n, 4 * o, &taps.geom(c, h, w), None);
+        let y = interleave(&y4, b, n, o, h, w, self.act);
         Ok((y, Shape::from((n, o, 2 * h, 2 * w))))
     }
     fn grad(&self, (x, w, b): Args3, res: &Tensor, grad: &Tensor) -> Result<Grads3> {
@@ -196,7 +194,7 @@ impl UpConv2d {
         let gy4 = deinterleave(&gy, n, o, h, wi);
         let gx = grad_for(x, || {
             let w4 = sum_kernels(&host(w)?, o, c, &taps);
-            Ok(conv_adjoint(&gy4, &w4, n, 4 * o, &g))
+            Ok(conv_adjoint(&gy4, &w4, n, 4 * o, &g, None))
         })?;
         let gw = grad_for(w, || {
             let gw4 = conv_weight_grad(&host(x)?, &gy4, n, 4 * o, &g);
