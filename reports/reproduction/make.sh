@@ -9,6 +9,8 @@
 #   SPEC     vanilla_mlp_keras | mlp_pytorch | dcgan | tanh_cnn_sgd | acgan
 #   SEEDS    e.g. "1 2 3"
 #   ENGINES  "ganlab reference" (default) or one of them
+#   RUNS_DIR where the runs go (default reports/reproduction/runs; a claim's longer
+#            run goes elsewhere, so that the record's verdicts keep their budget)
 #
 # Started again, it skips the (seed, engine) pairs that have a completed run and
 # resumes an interrupted or killed ganlab run (`ganlab resume`). It runs with the
@@ -22,7 +24,7 @@ shift $(( $# < 3 ? $# : 3 ))
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
 bin="${GANLAB_BIN:-target/release/ganlab}"  # a copy keeps one binary for a whole record
-out=reports/reproduction/runs
+out="${RUNS_DIR:-reports/reproduction/runs}"  # RUNS_DIR: elsewhere, e.g. a claim's longer run
 case "$spec" in
   vanilla_mlp_keras) budget=(--set train.epochs=100 --set eval.every_epochs=10) ;;
   mlp_pytorch)       budget=(--set train.epochs=40 --set eval.every_epochs=4) ;;
