@@ -85,10 +85,13 @@ pub struct Breakdown {
     pub optimizer_ms: f64,
     pub rest_ms: f64,
     pub flop_floor_ms: f64,
+    /// ganlab's kernel ops by name, pass and input shapes (which layer), mean ms per
+    /// iteration, largest first.
+    pub ops: Vec<(String, f64)>,
 }
 
 impl Breakdown {
-    fn from(parts: [f64; 4], mean_ms: f64, floor_ms: f64) -> Breakdown {
+    fn from(parts: [f64; 4], ops: Vec<(String, f64)>, mean_ms: f64, floor_ms: f64) -> Breakdown {
         let [gemm_ms, elementwise_ms, loss_ms, optimizer_ms] = parts;
         Breakdown {
             mean_ms,
@@ -98,6 +101,7 @@ impl Breakdown {
             optimizer_ms,
             rest_ms: mean_ms - parts.iter().sum::<f64>(),
             flop_floor_ms: floor_ms,
+            ops,
         }
     }
 
@@ -124,6 +128,10 @@ impl Breakdown {
             "    {:<50} {:>9.2} ms (the FLOPs at the GEMM peak)\n",
             "floor", self.flop_floor_ms
         ));
+        out.push_str("  the kernels' largest ops (op, pass, input shapes):\n");
+        for (op, v) in self.ops.iter().take(12) {
+            out.push_str(&format!("    {op:<66} {v:>9.2} ms {:>5.1} %\n", pct(*v)));
+        }
         out
     }
 }
@@ -187,7 +195,7 @@ pub fn bench_spec(
     let mut sampler = Sampler::new(spec, data.train.len(), model.reals_per_step());
     sampler.start_epoch();
     let mut times = Vec::with_capacity(iters);
-    let mut parts = [0f64; 4];
+    let (mut parts, mut ops) = ([0f64; 4], Vec::new());
     for i in 0..warmup + iters {
         if breakdown && i == warmup {
             crate::kernels::timing::enable(true);
@@ -205,6 +213,10 @@ pub fn bench_spec(
         for (p, v) in parts.iter_mut().zip(crate::kernels::timing::take()) {
             *p = v * 1e3 / iters as f64;
         }
+        ops = crate::kernels::timing::take_ops()
+            .into_iter()
+            .map(|(k, v)| (k, v * 1e3 / iters as f64))
+            .collect();
         crate::kernels::timing::enable(false);
     }
     let mean = times.iter().sum::<f64>() / iters as f64;
@@ -226,7 +238,7 @@ pub fn bench_spec(
         peak_gflops: peak,
         pct_of_peak: 100.0 * gflops / peak,
         peak_rss_mb: peak_rss_mb(),
-        breakdown: breakdown.then(|| Breakdown::from(parts, mean, gflop / peak * 1e3)),
+        breakdown: breakdown.then(|| Breakdown::from(parts, ops, mean, gflop / peak * 1e3)),
         cpu: CpuInfo::read(),
     })
 }

@@ -1,4 +1,4 @@
-//! `ganlab bench --breakdown` (issue 19): the parts of one iteration are measured by
+//! `ganlab bench --breakdown` (issue 19): the parts of one iteration (and each op's share) are measured by
 //! the kernels themselves and add up to no more than the iteration; every article's
 //! step runs GEMM and optimiser kernels. (No assertion on speed.)
 
@@ -37,6 +37,17 @@ fn the_breakdown_splits_an_iteration_into_its_parts() {
     assert!(ms("rest_ms") >= 0.0, "the kernels' parts exceed the iteration: {b}");
     assert!(ms("flop_floor_ms") > 0.0 && ms("flop_floor_ms") < ms("mean_ms"), "{b}");
     assert!(v["cpu_model"].is_string());
+    // Per op: D's first Dense on its batch of 256 is there, the ops come largest first,
+    // and together they are the kernels' parts but the optimiser (which is no op).
+    let ops: Vec<(String, f64)> = serde_json::from_value(b["ops"].clone()).unwrap();
+    assert!(
+        ops.iter().any(|(k, _)| k == "ganlab-dense fwd [256, 784] [784, 1024]"),
+        "{ops:?}"
+    );
+    assert!(ops.windows(2).all(|w| w[0].1 >= w[1].1), "{ops:?}");
+    let by_op: f64 = ops.iter().map(|(_, v)| v).sum();
+    let kernels = ms("gemm_ms") + ms("elementwise_ms") + ms("loss_ms");
+    assert!((by_op - kernels).abs() < 1e-3, "ops {by_op} ms vs parts {kernels} ms");
     // Without --breakdown, no breakdown.
     let o = Command::new(env!("CARGO_BIN_EXE_ganlab"))
         .args(["bench", common::spec_path("vanilla_mlp_keras").to_str().unwrap()])

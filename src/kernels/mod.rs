@@ -38,7 +38,7 @@ macro_rules! cpu_op {
                 s: &candle_core::CpuStorage,
                 l: &candle_core::Layout,
             ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} fwd {:?}", $name, l.dims()));
                 let (y, shape) = self.fwd((&$crate::kernels::f32_view(s, l)?, l))?;
                 Ok((candle_core::CpuStorage::F32(y), shape))
             }
@@ -49,7 +49,7 @@ macro_rules! cpu_op {
                     res: &candle_core::Tensor,
                     grad: &candle_core::Tensor,
                 ) -> candle_core::Result<Option<candle_core::Tensor>> {
-                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} bwd {:?}", $name, arg.dims()));
                     self.$bwd(arg, res, grad)
                 }
             )?
@@ -67,7 +67,7 @@ macro_rules! cpu_op {
                 s2: &candle_core::CpuStorage,
                 l2: &candle_core::Layout,
             ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} fwd {:?} {:?}", $name, l1.dims(), l2.dims()));
                 let (a, b) = ($crate::kernels::f32_view(s1, l1)?, $crate::kernels::f32_view(s2, l2)?);
                 let (y, shape) = self.fwd((&a, l1), (&b, l2))?;
                 Ok((candle_core::CpuStorage::F32(y), shape))
@@ -80,7 +80,7 @@ macro_rules! cpu_op {
                     res: &candle_core::Tensor,
                     grad: &candle_core::Tensor,
                 ) -> candle_core::Result<(Option<candle_core::Tensor>, Option<candle_core::Tensor>)> {
-                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} bwd {:?} {:?}", $name, a.dims(), b.dims()));
                     self.$bwd(a, b, res, grad)
                 }
             )?
@@ -100,7 +100,7 @@ macro_rules! cpu_op {
                 s3: &candle_core::CpuStorage,
                 l3: &candle_core::Layout,
             ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-                let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} fwd {:?} {:?}", $name, l1.dims(), l2.dims()));
                 let (a, b) = ($crate::kernels::f32_view(s1, l1)?, $crate::kernels::f32_view(s2, l2)?);
                 let c = $crate::kernels::f32_view(s3, l3)?;
                 let (y, shape) = self.fwd((&a, l1), (&b, l2), (&c, l3))?;
@@ -115,7 +115,7 @@ macro_rules! cpu_op {
                     res: &candle_core::Tensor,
                     grad: &candle_core::Tensor,
                 ) -> candle_core::Result<$crate::kernels::Grads3> {
-                    let _t = $crate::kernels::timing::Timed::start($crate::kernels::timing::Part::$part);
+                    let _t = $crate::kernels::timing::Timed::start_named($crate::kernels::timing::Part::$part, || format!("{} bwd {:?} {:?}", $name, a.dims(), b.dims()));
                     self.$bwd((a, b, c), res, grad)
                 }
             )?
