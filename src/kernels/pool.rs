@@ -41,6 +41,40 @@ fn argmax(plane: &[f32], w: usize, k: usize, oy: usize, ox: usize) -> usize {
     best
 }
 
+/// The choice [`argmax`] makes in a 2 x 2 window `[a, b; c, d]`, as selects rather
+/// than branches (so that a row of windows vectorises): which of the four, and the
+/// maximum.
+#[inline]
+fn first_max4(a: f32, b: f32, c: f32, d: f32) -> (u8, f32) {
+    let (mut i, mut m) = (0u8, a);
+    (i, m) = if b > m { (1, b) } else { (i, m) };
+    (i, m) = if c > m { (2, c) } else { (i, m) };
+    if d > m {
+        (3, d)
+    } else {
+        (i, m)
+    }
+}
+
+/// 2 x 2 windows (every article's `MaxPooling2D`), one output row from two input rows.
+fn pool2_row(r0: &[f32], r1: &[f32], out: &mut [f32]) {
+    for (o, (p, q)) in out.iter_mut().zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))) {
+        *o = first_max4(p[0], p[1], q[0], q[1]).1;
+    }
+}
+
+/// The gradient of [`pool2_row`]: each window's `g` at its first maximum, 0 elsewhere.
+fn pool2_grad_row(r0: &[f32], r1: &[f32], g: &[f32], d0: &mut [f32], d1: &mut [f32]) {
+    let windows = d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2));
+    for ((&g, (p, q)), (e, f)) in g.iter().zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))).zip(windows) {
+        let i = first_max4(p[0], p[1], q[0], q[1]).0;
+        e[0] = if i == 0 { g } else { 0.0 };
+        e[1] = if i == 1 { g } else { 0.0 };
+        f[0] = if i == 2 { g } else { 0.0 };
+        f[1] = if i == 3 { g } else { 0.0 };
+    }
+}
+
 cpu_op!(CustomOp1 for MaxPool2d, "ganlab-max-pool2d", Elementwise, bwd: grad);
 
 impl MaxPool2d {
@@ -49,6 +83,13 @@ impl MaxPool2d {
         let mut y = vec![0f32; planes * oh * ow];
         let k = self.k;
         y.par_chunks_mut(oh * ow).zip(x.par_chunks(h * w)).for_each(|(yp, xp)| {
+            if k == 2 {
+                for (oy, out) in yp.chunks_exact_mut(ow).enumerate() {
+                    let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+                    pool2_row(r0, r1, out);
+                }
+                return;
+            }
             for oy in 0..oh {
                 for ox in 0..ow {
                     yp[oy * ow + ox] = xp[argmax(xp, w, k, oy, ox)];
@@ -81,6 +122,16 @@ impl MaxPoolGrad {
         dx.par_chunks_mut(h * w)
             .zip(x.par_chunks(h * w).zip(g.par_chunks(oh * ow)))
             .for_each(|(dp, (xp, gp))| {
+                if k == 2 {
+                    // Rows and columns past the last window (odd sides) keep their zeros.
+                    for oy in 0..oh {
+                        let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+                        let (top, bottom) = dp[2 * oy * w..].split_at_mut(w);
+                        let g = &gp[oy * ow..(oy + 1) * ow];
+                        pool2_grad_row(r0, r1, g, &mut top[..2 * ow], &mut bottom[..2 * ow]);
+                    }
+                    return;
+                }
                 for oy in 0..oh {
                     for ox in 0..ow {
                         dp[argmax(xp, w, k, oy, ox)] = gp[oy * ow + ox];
@@ -119,4 +170,43 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     // The first of the tied maxima: where the running count of ties reaches 1.
     let first = ties.mul(&ties.cumsum(4)?.eq(1.0)?.to_dtype(x.dtype())?)?.detach();
     win.mul(&first)?.sum(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// The 2 x 2 path equals the general one ([`argmax`]) bit for bit, forward and
+    /// backward, on ties (values from a set of five, signed zeros included) and odd
+    /// sides whose last row and column no window covers.
+    #[test]
+    fn the_2x2_path_is_the_general_one() {
+        let (n, c, h, w) = (2, 3, 7, 9);
+        let set = [0.0f32, -0.0, 0.5, -1.0, 0.5];
+        let x: Vec<f32> = (0..n * c * h * w).map(|i| set[(i * 7 + i / 5) % 5]).collect();
+        let g: Vec<f32> = (0..n * c * (h / 2) * (w / 2)).map(|i| i as f32 + 1.0).collect();
+        let xt = Var::from_vec(x.clone(), (n, c, h, w), &Device::Cpu).unwrap();
+        let y = xt.apply_op1(MaxPool2d { k: 2 }).unwrap();
+        let gt = Tensor::from_vec(g.clone(), y.shape(), &Device::Cpu).unwrap();
+        let dx = y.mul(&gt).unwrap().sum_all().unwrap().backward().unwrap();
+        let (y, dx) = (
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            dx.get(&xt).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        let (oh, ow) = (h / 2, w / 2);
+        let mut want_dx = vec![0f32; x.len()];
+        for p in 0..n * c {
+            let plane = &x[p * h * w..(p + 1) * h * w];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let a = argmax(plane, w, 2, oy, ox);
+                    let o = p * oh * ow + oy * ow + ox;
+                    assert_eq!(y[o].to_bits(), plane[a].to_bits(), "value at {o}");
+                    want_dx[p * h * w + a] = g[o];
+                }
+            }
+        }
+        assert_eq!(dx, want_dx);
+    }
 }
