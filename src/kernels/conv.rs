@@ -163,10 +163,10 @@ impl Geom {
     pub fn out_w(&self) -> usize {
         (self.w + self.pw.before + self.pw.after - self.kw) / self.stride + 1
     }
-    fn rows(&self) -> usize {
+    pub(super) fn rows(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    fn cols(&self) -> usize {
+    pub(super) fn cols(&self) -> usize {
         self.out_h() * self.out_w()
     }
 }
@@ -287,7 +287,7 @@ fn reduce_chunks(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     acc
 }
 
-fn chunk_len(n: usize) -> usize {
+pub(super) fn chunk_len(n: usize) -> usize {
     n.div_ceil(candle_core::utils::get_num_threads().max(1)).max(1)
 }
 
@@ -303,7 +303,12 @@ pub(crate) fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
 /// multiply per kernel tap (`Z = W_tap X`, one GEMM over all channels) and add the
 /// shifted tap planes ("kn2row").
 fn direct(o: usize, g: &Geom) -> bool {
-    o <= 4 && g.stride == 1
+    kn2row(o, g.stride)
+}
+
+/// [`direct`]'s rule from the output channels and the stride.
+pub(super) fn kn2row(o: usize, stride: usize) -> bool {
+    o <= 4 && stride == 1
 }
 
 /// `w [o, c, taps]` -> `[o*taps, c]` (`tap_major = true`) or `[c, o*taps]`.
@@ -414,7 +419,7 @@ fn tall_wgrad(rows: usize) -> bool {
 /// `x = col2im(W^T y)` (a transposed convolution), both over `n` images.
 /// `w` is `[o, c*kh*kw]`; `g` is the geometry of the convolution on `x`.
 pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
-    let (rows, cols) = (g.rows(), g.cols());
+    let cols = g.cols();
     let in_len = g.c * g.h * g.w;
     let mut y = vec![0f32; n * o * cols];
     if direct(o, g) {
@@ -427,16 +432,37 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: 
             });
         return y;
     }
-    let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
+    let wt = fwd_weights(w, o, g);
     y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
-        || (vec![0f32; rows * cols], Vec::new()),
-        |(buf, yt), (yn, xn)| {
-            im2col(xn, g, buf);
-            fwd_gemm(buf, w, wt.as_deref(), yt, yn, o, cols);
-            finish(epi, yn);
-        },
+        || (Vec::new(), Vec::new()),
+        |(buf, yt), (yn, xn)| conv_fwd_image(xn, w, wt.as_deref(), o, g, buf, yt, yn, epi),
     );
     y
+}
+
+/// `W^T` where the forward runs as `cols(x_n)^T W^T` ([`tall_fwd`]).
+pub(super) fn fwd_weights(w: &[f32], o: usize, g: &Geom) -> Option<Vec<f32>> {
+    tall_fwd(g.rows(), o).then(|| super::dense::transpose(w, o, g.rows()))
+}
+
+/// One image of [`conv_fwd`] off the kn2row path: `yn = W cols(x_n)`, then `epi`
+/// (`wt` from [`fwd_weights`]; `buf` and `yt` are scratch).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv_fwd_image(
+    xn: &[f32],
+    w: &[f32],
+    wt: Option<&[f32]>,
+    o: usize,
+    g: &Geom,
+    buf: &mut Vec<f32>,
+    yt: &mut Vec<f32>,
+    yn: &mut [f32],
+    epi: Option<&Epilogue>,
+) {
+    buf.resize(g.rows() * g.cols(), 0.0);
+    im2col(xn, g, buf);
+    fwd_gemm(buf, w, wt, yt, yn, o, g.cols());
+    finish(epi, yn);
 }
 
 /// One image's `y_n = W cols(x_n)` from its `cols(x_n)` in `buf` (through `W^T`, `wt`,
@@ -465,7 +491,7 @@ fn wgrad_gemm(buf: &[f32], yn: &[f32], acc: &mut [f32], o: usize, cols: usize) {
 }
 
 /// The per-chunk sums of [`wgrad_gemm`] -> `dW [o, rows]`.
-fn finish_wgrad(parts: Vec<Vec<f32>>, o: usize, rows: usize) -> Vec<f32> {
+pub(super) fn finish_wgrad(parts: Vec<Vec<f32>>, o: usize, rows: usize) -> Vec<f32> {
     let dw = reduce_chunks(parts, o * rows);
     if tall_wgrad(rows) {
         super::dense::transpose(&dw, rows, o)
@@ -534,15 +560,30 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, e
     }
     // W^T stored rather than read transposed (see tall_fwd).
     let wt = super::dense::transpose(w, o, rows);
-    x.par_chunks_mut(in_len).zip(y.par_chunks(o * cols)).for_each_init(
-        || vec![0f32; rows * cols],
-        |buf, (xn, yn)| {
-            gemm1(buf, false, &wt, false, yn, false, rows, cols, o);
-            col2im(buf, g, xn);
+    x.par_chunks_mut(in_len)
+        .zip(y.par_chunks(o * cols))
+        .for_each_init(Vec::new, |buf, (xn, yn)| {
+            adjoint_image(yn, &wt, o, g, buf, xn);
             finish(epi, xn);
-        },
-    );
+        });
     x
+}
+
+/// One image of [`conv_adjoint`] off the kn2row path: `x_n = col2im(W^T y_n)` (`wt`
+/// is `W^T [c*kh*kw, o]`; `buf` is scratch).
+pub(super) fn adjoint_image(yn: &[f32], wt: &[f32], o: usize, g: &Geom, buf: &mut Vec<f32>, xn: &mut [f32]) {
+    let (rows, cols) = (g.rows(), g.cols());
+    buf.resize(rows * cols, 0.0);
+    gemm1(buf, false, wt, false, yn, false, rows, cols, o);
+    col2im(buf, g, xn);
+}
+
+/// One image of [`conv_weight_grad`] off the kn2row path: `acc += y_n cols(x_n)^T`
+/// (`buf` is scratch; [`finish_wgrad`] turns the per-chunk sums into `dW`).
+pub(super) fn wgrad_image(xn: &[f32], yn: &[f32], o: usize, g: &Geom, buf: &mut Vec<f32>, acc: &mut [f32]) {
+    buf.resize(g.rows() * g.cols(), 0.0);
+    im2col(xn, g, buf);
+    wgrad_gemm(buf, yn, acc, o, g.cols());
 }
 
 /// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T` (summed as its transpose where
@@ -572,10 +613,16 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
                 }
                 return w;
             }
-            let mut buf = vec![0f32; rows * cols];
+            let mut buf = Vec::new();
             for i in t * per..((t + 1) * per).min(n) {
-                im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
-                wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
+                wgrad_image(
+                    &x[i * in_len..(i + 1) * in_len],
+                    &y[i * o * cols..(i + 1) * o * cols],
+                    o,
+                    g,
+                    &mut buf,
+                    &mut acc,
+                );
             }
             acc
         })
@@ -607,7 +654,7 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    fn geom(&self, x: [usize; 4], w: [usize; 4]) -> Geom {
+    pub(super) fn geom(&self, x: [usize; 4], w: [usize; 4]) -> Geom {
         Geom {
             c: x[1],
             h: x[2],

@@ -9,6 +9,7 @@
 //! - `adam`: the in-place Adam update (Keras's and PyTorch's forms);
 //! - `dense`: a Dense layer as one op over `gemm`;
 //! - `conv`: Conv2D / Conv2DTranspose (im2col + gemm), TensorFlow's padding;
+//! - `conv_pool`: Conv2D + activation + 2x2 MaxPooling2D as one op (001's D);
 //! - `subpixel`: the 4x4 stride-2 Conv2DTranspose forward, phase by phase, no im2col;
 //! - `upconv`: `UpSampling2D(2)` + 'same' `Conv2D` fused;
 //! - `pool`: `MaxPooling2D` with TensorFlow's backward.
@@ -125,6 +126,7 @@ macro_rules! cpu_op {
 
 mod adam;
 mod conv;
+mod conv_pool;
 mod dense;
 mod elementwise;
 mod losses;
@@ -136,6 +138,7 @@ mod upconv;
 pub use adam::{AdamForm, AdamStep};
 pub(crate) use conv::leaky_relu_portable;
 pub use conv::{conv2d, conv2d_act, conv_transpose2d, conv_transpose2d_act, Act, Pad, Padding};
+pub use conv_pool::conv2d_act_pool2;
 pub(crate) use dense::gemm_rm;
 pub use dense::{dense, transpose};
 pub use elementwise::{fast_tanh, LeakyRelu, MaskMul, Tanh};

@@ -45,7 +45,7 @@ fn argmax(plane: &[f32], w: usize, k: usize, oy: usize, ox: usize) -> usize {
 /// than branches (so that a row of windows vectorises): which of the four, and the
 /// maximum.
 #[inline]
-fn first_max4(a: f32, b: f32, c: f32, d: f32) -> (u8, f32) {
+pub(super) fn first_max4(a: f32, b: f32, c: f32, d: f32) -> (u8, f32) {
     let (mut i, mut m) = (0u8, a);
     (i, m) = if b > m { (1, b) } else { (i, m) };
     (i, m) = if c > m { (2, c) } else { (i, m) };

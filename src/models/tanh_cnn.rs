@@ -23,7 +23,7 @@ use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
     Params,
 };
-use crate::nn::{max_pool2d, BatchNormConfig, Conv2dConfig, DenseConfig, Padding, ParamBuilder, Trace};
+use crate::nn::{BatchNormConfig, Conv2dConfig, DenseConfig, Padding, ParamBuilder, Trace};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
 use crate::spec::{BceSemantics, Quirk, Spec};
@@ -142,9 +142,9 @@ impl Discriminator {
 
     /// `[n, 1, 28, 28] -> [n, 1]` logits.
     pub fn forward(&self, x: &Tensor, grad: Grad) -> Result<Tensor> {
-        // Conv2D then Activation('tanh'), as one op.
-        let x = max_pool2d(&self.conv1.forward_act(x, grad, Act::Tanh)?, 2)?; // [n, 64, 14, 14]
-        let x = max_pool2d(&self.conv2.forward_act(&x, grad, Act::Tanh)?, 2)?; // [n, 128, 5, 5]
+        // Conv2D, Activation('tanh') and MaxPooling2D((2, 2)), each trio as one op.
+        let x = self.conv1.forward_act_pool2(x, grad, Act::Tanh)?; // [n, 64, 14, 14]
+        let x = self.conv2.forward_act_pool2(&x, grad, Act::Tanh)?; // [n, 128, 5, 5]
         let x = tanh(&self.dense.forward(&flatten_hwc(&x)?, grad)?)?; // [n, 1024]
         self.out.forward(&x, grad) // [n, 1]
     }

@@ -59,6 +59,20 @@ impl Conv2d {
         Ok(crate::kernels::conv2d_act(x, &w, &b, self.stride, self.padding, act)?)
     }
 
+    /// [`Conv2d::forward_act`] then `MaxPooling2D((2, 2))`, as one op:
+    /// `[n, out, h' / 2, w' / 2]` (see `kernels::conv_pool`).
+    pub fn forward_act_pool2(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::kernels::conv2d_act_pool2(
+            x,
+            &w,
+            &b,
+            self.stride,
+            self.padding,
+            act,
+        )?)
+    }
+
     /// `UpSampling2D((2, 2))` then this convolution (stride 1, 'same', odd kernel),
     /// fused: `[n, in, h, w] -> [n, out, 2h, 2w]`, the same function with 9 instead of
     /// 25 taps per output pixel for 5x5 kernels (see `kernels::upconv`).
