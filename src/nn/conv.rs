@@ -55,21 +55,22 @@ impl Conv2d {
 
     /// [`Conv2d::forward`] then the activation `act`, as one op.
     pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
-        with_weights(
-            crate::kernels::conv2d_act,
-            x,
-            (&self.w, &self.b, grad),
-            self.stride,
-            self.padding,
-            act,
-        )
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::kernels::conv2d_act(x, &w, &b, self.stride, self.padding, act)?)
     }
 
     /// [`Conv2d::forward_act`] then `MaxPooling2D((2, 2))`, as one op:
     /// `[n, out, h' / 2, w' / 2]` (see `kernels::conv_pool`).
     pub fn forward_act_pool2(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
-        let wb = (&self.w, &self.b, grad);
-        with_weights(crate::kernels::conv2d_act_pool2, x, wb, self.stride, self.padding, act)
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::kernels::conv2d_act_pool2(
+            x,
+            &w,
+            &b,
+            self.stride,
+            self.padding,
+            act,
+        )?)
     }
 
     /// `UpSampling2D((2, 2))` then this convolution (stride 1, 'same', odd kernel),
@@ -133,36 +134,20 @@ impl ConvTranspose2d {
 
     /// [`ConvTranspose2d::forward`] then the activation `act`, as one op.
     pub fn forward_act(&self, x: &Tensor, grad: Grad, act: Act) -> Result<Tensor> {
-        let wb = (&self.w, &self.b, grad);
-        with_weights(
-            crate::kernels::conv_transpose2d_act,
+        let (w, b) = weights(&self.w, &self.b, grad);
+        Ok(crate::kernels::conv_transpose2d_act(
             x,
-            wb,
+            &w,
+            &b,
             self.stride,
             self.padding,
             act,
-        )
+        )?)
     }
 
     pub fn param_count(&self) -> usize {
         self.w.elem_count() + self.b.elem_count()
     }
-}
-
-/// A convolution kernel of the facade: `(x, w, b, stride, padding, act)`.
-type ConvKernel = fn(&Tensor, &Tensor, &Tensor, usize, Padding, Act) -> candle_core::Result<Tensor>;
-
-/// `kernel` on `x` with a layer's weights, tracked or frozen as `grad` says.
-fn with_weights(
-    kernel: ConvKernel,
-    x: &Tensor,
-    (w, b, grad): (&Var, &Var, Grad),
-    stride: usize,
-    padding: Padding,
-    act: Act,
-) -> Result<Tensor> {
-    let (w, b) = weights(w, b, grad);
-    Ok(kernel(x, &w, &b, stride, padding, act)?)
 }
 
 pub(super) fn weights(w: &Var, b: &Var, grad: Grad) -> (Tensor, Tensor) {
