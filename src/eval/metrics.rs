@@ -52,42 +52,78 @@ fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     DMatrix::from_fn(n, b.ncols(), |i, j| (0..n).map(|k| a[(i, k)] * b[(k, j)]).sum())
 }
 
+/// The eigenvalues and eigenvectors of the symmetric part of `m`.
+///
+/// nalgebra's solver can return NaN eigenvalues and eigenvectors for a matrix whose
+/// entries span hundreds of orders of magnitude (`S1^(1/2) S2 S1^(1/2)` for a
+/// generator collapsed to nearly one image: 1e-6 down to 1e-198), so it runs on `m`
+/// scaled to a largest entry of 1, with the entries under f64's epsilon of that set
+/// to 0: they are below the rounding of the products that made them, and zeroing them
+/// moves no eigenvalue by more than `n * epsilon` of the largest entry, the solver's
+/// own accuracy. The eigenvalues are scaled back. A NaN left after that is an error.
+fn symmetric_eigen(m: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
+    let n = m.nrows();
+    let sym = (m + m.transpose()) * 0.5;
+    let scale = sym.amax();
+    if !scale.is_finite() {
+        bail!("a covariance matrix has a non-finite entry ({scale})");
+    }
+    if scale == 0.0 {
+        return Ok((DVector::zeros(n), DMatrix::identity(n, n)));
+    }
+    let mut unit = sym / scale;
+    unit.iter_mut()
+        .filter(|v| v.abs() < f64::EPSILON)
+        .for_each(|v| *v = 0.0);
+    let e = SymmetricEigen::new(unit);
+    if e.eigenvalues
+        .iter()
+        .chain(e.eigenvectors.iter())
+        .any(|v| !v.is_finite())
+    {
+        bail!("the symmetric eigendecomposition of a {n} x {n} covariance product did not converge");
+    }
+    Ok((e.eigenvalues * scale, e.eigenvectors))
+}
+
 /// The square root of a symmetric positive semi-definite matrix through its
 /// symmetric eigendecomposition `V diag(l) V^T -> V diag(sqrt(max(l, 0))) V^T`
 /// (negative eigenvalues from rounding are clamped to 0).
-pub fn sqrtm_psd(m: &DMatrix<f64>) -> DMatrix<f64> {
-    let sym = (m + m.transpose()) * 0.5;
-    let e = SymmetricEigen::new(sym);
-    let s = e.eigenvalues.map(|l| l.max(0.0).sqrt());
-    let v = &e.eigenvectors;
+pub fn sqrtm_psd(m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let (l, v) = symmetric_eigen(m)?;
+    let s = l.map(|l| l.max(0.0).sqrt());
     let n = v.nrows();
-    DMatrix::from_fn(n, n, |i, j| (0..n).map(|k| v[(i, k)] * s[k] * v[(j, k)]).sum())
+    Ok(DMatrix::from_fn(n, n, |i, j| {
+        (0..n).map(|k| v[(i, k)] * s[k] * v[(j, k)]).sum()
+    }))
 }
 
 /// `tr sqrt(A^(1/2) B A^(1/2))` for symmetric PSD `A`, `B` (equal to `tr sqrt(A B)`),
 /// from the eigenvalues of the symmetric matrix `A^(1/2) B A^(1/2)`.
-pub fn trace_sqrt_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
-    let ra = sqrtm_psd(a);
-    let m = mul(&mul(&ra, b), &ra);
-    let sym = (&m + m.transpose()) * 0.5;
-    SymmetricEigen::new(sym)
-        .eigenvalues
-        .iter()
-        .map(|&l| l.max(0.0).sqrt())
-        .sum()
+pub fn trace_sqrt_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<f64> {
+    let ra = sqrtm_psd(a)?;
+    let (l, _) = symmetric_eigen(&mul(&mul(&ra, b), &ra))?;
+    Ok(l.iter().map(|&l| l.max(0.0).sqrt()).sum())
 }
 
 /// Frechet distance between two Gaussians:
-/// `|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1^(1/2) S2 S1^(1/2))`.
-pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> f64 {
+/// `|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1^(1/2) S2 S1^(1/2))`, clamped at 0
+/// against rounding (a NaN is an error: clamping it would read as a perfect score).
+pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> Result<f64> {
     let d = &a.mean - &b.mean;
-    let v = d.norm_squared() + a.cov.trace() + b.cov.trace() - 2.0 * trace_sqrt_product(&a.cov, &b.cov);
-    v.max(0.0)
+    // The two orders are equal in exact arithmetic; the second is the fallback for a
+    // product the eigensolver cannot take.
+    let cross = trace_sqrt_product(&a.cov, &b.cov).or_else(|_| trace_sqrt_product(&b.cov, &a.cov))?;
+    let v = d.norm_squared() + a.cov.trace() + b.cov.trace() - 2.0 * cross;
+    if !v.is_finite() {
+        bail!("the Frechet distance came out as {v}: the features hold a non-finite value");
+    }
+    Ok(v.max(0.0))
 }
 
 /// FID of two feature sets of width `d`.
 pub fn fid(x: &[f32], y: &[f32], d: usize) -> Result<f64> {
-    Ok(frechet_distance(&Gaussian::fit(x, d)?, &Gaussian::fit(y, d)?))
+    frechet_distance(&Gaussian::fit(x, d)?, &Gaussian::fit(y, d)?)
 }
 
 /// KID: mean and standard deviation of the unbiased MMD^2 over subsets.
