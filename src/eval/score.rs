@@ -84,7 +84,16 @@ pub fn score_embedding(
             bail!("{source}: {} labels for {n} images", l.len());
         }
     }
-    let fid = metrics::fid(&e.features, &reference.features, FEATURES)?;
+    // A FID the eigensolver cannot give is NaN in the row, with a warning, so that
+    // the other metrics (and a training run scoring as it goes) are not lost.
+    let fid = match metrics::fid(&e.features, &reference.features, FEATURES) {
+        Ok(v) => v,
+        Err(err) if n >= 2 => {
+            eprintln!("warning: {source}: FID not computed (NaN in the row): {err:#}");
+            f64::NAN
+        }
+        Err(err) => return Err(err),
+    };
     let mut rng = crate::rng::stream(seed, crate::rng::Stream::Data);
     let kid = metrics::kid(
         &e.features,
