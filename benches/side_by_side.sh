@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ganlab beside its PyTorch and TensorFlow peers, interleaved: each round runs every
-# engine on each spec group one after the other, so that a slow minute of a shared
-# host falls on all of them; ROUNDS rounds for the MLPs (default 5), CNN_ROUNDS for
+# engine on each spec group one after the other (starting with a different engine
+# each round), so that a slow minute of a shared host falls on all of them; ROUNDS rounds for the MLPs (default 5), CNN_ROUNDS for
 # the CNNs (default 3). 2 threads everywhere. Every JSON line names the CPU
 # (`cpu_model`, `cpu_vendor`, `avx512`, `amx`, from /proc/cpuinfo) and its round.
 # Then benches/rounds.py prints, per spec and engine, the median of the round
@@ -30,16 +30,25 @@ for l in sys.stdin:
     l=l.strip()
     if l.startswith("{"):
         d=json.loads(l); d["round"]=int(r); print(json.dumps(d), flush=True)' "$1"; }
+# Each round starts with a different engine (rotating ganlab, PyTorch, TensorFlow), so
+# that whatever the position in a round costs (the previous engine's exit, a slow
+# minute's start) falls on every engine in turn.
+mlp_ganlab() { "$bin" bench experiments/vanilla_mlp_keras.yaml experiments/mlp_pytorch.yaml --threads 2 --iters "$ITERS" --json; }
+mlp_torch() { "$PEER_PY" benches/peers/torch_mlp.py --threads 2 --iters "$ITERS"; }
+mlp_tf() { "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$ITERS" --warmup 5 --specs vanilla_mlp_keras 2>/dev/null; }
+cnn_ganlab() { "$bin" bench experiments/tanh_cnn_sgd.yaml experiments/dcgan.yaml experiments/acgan.yaml --threads 2 --iters "$CNN_ITERS" --warmup 1 --json; }
+cnn_torch() { "$PEER_PY" benches/peers/torch_cnn.py --threads 2 --iters "$CNN_ITERS" --warmup 1; }
+cnn_tf() { "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$CNN_ITERS" --warmup 1 --specs tanh_cnn_sgd,dcgan,acgan 2>/dev/null; }
+rotated() {  # rotated ROUND A B C: A B C, then B C A, then C A B, ...
+  local r="$1"; shift; local e=("$@") k
+  for k in 0 1 2; do echo "${e[$(( (k + r - 1) % 3 ))]}"; done
+}
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS: MLPs" >&2
-  "$bin" bench experiments/vanilla_mlp_keras.yaml experiments/mlp_pytorch.yaml --threads 2 --iters "$ITERS" --json | tag "$r" >>"$out"
-  "$PEER_PY" benches/peers/torch_mlp.py --threads 2 --iters "$ITERS" | tag "$r" >>"$out"
-  "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$ITERS" --warmup 5 --specs vanilla_mlp_keras 2>/dev/null | tag "$r" >>"$out"
+  for f in $(rotated "$r" mlp_ganlab mlp_torch mlp_tf); do "$f" | tag "$r" >>"$out"; done
 done
 for r in $(seq 1 "$CNN_ROUNDS"); do
   echo "round $r/$CNN_ROUNDS: CNNs" >&2
-  "$bin" bench experiments/tanh_cnn_sgd.yaml experiments/dcgan.yaml experiments/acgan.yaml --threads 2 --iters "$CNN_ITERS" --warmup 1 --json | tag "$r" >>"$out"
-  "$PEER_PY" benches/peers/torch_cnn.py --threads 2 --iters "$CNN_ITERS" --warmup 1 | tag "$r" >>"$out"
-  "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$CNN_ITERS" --warmup 1 --specs tanh_cnn_sgd,dcgan,acgan 2>/dev/null | tag "$r" >>"$out"
+  for f in $(rotated "$r" cnn_ganlab cnn_torch cnn_tf); do "$f" | tag "$r" >>"$out"; done
 done
 python3 benches/rounds.py "$out"
