@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Steadiness under load (issue 19): each engine's step with and without a busy loop
 # stealing one of the two cores, interleaved over ROUNDS rounds (default 2), for the
-# spec groups in GROUPS ("mlp cnn" by default: the two MLPs, 60 iterations a
+# spec groups in SPEC_GROUPS ("mlp cnn" by default: the two MLPs, 60 iterations a
 # measurement, then tanh_cnn_sgd and dcgan, 5).
 # Prints, per spec and engine, the round medians under each condition and the
 # slowdown (median under the hog / median without). A threading design that waits
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PEER_PY="${PEER_PY:-.venv-peers/bin/python}"
 TF_PY="${TF_PY:-.venv-peers/bin/python}"
 ROUNDS="${ROUNDS:-2}"
-GROUPS_="${GROUPS:-mlp cnn}"
+SPEC_GROUPS="${SPEC_GROUPS:-mlp cnn}"
 out="${1:-benches/results/under_load-$(date +%F).jsonl}"
 cargo build --release -q
 bin=target/release/ganlab
@@ -29,7 +29,7 @@ trap '[ -n "$hog" ] && kill "$hog" 2>/dev/null || true' EXIT
 for r in $(seq 1 "$ROUNDS"); do
   for load in none hog; do
     if [ "$load" = hog ]; then python3 -c "while True: pass" & hog=$!; sleep 1; fi
-    for g in $GROUPS_; do
+    for g in $SPEC_GROUPS; do
       if [ "$g" = mlp ]; then
         "$bin" bench experiments/vanilla_mlp_keras.yaml experiments/mlp_pytorch.yaml --threads 2 --iters 60 --json | tag "$load" "$r" >>"$out"
         "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters 60 --warmup 5 --specs vanilla_mlp_keras 2>/dev/null | tag "$load" "$r" >>"$out"
