@@ -85,15 +85,16 @@ pub fn score_embedding(
         }
     }
     // A FID the eigensolver cannot give is NaN in the row, with a warning, so that
-    // the other metrics (and a training run scoring as it goes) are not lost.
-    let fid = match metrics::fid(&e.features, &reference.features, FEATURES) {
-        Ok(v) => v,
-        Err(err) if n >= 2 => {
-            eprintln!("warning: {source}: FID not computed (NaN in the row): {err:#}");
-            f64::NAN
-        }
-        Err(err) => return Err(err),
-    };
+    // the other metrics (and a training run scoring as it goes) are not lost; a set
+    // too small to fit is still an error.
+    let (fake, real) = (
+        metrics::Gaussian::fit(&e.features, FEATURES)?,
+        metrics::Gaussian::fit(&reference.features, FEATURES)?,
+    );
+    let fid = metrics::frechet_distance(&fake, &real).unwrap_or_else(|err| {
+        eprintln!("warning: {source}: FID not computed (NaN in the row): {err:#}");
+        f64::NAN
+    });
     let mut rng = crate::rng::stream(seed, crate::rng::Stream::Data);
     let kid = metrics::kid(
         &e.features,
