@@ -11,12 +11,14 @@
 # ~/.cache/evcxr) keeps the dependencies compiled from one CI run to the next.
 #
 #   GANLAB_DATA=../shared/data/mnist [GANLAB_RUNS=DIR] bash .ci/notebooks.sh [--only NAME,...]
+#   bash .ci/notebooks.sh --install-only   # evcxr_jupyter and nbclient, no notebook run
 #
 # GANLAB_RUNS (default notebooks/runs) is where each notebook looks for the latest
 # completed run of its spec; it trains the spec's quick profile there when none exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
+install_only=false
+if [ "${1:-}" = "--install-only" ]; then install_only=true; shift; fi
 EVCXR_VERSION=0.22.0
 if ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
   cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked
@@ -24,6 +26,11 @@ fi
 evcxr_jupyter --install >/dev/null
 python3 -m venv .venv-nb
 .venv-nb/bin/pip install -q --disable-pip-version-check jupyter_client nbclient nbformat
+if $install_only; then
+  echo "evcxr_jupyter $EVCXR_VERSION and nbclient installed"
+  exit 0
+fi
+: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
 cfg="$(mktemp -d)"
 work="$(mktemp -d)"
 trap 'rm -rf "$cfg" "$work"' EXIT

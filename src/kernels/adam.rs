@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 
 use candle_core::{bail, CpuStorage, InplaceOp2, Layout, Result};
-use rayon::prelude::*;
 
 use super::{f32_view, CHUNK};
 
@@ -42,19 +41,17 @@ impl AdamStep<'_> {
                 let t = self.t as f32;
                 let lr_t = self.lr as f32 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
                 let eps = self.eps as f32;
-                p.par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK))
-                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-                    .for_each(|((p, g), (m, v))| {
-                        for i in 0..p.len() {
-                            let gi = g[i];
-                            let mi = b1 * m[i] + (1.0 - b1) * gi;
-                            let vi = b2 * v[i] + (1.0 - b2) * gi * gi;
-                            m[i] = mi;
-                            v[i] = vi;
-                            p[i] -= lr_t * mi / (vi.sqrt() + eps);
-                        }
-                    });
+                crate::runtime::for_each_chunk3(p, &mut m, &mut v, CHUNK, |c, p, m, v| {
+                    let g = &g[c * CHUNK..];
+                    for i in 0..p.len() {
+                        let gi = g[i];
+                        let mi = b1 * m[i] + (1.0 - b1) * gi;
+                        let vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+                        m[i] = mi;
+                        v[i] = vi;
+                        p[i] -= lr_t * mi / (vi.sqrt() + eps);
+                    }
+                });
             }
             AdamForm::Torch => {
                 // torch.optim.Adam (single-tensor): bias corrections in float64 on the host.
@@ -66,20 +63,18 @@ impl AdamStep<'_> {
                 let eps = self.eps as f32;
                 // torch passes 1 - beta as Python floats (float64), cast once to float32.
                 let (w1, w2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
-                p.par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK))
-                    .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-                    .for_each(|((p, g), (m, v))| {
-                        for i in 0..p.len() {
-                            let gi = g[i];
-                            let mi = m[i] + (gi - m[i]) * w1; // exp_avg.lerp_(grad, 1 - beta1)
-                            let vi = v[i] * b2 + w2 * gi * gi; // mul_(beta2).addcmul_(g, g, 1 - beta2)
-                            m[i] = mi;
-                            v[i] = vi;
-                            let denom = vi.sqrt() / bc2_sqrt + eps;
-                            p[i] -= step * (mi / denom);
-                        }
-                    });
+                crate::runtime::for_each_chunk3(p, &mut m, &mut v, CHUNK, |c, p, m, v| {
+                    let g = &g[c * CHUNK..];
+                    for i in 0..p.len() {
+                        let gi = g[i];
+                        let mi = m[i] + (gi - m[i]) * w1; // exp_avg.lerp_(grad, 1 - beta1)
+                        let vi = v[i] * b2 + w2 * gi * gi; // mul_(beta2).addcmul_(g, g, 1 - beta2)
+                        m[i] = mi;
+                        v[i] = vi;
+                        let denom = vi.sqrt() / bc2_sqrt + eps;
+                        p[i] -= step * (mi / denom);
+                    }
+                });
             }
         }
     }

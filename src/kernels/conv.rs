@@ -7,7 +7,6 @@
 //! image each, images in parallel.
 
 use candle_core::{bail, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::{grad_for, host, Args3, Grads3, In};
 
@@ -75,15 +74,14 @@ impl Act {
     fn grad(self, y: &[f32], mut g: Vec<f32>) -> Vec<f32> {
         match self {
             Act::Identity => {}
-            Act::LeakyRelu(a) => g.par_chunks_mut(1 << 14).zip(y.par_chunks(1 << 14)).for_each(|(g, y)| {
+            Act::LeakyRelu(a) => crate::runtime::for_each_chunk(&mut g, 1 << 14, |i, g| {
                 g.iter_mut()
-                    .zip(y)
+                    .zip(&y[i << 14..])
                     .for_each(|(g, &y)| *g = if y > 0.0 { *g } else { a * *g })
             }),
-            Act::Tanh => g
-                .par_chunks_mut(1 << 14)
-                .zip(y.par_chunks(1 << 14))
-                .for_each(|(g, y)| g.iter_mut().zip(y).for_each(|(g, &y)| *g *= 1.0 - y * y)),
+            Act::Tanh => crate::runtime::for_each_chunk(&mut g, 1 << 14, |i, g| {
+                g.iter_mut().zip(&y[i << 14..]).for_each(|(g, &y)| *g *= 1.0 - y * y)
+            }),
         }
         g
     }
@@ -424,18 +422,18 @@ pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: 
     let mut y = vec![0f32; n * o * cols];
     if direct(o, g) {
         let wt = regroup(w, o, g.c, g.kh * g.kw, true);
-        y.par_chunks_mut(o * cols)
-            .zip(x.par_chunks(in_len))
-            .for_each_init(Vec::new, |z, (yn, xn)| {
-                direct_fwd(xn, &wt, o, g, yn, z);
-                finish(epi, yn);
-            });
+        crate::runtime::for_each_chunk_init(&mut y, o * cols, Vec::new, |z, i, yn| {
+            direct_fwd(&x[i * in_len..][..in_len], &wt, o, g, yn, z);
+            finish(epi, yn);
+        });
         return y;
     }
     let wt = fwd_weights(w, o, g);
-    y.par_chunks_mut(o * cols).zip(x.par_chunks(in_len)).for_each_init(
+    crate::runtime::for_each_chunk_init(
+        &mut y,
+        o * cols,
         || (Vec::new(), Vec::new()),
-        |(buf, yt), (yn, xn)| conv_fwd_image(xn, w, wt.as_deref(), o, g, buf, yt, yn, epi),
+        |(buf, yt), i, yn| conv_fwd_image(&x[i * in_len..][..in_len], w, wt.as_deref(), o, g, buf, yt, yn, epi),
     );
     y
 }
@@ -520,10 +518,9 @@ pub(crate) fn conv_fwd_and_weight_grad(
     let per = chunk_len(n);
     let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
     let mut out = vec![0f32; n * o * cols];
-    let parts: Vec<Vec<f32>> = out
-        .par_chunks_mut(per * o * cols)
-        .enumerate()
-        .map(|(t, out)| {
+    let mut parts: Vec<Vec<f32>> = vec![Vec::new(); n.div_ceil(per)];
+    crate::runtime::for_each_chunk2(&mut out, per * o * cols, &mut parts, 1, |t, out, part| {
+        part[0] = {
             let (mut acc, mut buf, mut yt) = (vec![0f32; o * rows], vec![0f32; rows * cols], Vec::new());
             for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
                 im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
@@ -539,8 +536,8 @@ pub(crate) fn conv_fwd_and_weight_grad(
                 wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
             }
             acc
-        })
-        .collect();
+        };
+    });
     (out, finish_wgrad(parts, o, rows))
 }
 
@@ -550,22 +547,18 @@ pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, e
     let mut x = vec![0f32; n * in_len];
     if direct(o, g) {
         let wc = regroup(w, o, g.c, g.kh * g.kw, false);
-        x.par_chunks_mut(in_len)
-            .zip(y.par_chunks(o * cols))
-            .for_each_init(Vec::new, |s, (xn, yn)| {
-                direct_adjoint(yn, &wc, o, g, xn, s);
-                finish(epi, xn);
-            });
+        crate::runtime::for_each_chunk_init(&mut x, in_len, Vec::new, |s, i, xn| {
+            direct_adjoint(&y[i * o * cols..][..o * cols], &wc, o, g, xn, s);
+            finish(epi, xn);
+        });
         return x;
     }
     // W^T stored rather than read transposed (see tall_fwd).
     let wt = super::dense::transpose(w, o, rows);
-    x.par_chunks_mut(in_len)
-        .zip(y.par_chunks(o * cols))
-        .for_each_init(Vec::new, |buf, (xn, yn)| {
-            adjoint_image(yn, &wt, o, g, buf, xn);
-            finish(epi, xn);
-        });
+    crate::runtime::for_each_chunk_init(&mut x, in_len, Vec::new, |buf, i, xn| {
+        adjoint_image(&y[i * o * cols..][..o * cols], &wt, o, g, buf, xn);
+        finish(epi, xn);
+    });
     x
 }
 
@@ -592,41 +585,38 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let per = chunk_len(n);
-    let parts: Vec<Vec<f32>> = (0..n.div_ceil(per))
-        .into_par_iter()
-        .map(|t| {
-            let mut acc = vec![0f32; o * rows];
-            if direct(o, g) {
-                let (taps, mut s) = (g.kh * g.kw, Vec::new());
-                for i in t * per..((t + 1) * per).min(n) {
-                    let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
-                    direct_weight_grad(xn, yn, o, g, &mut acc, &mut s);
-                }
-                // [c, o*taps] -> [o, c, taps]
-                let mut w = vec![0f32; acc.len()];
-                for oc in 0..o {
-                    for t in 0..taps {
-                        for ci in 0..g.c {
-                            w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
-                        }
+    let parts: Vec<Vec<f32>> = crate::runtime::map_index(n.div_ceil(per), |t| {
+        let mut acc = vec![0f32; o * rows];
+        if direct(o, g) {
+            let (taps, mut s) = (g.kh * g.kw, Vec::new());
+            for i in t * per..((t + 1) * per).min(n) {
+                let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
+                direct_weight_grad(xn, yn, o, g, &mut acc, &mut s);
+            }
+            // [c, o*taps] -> [o, c, taps]
+            let mut w = vec![0f32; acc.len()];
+            for oc in 0..o {
+                for t in 0..taps {
+                    for ci in 0..g.c {
+                        w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
                     }
                 }
-                return w;
             }
-            let mut buf = Vec::new();
-            for i in t * per..((t + 1) * per).min(n) {
-                wgrad_image(
-                    &x[i * in_len..(i + 1) * in_len],
-                    &y[i * o * cols..(i + 1) * o * cols],
-                    o,
-                    g,
-                    &mut buf,
-                    &mut acc,
-                );
-            }
-            acc
-        })
-        .collect();
+            return w;
+        }
+        let mut buf = Vec::new();
+        for i in t * per..((t + 1) * per).min(n) {
+            wgrad_image(
+                &x[i * in_len..(i + 1) * in_len],
+                &y[i * o * cols..(i + 1) * o * cols],
+                o,
+                g,
+                &mut buf,
+                &mut acc,
+            );
+        }
+        acc
+    });
     if direct(o, g) {
         reduce_chunks(parts, o * rows)
     } else {

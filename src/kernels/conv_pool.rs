@@ -16,7 +16,6 @@
 use std::sync::Mutex;
 
 use candle_core::{bail, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::conv::{
     adjoint_image, chunk_len, conv_fwd_image, dims4, finish_wgrad, fwd_weights, kn2row, pre_act_grad, wgrad_image, Act,
@@ -96,16 +95,27 @@ impl Conv2dPool2 {
         };
         let in_len = xd[1] * xd[2] * xd[3];
         let wt = fwd_weights(w, o, &g);
-        y.par_chunks_mut(pooled)
-            .zip(arg.par_chunks_mut(pooled))
-            .zip(x.par_chunks(in_len))
-            .for_each_init(
-                || (vec![0f32; o * oh * ow], Vec::new(), Vec::new()),
-                |(yn, buf, yt), ((out, an), xn)| {
-                    conv_fwd_image(xn, w, wt.as_deref(), o, &g, buf, yt, yn, Some(&epi));
-                    pool_image(yn, oh, ow, out, an);
-                },
-            );
+        crate::runtime::for_each_chunk2_init(
+            &mut y,
+            pooled,
+            &mut arg,
+            pooled,
+            || (vec![0f32; o * oh * ow], Vec::new(), Vec::new()),
+            |(yn, buf, yt), i, out, an| {
+                conv_fwd_image(
+                    &x[i * in_len..][..in_len],
+                    w,
+                    wt.as_deref(),
+                    o,
+                    &g,
+                    buf,
+                    yt,
+                    yn,
+                    Some(&epi),
+                );
+                pool_image(yn, oh, ow, out, an);
+            },
+        );
         *self.argmax.lock().expect("conv2d-pool2: argmax lock") = arg;
         Ok((y, Shape::from((n, o, oh / 2, ow / 2))))
     }
@@ -136,10 +146,10 @@ impl Conv2dPool2 {
         } else {
             (0..n.div_ceil(per)).map(|_| None).collect()
         };
-        let parts: Vec<(Vec<f32>, Vec<f32>)> = slots
-            .par_iter_mut()
-            .enumerate()
-            .map(|(t, gx_chunk)| {
+        let mut parts: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); slots.len()];
+        crate::runtime::for_each_chunk2(&mut slots, 1, &mut parts, 1, |t, slot, part| {
+            let gx_chunk = &mut slot[0];
+            part[0] = {
                 let (mut acc, mut sums) = (vec![0f32; if want_w { o * rows } else { 0 }], Vec::new());
                 let (mut gn, mut buf) = (vec![0f32; out_len], Vec::new());
                 for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
@@ -159,8 +169,8 @@ impl Conv2dPool2 {
                     }
                 }
                 (acc, sums)
-            })
-            .collect();
+            };
+        });
         drop(slots);
         // channel_sum's order: image by image, each channel's plane summed first.
         let mut db = vec![0f32; o];

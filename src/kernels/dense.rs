@@ -8,23 +8,17 @@
 //! contiguous transposed copy, and only the operands that track gradients get one.
 
 use candle_core::{bail, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::{Args3, Grads3, In};
 
-fn parallelism() -> gemm::Parallelism {
-    match candle_core::utils::get_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
-    }
-}
-
 /// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` through `gemm`; either operand
 /// may be read transposed (`lhs_t`: stored `[k, m]`; `rhs_t`: stored `[n, k]`).
-/// `parallel` uses the compute threads; the convolutions run one GEMM per image on
-/// each thread instead. `T` is f32 (the layers) or f64 (the evaluator's statistics).
+/// `parallel` splits the columns into one block per thread of the step pool
+/// (`runtime`), each one single-threaded `gemm`; the convolutions run one GEMM per
+/// image on each thread instead. `T` is f32 (the layers) or f64 (the evaluator's
+/// statistics).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_rm<T: Copy + 'static + From<f32>>(
+pub(crate) fn gemm_rm<T: Copy + Send + Sync + 'static + From<f32>>(
     dst: &mut [T],
     accumulate: bool,
     lhs: &[T],
@@ -38,37 +32,54 @@ pub(crate) fn gemm_rm<T: Copy + 'static + From<f32>>(
         dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n,
         "gemm: operand sizes"
     );
-    let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
-    let (rhs_cs, rhs_rs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
-    let par = if parallel {
-        parallelism()
-    } else {
-        gemm::Parallelism::None
+    // Blocks of whole 64-column groups (the micro-kernels' widths divide 64), the last
+    // taking the rest: every block starts where the one GEMM's kernels would, and none
+    // is narrow enough for gemm's small-matrix paths, so the sums are the one GEMM's.
+    let threads = if parallel { crate::runtime::loop_threads() } else { 1 };
+    let blocks = threads.min(n / 64).max(1);
+    let width = if blocks == 1 { n } else { n / blocks / 64 * 64 };
+    let (dst_at, lhs_at, rhs_at) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, rhs.as_ptr() as usize);
+    let block = |b: usize| {
+        let c0 = b * width;
+        let cols = if b + 1 == blocks { n - c0 } else { width };
+        let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
+        let (rhs_cs, rhs_rs, rhs0) = if rhs_t {
+            (k as isize, 1, c0 * k)
+        } else {
+            (1, n as isize, c0)
+        };
+        // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
+        // these strides (checked above); block b writes only columns c0..c0+cols of
+        // dst, which no other block touches, and dst does not alias the inputs (&mut);
+        // all three outlive the loop, which returns when every block is done.
+        unsafe {
+            gemm::gemm(
+                m,
+                cols,
+                k,
+                (dst_at as *mut T).add(c0),
+                1,
+                n as isize,
+                accumulate,
+                lhs_at as *const T,
+                lhs_cs,
+                lhs_rs,
+                (rhs_at as *const T).add(rhs0),
+                rhs_cs,
+                rhs_rs,
+                T::from(1.0),
+                T::from(1.0),
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
     };
-    // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
-    // these strides (checked above), and dst does not alias the inputs (&mut).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::from(1.0),
-            T::from(1.0),
-            false,
-            false,
-            false,
-            par,
-        )
+    if blocks == 1 {
+        block(0);
+    } else {
+        crate::runtime::for_each_index(blocks, block);
     }
 }
 
@@ -84,7 +95,7 @@ pub fn transpose(src: &[f32], r: usize, c: usize) -> Vec<f32> {
     const B: usize = 16;
     let mut dst = vec![0f32; r * c];
     // Each task owns a band of B destination rows (= B source columns).
-    dst.par_chunks_mut(B * r).enumerate().for_each(|(band, out)| {
+    crate::runtime::for_each_chunk(&mut dst, B * r, |band, out| {
         let c0 = band * B;
         let cw = (c - c0).min(B);
         let mut tile = [[0f32; B]; B]; // tile[col][row]
@@ -206,5 +217,46 @@ pub fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         x.apply_op3(w, b, DenseOp)
     } else {
         x.matmul(w)?.broadcast_add(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gemm_rm;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / 16777216.0 - 0.5)
+            .collect()
+    }
+
+    /// The column blocks on the step pool give the single-threaded GEMM's values bit
+    /// for bit (each element's sum runs over k in the same order), for widths that are
+    /// and are not multiples of the 64-column blocks, each operand read either way,
+    /// and accumulating into the destination.
+    #[test]
+    fn column_blocks_equal_one_gemm() {
+        crate::runtime::set_threads(Some(2));
+        for &(m, n, k) in &[
+            (7, 1, 5),
+            (100, 784, 1024),
+            (256, 1024, 784),
+            (33, 130, 17),
+            (5, 64, 3),
+            (64, 129, 200),
+        ] {
+            for (lhs_t, rhs_t) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (lhs, rhs, init) = (values(m * k, 1), values(k * n, 2), values(m * n, 3));
+                for acc in [false, true] {
+                    let (mut one, mut blocks) = (init.clone(), init.clone());
+                    gemm_rm(&mut one, acc, &lhs, lhs_t, &rhs, rhs_t, (m, n, k), false);
+                    gemm_rm(&mut blocks, acc, &lhs, lhs_t, &rhs, rhs_t, (m, n, k), true);
+                    assert!(
+                        one.iter().zip(&blocks).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{m}x{n}x{k} lhs_t {lhs_t} rhs_t {rhs_t} acc {acc}: the blocks differ"
+                    );
+                }
+            }
+        }
     }
 }

@@ -20,7 +20,6 @@
 use std::borrow::Cow;
 
 use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result, Tensor};
-use rayon::prelude::*;
 
 /// A candle custom op around a kernel on f32 slices, so that each op states only its
 /// kernel. The macro writes the op's `name`, starts the timer of its part
@@ -204,8 +203,8 @@ pub(crate) fn gather(v: &[f32], l: &Layout) -> Vec<f32> {
 
 pub(crate) fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
-        for (o, &x) in o.iter_mut().zip(x) {
+    crate::runtime::for_each_chunk(&mut out, CHUNK, |i, o| {
+        for (o, &x) in o.iter_mut().zip(&x[i * CHUNK..]) {
             *o = f(x);
         }
     });
@@ -214,12 +213,10 @@ pub(crate) fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
 
 pub(crate) fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0f32; a.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-        .for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = f(a, b);
-            }
-        });
+    crate::runtime::for_each_chunk(&mut out, CHUNK, |i, o| {
+        for ((o, &a), &b) in o.iter_mut().zip(&a[i * CHUNK..]).zip(&b[i * CHUNK..]) {
+            *o = f(a, b);
+        }
+    });
     out
 }

@@ -6,7 +6,6 @@
 //! own backward splits it among tied maxima and builds it from five tensor ops).
 
 use candle_core::{bail, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::In;
 
@@ -82,7 +81,8 @@ impl MaxPool2d {
         let (planes, h, w, oh, ow) = dims(l, self.k)?;
         let mut y = vec![0f32; planes * oh * ow];
         let k = self.k;
-        y.par_chunks_mut(oh * ow).zip(x.par_chunks(h * w)).for_each(|(yp, xp)| {
+        crate::runtime::for_each_chunk(&mut y, oh * ow, |p, yp| {
+            let xp = &x[p * h * w..][..h * w];
             if k == 2 {
                 for (oy, out) in yp.chunks_exact_mut(ow).enumerate() {
                     let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
@@ -119,25 +119,24 @@ impl MaxPoolGrad {
         }
         let mut dx = vec![0f32; planes * h * w];
         let k = self.k;
-        dx.par_chunks_mut(h * w)
-            .zip(x.par_chunks(h * w).zip(g.par_chunks(oh * ow)))
-            .for_each(|(dp, (xp, gp))| {
-                if k == 2 {
-                    // Rows and columns past the last window (odd sides) keep their zeros.
-                    for oy in 0..oh {
-                        let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
-                        let (top, bottom) = dp[2 * oy * w..].split_at_mut(w);
-                        let g = &gp[oy * ow..(oy + 1) * ow];
-                        pool2_grad_row(r0, r1, g, &mut top[..2 * ow], &mut bottom[..2 * ow]);
-                    }
-                    return;
-                }
+        crate::runtime::for_each_chunk(&mut dx, h * w, |p, dp| {
+            let (xp, gp) = (&x[p * h * w..][..h * w], &g[p * oh * ow..][..oh * ow]);
+            if k == 2 {
+                // Rows and columns past the last window (odd sides) keep their zeros.
                 for oy in 0..oh {
-                    for ox in 0..ow {
-                        dp[argmax(xp, w, k, oy, ox)] = gp[oy * ow + ox];
-                    }
+                    let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+                    let (top, bottom) = dp[2 * oy * w..].split_at_mut(w);
+                    let g = &gp[oy * ow..(oy + 1) * ow];
+                    pool2_grad_row(r0, r1, g, &mut top[..2 * ow], &mut bottom[..2 * ow]);
                 }
-            });
+                return;
+            }
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    dp[argmax(xp, w, k, oy, ox)] = gp[oy * ow + ox];
+                }
+            }
+        });
         Ok((dx, l1.shape().clone()))
     }
 }

@@ -15,7 +15,6 @@
 //! differs from the two-op form; the parity tests bound the difference.
 
 use candle_core::{bail, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::conv::{channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad};
 use super::{grad_for, host, Args3, Grads3, In};
@@ -118,7 +117,7 @@ fn fold_kernels(g: &[f32], o: usize, c: usize, t: &Taps) -> Vec<f32> {
 fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize, act: Act) -> Vec<f32> {
     let hw = h * w;
     let mut y = vec![0f32; n * o * 4 * hw];
-    y.par_chunks_mut(o * 4 * hw).enumerate().for_each(|(i, yn)| {
+    crate::runtime::for_each_chunk(&mut y, o * 4 * hw, |i, yn| {
         let src = &y4[i * 4 * o * hw..][..4 * o * hw];
         for (oc, plane) in yn.chunks_mut(4 * hw).enumerate() {
             for class in 0..4 {
@@ -141,7 +140,7 @@ fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize, act
 fn deinterleave(y: &[f32], n: usize, o: usize, h: usize, w: usize) -> Vec<f32> {
     let hw = h * w;
     let mut y4 = vec![0f32; n * o * 4 * hw];
-    y4.par_chunks_mut(4 * o * hw).enumerate().for_each(|(i, dst)| {
+    crate::runtime::for_each_chunk(&mut y4, 4 * o * hw, |i, dst| {
         let yn = &y[i * o * 4 * hw..][..o * 4 * hw];
         for (oc, plane) in yn.chunks(4 * hw).enumerate() {
             for class in 0..4 {
