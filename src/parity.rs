@@ -101,6 +101,8 @@ pub fn driver(variant: Variant) -> (&'static str, Framework) {
 
 /// The file the article driver writes into the fixture directory.
 pub const ARTICLE_OUT: &str = "article_out.safetensors";
+/// ganlab's weights after each iteration, written beside it.
+pub const GANLAB_OUT: &str = "ganlab_out.safetensors";
 
 fn labels_tensor(l: &[u8], dev: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(
@@ -143,6 +145,13 @@ pub fn run_model(
 ) -> Result<Vec<IterParity>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let (init, ours) = ganlab_side(spec, model, data, k, dir)?;
+    // ganlab's side beside the article's, under the same names (`weight_K.NAME` after
+    // iteration K + 1), so that `--dir` keeps both for a third opinion (float64, say).
+    let mut out = HashMap::new();
+    for (i, (_, w)) in ours.iter().enumerate() {
+        out.extend(w.iter().map(|(n, t)| (format!("weight_{i}.{n}"), t.clone())));
+    }
+    candle_core::safetensors::save(&out, dir.join(GANLAB_OUT))?;
     let theirs = article_side(spec, dir, python)?;
     ours.iter()
         .enumerate()
@@ -240,21 +249,16 @@ fn compare_iter(i: usize, s: &StepStats, w: &Weights, init: &Weights, theirs: &W
         let other: &Tensor = theirs
             .get(&format!("weight_{i}.{name}"))
             .with_context(|| format!("article output lacks {name}"))?;
-        let d = (t - other)?.flatten_all()?.to_vec1::<f32>()?;
-        let u = (other - &init[name])?.flatten_all()?.to_vec1::<f32>()?;
-        let m = d.iter().fold(0f32, |a, v| a.max(v.abs()));
-        diff2 += d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-        upd2 += u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-        n_differ += d.iter().filter(|v| v.abs() > 1e-6).count();
-        per_tensor.push((name.clone(), m));
-        let dn = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        let un = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        let r = (dn / un.max(1e-6 * (d.len() as f64).sqrt())) as f32;
-        if r >= worst_rel.0 {
-            worst_rel = (r, name.clone());
+        let d = TensorDiff::of(t, other, &init[name])?;
+        diff2 += d.diff2;
+        upd2 += d.upd2;
+        n_differ += d.n_differ;
+        per_tensor.push((name.clone(), d.max));
+        if d.rel >= worst_rel.0 {
+            worst_rel = (d.rel, name.clone());
         }
-        if m >= worst.0 {
-            worst = (m, name.clone());
+        if d.max >= worst.0 {
+            worst = (d.max, name.clone());
         }
     }
     per_tensor.sort_by(|a, b| a.0.cmp(&b.0));
@@ -268,6 +272,64 @@ fn compare_iter(i: usize, s: &StepStats, w: &Weights, init: &Weights, theirs: &W
         n_differ,
         per_tensor,
     })
+}
+
+/// One tensor of two sides after the same iterations from the same `init`.
+struct TensorDiff {
+    /// The largest element difference.
+    max: f32,
+    /// Sum of squares of the differences, and of the second side's update.
+    diff2: f64,
+    upd2: f64,
+    /// Elements more than 1e-6 apart.
+    n_differ: usize,
+    /// `||a - b|| / ||b - init||`, with a floor for updates that are only rounding.
+    rel: f32,
+}
+
+impl TensorDiff {
+    fn of(a: &Tensor, b: &Tensor, init: &Tensor) -> Result<TensorDiff> {
+        let d = (a - b)?.flatten_all()?.to_vec1::<f32>()?;
+        let u = (b - init)?.flatten_all()?.to_vec1::<f32>()?;
+        let diff2 = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        let upd2 = u.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        Ok(TensorDiff {
+            max: d.iter().fold(0f32, |a, v| a.max(v.abs())),
+            diff2,
+            upd2,
+            n_differ: d.iter().filter(|v| v.abs() > 1e-6).count(),
+            rel: (diff2.sqrt() / upd2.sqrt().max(1e-6 * (d.len() as f64).sqrt())) as f32,
+        })
+    }
+}
+
+/// Two outputs in a parity directory (`weight_K.NAME` after iteration K + 1, as
+/// [`GANLAB_OUT`] and [`ARTICLE_OUT`] hold), compared as the parity rows compare the
+/// engines: per iteration, the worst tensor's `||a - b|| / ||b - init||` and its name.
+/// A third implementation written in that form (a float64 one, say) can so tell
+/// which of two disagreeing sides is off.
+pub fn compare_outputs(dir: &Path, a: &str, b: &str, iters: usize) -> Result<Vec<(f32, String)>> {
+    let load = |f: &str| {
+        candle_core::safetensors::load(dir.join(f), &Device::Cpu)
+            .with_context(|| format!("cannot read {}", dir.join(f).display()))
+    };
+    let (init, a, b) = (load("init.safetensors")?, load(a)?, load(b)?);
+    (0..iters)
+        .map(|i| {
+            let mut worst = (0f32, String::new());
+            for (name, t0) in &init {
+                let key = format!("weight_{i}.{name}");
+                let (Some(x), Some(y)) = (a.get(&key), b.get(&key)) else {
+                    bail!("{key} is missing from one of the outputs in {}", dir.display());
+                };
+                let d = TensorDiff::of(x, y, t0)?;
+                if d.rel >= worst.0 {
+                    worst = (d.rel, name.clone());
+                }
+            }
+            Ok(worst)
+        })
+        .collect()
 }
 
 /// The `summary:` line of a parity run: the largest relative loss difference, the
