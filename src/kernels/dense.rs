@@ -39,15 +39,13 @@ pub(crate) fn gemm_rm<T: Copy + Send + Sync + 'static + From<f32>>(
     let blocks = threads.min(n / 64).max(1);
     let width = if blocks == 1 { n } else { n / blocks / 64 * 64 };
     let (dst_at, lhs_at, rhs_at) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, rhs.as_ptr() as usize);
+    let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
+    let (rhs_cs, rhs_rs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
     let block = |b: usize| {
         let c0 = b * width;
         let cols = if b + 1 == blocks { n - c0 } else { width };
-        let (lhs_cs, lhs_rs) = if lhs_t { (m as isize, 1) } else { (1, k as isize) };
-        let (rhs_cs, rhs_rs, rhs0) = if rhs_t {
-            (k as isize, 1, c0 * k)
-        } else {
-            (1, n as isize, c0)
-        };
+        // Block b's first column of rhs: c0 columns in, whichever way rhs is stored.
+        let rhs0 = c0 as isize * rhs_cs;
         // SAFETY: the slices hold exactly the m*n, m*k and k*n elements addressed by
         // these strides (checked above); block b writes only columns c0..c0+cols of
         // dst, which no other block touches, and dst does not alias the inputs (&mut);
@@ -64,7 +62,7 @@ pub(crate) fn gemm_rm<T: Copy + Send + Sync + 'static + From<f32>>(
                 lhs_at as *const T,
                 lhs_cs,
                 lhs_rs,
-                (rhs_at as *const T).add(rhs0),
+                (rhs_at as *const T).offset(rhs0),
                 rhs_cs,
                 rhs_rs,
                 T::from(1.0),
