@@ -12,13 +12,27 @@
 #
 #   GANLAB_DATA=../shared/data/mnist [GANLAB_RUNS=DIR] bash .ci/notebooks.sh [--only NAME,...]
 #   bash .ci/notebooks.sh --install-only   # evcxr_jupyter and nbclient, no notebook run
+#   bash .ci/notebooks.sh --warm           # and compile ganlab in the kernel, no notebook run
+#
+# NOTEBOOKS_EVCXR_DIR (optional) keeps evcxr's work directory and configuration there
+# rather than in a temporary folder removed at the end, so that a `--warm` call (CI
+# runs it in the background, beside the project's build and tests) leaves ganlab
+# compiled for the call that executes the notebooks.
+#
+# The kernels' builds use evcxr's profile (opt-level 2) without debug assertions and
+# overflow checks (CARGO_PROFILE_DEV_*, which cargo's configuration lets override the
+# generated crate's profile): the release build's semantics, less code to compile, and
+# labs that train at the release build's speed.
 #
 # GANLAB_RUNS (default notebooks/runs) is where each notebook looks for the latest
 # completed run of its spec; it trains the spec's quick profile there when none exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-install_only=false
-if [ "${1:-}" = "--install-only" ]; then install_only=true; shift; fi
+install_only=false; warm=false
+case "${1:-}" in
+  --install-only) install_only=true; shift ;;
+  --warm) warm=true; shift ;;
+esac
 EVCXR_VERSION=0.22.0
 if ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
   cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked
@@ -30,13 +44,25 @@ if $install_only; then
   echo "evcxr_jupyter $EVCXR_VERSION and nbclient installed"
   exit 0
 fi
-: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
-cfg="$(mktemp -d)"
-work="$(mktemp -d)"
-trap 'rm -rf "$cfg" "$work"' EXIT
+if [ -n "${NOTEBOOKS_EVCXR_DIR:-}" ]; then
+  base="$NOTEBOOKS_EVCXR_DIR"
+else
+  base="$(mktemp -d)"
+  trap 'rm -rf "$base"' EXIT
+fi
+cfg="$base/config"
+work="$base/work"
+mkdir -p "$cfg" "$work"
 echo ':cache 8000' >"$cfg/init.evcxr"
+export CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false
 # One evcxr work directory (crate and target) for the six kernels, run one after
 # another: ganlab itself is compiled once, not once per notebook.
 # (cargo's "Compiling ..." lines from inside the kernels are left out of the log.)
+if $warm; then
+  EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --warm \
+    2> >(grep -v -e '^ *Compiling ' -e '^No configuration file found' >&2)
+  exit 0
+fi
+: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
 EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --execute "$@" \
   2> >(grep -v -e '^ *Compiling ' -e '^No configuration file found' >&2)

@@ -179,7 +179,19 @@ def main():
     ap.add_argument("--execute", action="store_true")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     ap.add_argument("--only", default="", help="comma-separated notebook names")
+    ap.add_argument("--warm", action="store_true",
+                    help="only compile ganlab in the kernel (a notebook of two cells, in memory, "
+                         "nothing written), so that the notebooks run later find it compiled")
     a = ap.parse_args()
+    if a.warm:
+        from nbclient import NotebookClient
+        t = time.time()
+        nb = new_notebook(cells=[new_code_cell(SETUP),
+                                 new_code_cell("ganlab::notebook::record_or_runs().display().to_string()")])
+        NotebookClient(nb, timeout=a.timeout, kernel_name="rust",
+                       resources={"metadata": {"path": HERE}}).execute()
+        print(f"ganlab compiled in the notebook kernel in {time.time() - t:.0f} s", flush=True)
+        return 0
     books = [(n, article(n, t, d)) for n, t, d in ARTICLES] + [("compare", compare())]
     only = set(filter(None, a.only.split(",")))
     os.environ.setdefault("GANLAB_RUNS", "runs")  # relative to the notebooks (the kernel runs there)

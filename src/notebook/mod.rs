@@ -337,9 +337,16 @@ pub fn all_metrics(runs: &[PathBuf]) -> Result<DataFrame> {
             r.file_name().map(|s| s.to_string_lossy()).unwrap_or_default()
         );
         df.with_column(Column::new("run".into(), vec![name; df.height()]))?;
-        frames.push(df.lazy());
+        frames.push(df);
     }
-    Ok(concat(frames, UnionArgs::default())?.collect()?)
+    // One frame after another (polars' eager vstack; the lazy engine is not built).
+    let mut frames = frames.into_iter();
+    let mut all = frames.next().context("all_metrics: no runs given")?;
+    for df in frames {
+        all.vstack_mut_owned(df)?;
+    }
+    all.rechunk_mut();
+    Ok(all)
 }
 
 /// Where the side-by-side runs are: the committed reproduction record
