@@ -20,9 +20,10 @@
 # compiled for the call that executes the notebooks.
 #
 # The kernels' builds use evcxr's profile (opt-level 2) without debug assertions and
-# overflow checks (CARGO_PROFILE_DEV_*, which cargo's configuration lets override the
-# generated crate's profile): the release build's semantics, less code to compile, and
-# labs that train at the release build's speed.
+# overflow checks, and the crates that Cargo.toml's release profile builds at
+# opt-level 1 (polars, minijinja, tokenizers) at opt-level 1 (a cargo configuration,
+# which overrides the generated crate's profile): the release build's semantics, less
+# code to compile, and labs that train at the release build's speed.
 #
 # GANLAB_RUNS (default notebooks/runs) is where each notebook looks for the latest
 # completed run of its spec; it trains the spec's quick profile there when none exists.
@@ -54,7 +55,17 @@ cfg="$base/config"
 work="$base/work"
 mkdir -p "$cfg" "$work"
 echo ':cache 8000' >"$cfg/init.evcxr"
-export CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false
+# The kernels' profile (see the top), in a cargo configuration beside evcxr's crate
+# directory (cargo reads it from the parent directory; evcxr writes its own
+# .cargo/config.toml in the crate directory): the same crates at opt-level 1 as in
+# Cargo.toml's release profile.
+mkdir -p "$base/.cargo"
+{
+  printf '[profile.dev]\ndebug-assertions = false\noverflow-checks = false\n'
+  for p in polars-core polars-ops polars-parquet polars-compute polars-arrow polars-row polars-io tokenizers minijinja; do
+    printf '[profile.dev.package.%s]\nopt-level = 1\n' "$p"
+  done
+} >"$base/.cargo/config.toml"
 # One evcxr work directory (crate and target) for the six kernels, run one after
 # another: ganlab itself is compiled once, not once per notebook.
 # (cargo's "Compiling ..." lines from inside the kernels are left out of the log.)

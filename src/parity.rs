@@ -206,11 +206,72 @@ fn ganlab_side(
     Ok((init, ours))
 }
 
+/// The article's outputs already computed in this process, by a digest of everything
+/// its driver reads (see [`article_side`]).
+type Memo = HashMap<[u8; 32], std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>>;
+static ARTICLE_MEMO: std::sync::LazyLock<std::sync::Mutex<Memo>> = std::sync::LazyLock::new(Default::default);
+
+/// SHA-256 of what the driver reads: the Python's path, the driver and every Python
+/// file beside it, and the fixture (`fixture.json`, `init.safetensors`,
+/// `inputs.safetensors`).
+fn fixture_digest(dir: &Path, python: &Path, script: &Path) -> Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in [python, script] {
+        h.update(p.as_os_str().as_encoded_bytes());
+        h.update([0]);
+    }
+    // The driver and the modules beside it that it imports.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(script.parent().unwrap_or(Path::new(".")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .collect();
+    files.sort();
+    files.push(script.to_path_buf());
+    files.extend(["fixture.json", "init.safetensors", "inputs.safetensors"].map(|f| dir.join(f)));
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().into())
+}
+
 /// Run the article's driver on the fixture in `dir`; what it wrote ([`ARTICLE_OUT`]).
+///
+/// A fixture equal byte for byte to one the driver already ran on in this process
+/// gets that run's output (copied into `dir`) instead of a second run: the mutation
+/// checks undo a quirk on ganlab's side only, so most of them hand the article's code
+/// the very inputs its parity check did, and the test binary runs the article's code
+/// once per distinct fixture. Two identical fixtures at once wait for one run.
 fn article_side(spec: &Spec, dir: &Path, python: &Path) -> Result<Weights> {
-    let (script, framework) = driver(spec.model.variant);
+    let (script, _) = driver(spec.model.variant);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
-    let out = Command::new(python).arg(&script).arg(dir).output().with_context(|| {
+    let key = fixture_digest(dir, python, &script)?;
+    let slot = ARTICLE_MEMO.lock().unwrap().entry(key).or_default().clone();
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let out_file = dir.join(ARTICLE_OUT);
+    match slot.as_ref() {
+        Some(bytes) => {
+            eprintln!(
+                "{}: the article's output on this very fixture, from an earlier run of its code",
+                spec.name
+            );
+            std::fs::write(&out_file, bytes).with_context(|| format!("cannot write {}", out_file.display()))?
+        }
+        None => {
+            run_driver(spec, dir, python, &script)?;
+            *slot = Some(std::fs::read(&out_file)?);
+        }
+    }
+    candle_core::safetensors::load(&out_file, &Device::Cpu)
+        .with_context(|| format!("cannot read the article's output {}", out_file.display()))
+}
+
+/// One run of the article's driver `script` on the fixture in `dir`.
+fn run_driver(spec: &Spec, dir: &Path, python: &Path, script: &Path) -> Result<()> {
+    let (_, framework) = driver(spec.model.variant);
+    let out = Command::new(python).arg(script).arg(dir).output().with_context(|| {
         format!(
             "cannot run {} (set {} to a Python with {})",
             python.display(),
@@ -227,9 +288,7 @@ fn article_side(spec: &Spec, dir: &Path, python: &Path) -> Result<Weights> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out_file = dir.join(ARTICLE_OUT);
-    candle_core::safetensors::load(&out_file, &Device::Cpu)
-        .with_context(|| format!("cannot read the article's output {}", out_file.display()))
+    Ok(())
 }
 
 /// Iteration `i` of both sides, compared tensor by tensor.
