@@ -57,23 +57,22 @@ mkdir -p "$cfg" "$work"
 echo ':cache 8000' >"$cfg/init.evcxr"
 # The kernels' profile (see the top), in a cargo configuration beside evcxr's crate
 # directory (cargo reads it from the parent directory; evcxr writes its own
-# .cargo/config.toml in the crate directory): the same crates at opt-level 1 as in
-# Cargo.toml's release profile.
+# .cargo/config.toml in the crate directory): Cargo.toml's per-crate overrides of the
+# release profile, copied as they are onto the dev profile evcxr builds with.
 mkdir -p "$base/.cargo"
 {
   printf '[profile.dev]\ndebug-assertions = false\noverflow-checks = false\n'
-  for p in polars-core polars-ops polars-parquet polars-compute polars-arrow polars-row polars-io tokenizers minijinja; do
-    printf '[profile.dev.package.%s]\nopt-level = 1\n' "$p"
-  done
+  awk '/^\[/ { keep = /^\[profile\.release\.package\./ } keep' Cargo.toml |
+    sed 's/^\[profile\.release\./[profile.dev./'
 } >"$base/.cargo/config.toml"
+if $warm; then
+  run=(--warm)
+else
+  : "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
+  run=(--execute "$@")
+fi
 # One evcxr work directory (crate and target) for the six kernels, run one after
 # another: ganlab itself is compiled once, not once per notebook.
 # (cargo's "Compiling ..." lines from inside the kernels are left out of the log.)
-if $warm; then
-  EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --warm \
-    2> >(grep -v -e '^ *Compiling ' -e '^No configuration file found' >&2)
-  exit 0
-fi
-: "${GANLAB_DATA:?set GANLAB_DATA to the MNIST directory}"
-EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py --execute "$@" \
+EVCXR_CONFIG_DIR="$cfg" EVCXR_TMPDIR="$work" .venv-nb/bin/python notebooks/build.py "${run[@]}" \
   2> >(grep -v -e '^ *Compiling ' -e '^No configuration file found' >&2)

@@ -174,6 +174,12 @@ def write(path, cells):
     return nb
 
 
+def execute(nb, timeout):
+    """Run every cell of `nb` in place with the evcxr kernel, from the notebooks' folder."""
+    from nbclient import NotebookClient
+    NotebookClient(nb, timeout=timeout, kernel_name="rust", resources={"metadata": {"path": HERE}}).execute()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--execute", action="store_true")
@@ -184,12 +190,10 @@ def main():
                          "nothing written), so that the notebooks run later find it compiled")
     a = ap.parse_args()
     if a.warm:
-        from nbclient import NotebookClient
         t = time.time()
-        nb = new_notebook(cells=[new_code_cell(SETUP),
-                                 new_code_cell("ganlab::notebook::record_or_runs().display().to_string()")])
-        NotebookClient(nb, timeout=a.timeout, kernel_name="rust",
-                       resources={"metadata": {"path": HERE}}).execute()
+        execute(new_notebook(cells=[new_code_cell(SETUP),
+                                    new_code_cell("ganlab::notebook::record_or_runs().display().to_string()")]),
+                a.timeout)
         print(f"ganlab compiled in the notebook kernel in {time.time() - t:.0f} s", flush=True)
         return 0
     books = [(n, article(n, t, d)) for n, t, d in ARTICLES] + [("compare", compare())]
@@ -201,10 +205,8 @@ def main():
         path = os.path.join(HERE, f"{name}.ipynb")
         nb = write(path, cells)
         if a.execute:
-            from nbclient import NotebookClient
             t = time.time()
-            NotebookClient(nb, timeout=a.timeout, kernel_name="rust",
-                           resources={"metadata": {"path": HERE}}).execute()
+            execute(nb, a.timeout)
             nbformat.write(nb, path)
             print(f"{name}.ipynb executed in {time.time() - t:.0f} s", flush=True)
         else:

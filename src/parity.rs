@@ -221,13 +221,12 @@ fn fixture_digest(dir: &Path, python: &Path, script: &Path) -> Result<[u8; 32]> 
         h.update(p.as_os_str().as_encoded_bytes());
         h.update([0]);
     }
-    // The driver and the modules beside it that it imports.
+    // The driver and the modules beside it that it imports (it is one of them).
     let mut files: Vec<PathBuf> = std::fs::read_dir(script.parent().unwrap_or(Path::new(".")))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "py"))
         .collect();
     files.sort();
-    files.push(script.to_path_buf());
     files.extend(["fixture.json", "init.safetensors", "inputs.safetensors"].map(|f| dir.join(f)));
     for f in files {
         let bytes = std::fs::read(&f).unwrap_or_default();
