@@ -340,3 +340,62 @@ fn cpu_info_reads_model_vendor_and_the_vector_extensions() {
     assert_eq!((c.cpu_vendor.as_str(), c.avx512, c.amx), ("AuthenticAMD", false, false));
     assert_eq!(CpuInfo::parse("").cpu_model, "unknown");
 }
+
+/// `kernels::backward` (parameter gradients stored once, not added into zeros) gives
+/// candle's `backward()` gradients bit for bit: a Dense used twice in one loss (D on
+/// the real and on the fake batch), a convolution, data that takes no gradient, and a
+/// frozen copy of a weight.
+#[test]
+fn backward_with_the_sink_equals_candles_bit_for_bit() {
+    use ganlab::kernels::{backward, conv2d, dense, Padding};
+    let w = Var::from_tensor(&rand_tensor((129, 67), 1)).unwrap();
+    let b = Var::from_tensor(&rand_tensor((1, 67), 2).flatten_all().unwrap()).unwrap();
+    let w2 = Var::from_tensor(&rand_tensor((67, 5), 3)).unwrap();
+    let b2 = Var::from_tensor(&rand_tensor((1, 5), 4).flatten_all().unwrap()).unwrap();
+    let cw = Var::from_tensor(&common::rand_tensor(&[4, 2, 3, 3], -1.0, 1.0, 5)).unwrap();
+    let cb = Var::from_tensor(&common::rand_tensor(&[4], -1.0, 1.0, 6)).unwrap();
+    let (real, fake) = (
+        rand_tensor((37, 129), 7),
+        Var::from_tensor(&rand_tensor((37, 129), 8)).unwrap(),
+    );
+    let img = common::rand_tensor(&[3, 2, 8, 8], -1.0, 1.0, 9);
+    let loss = || {
+        let d = |x: &Tensor| {
+            let h = leaky_relu(&dense(x, w.as_tensor(), b.as_tensor()).unwrap(), 0.2).unwrap();
+            dense(&h, &w2.as_tensor().detach(), b2.as_tensor()).unwrap()
+        };
+        let c = conv2d(&img, cw.as_tensor(), cb.as_tensor(), 2, Padding::Same).unwrap();
+        d(&real)
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .add(&d(fake.as_tensor()).sum_all().unwrap())
+            .unwrap()
+            .add(&c.sqr().unwrap().sum_all().unwrap())
+            .unwrap()
+    };
+    let (ours, theirs) = (backward(&loss()).unwrap(), loss().backward().unwrap());
+    for (v, name) in [
+        (&w, "W"),
+        (&b, "b"),
+        (&b2, "b2"),
+        (&cw, "conv W"),
+        (&cb, "conv b"),
+        (&fake, "fake"),
+    ] {
+        let (a, c) = (ours.get(v).unwrap(), theirs.get(v).unwrap());
+        let (a, c) = (
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            c.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert!(
+            a.iter().zip(&c).all(|(a, c)| a.to_bits() == c.to_bits()),
+            "{name}: gradients differ"
+        );
+    }
+    assert!(
+        ours.get(&w2).is_none() && theirs.get(&w2).is_none(),
+        "a frozen weight got a gradient"
+    );
+}

@@ -64,7 +64,7 @@ impl Act {
     pub(crate) fn apply(self, y: &mut [f32]) {
         match self {
             Act::Identity => {}
-            Act::LeakyRelu(a) => y.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { a * *v }),
+            Act::LeakyRelu(a) => y.iter_mut().for_each(|v| *v = super::elementwise::leaky(*v, a)),
             Act::Tanh => y.iter_mut().for_each(|v| *v = super::fast_tanh(*v)),
         }
     }
@@ -74,10 +74,10 @@ impl Act {
     fn grad(self, y: &[f32], mut g: Vec<f32>) -> Vec<f32> {
         match self {
             Act::Identity => {}
-            Act::LeakyRelu(a) => crate::runtime::for_each_chunk(&mut g, 1 << 14, |i, g| {
+            Act::LeakyRelu(a) => crate::runtime::for_each_chunk(&mut g, 1 << 14, move |i, g| {
                 g.iter_mut()
                     .zip(&y[i << 14..])
-                    .for_each(|(g, &y)| *g = if y > 0.0 { *g } else { a * *g })
+                    .for_each(|(g, &y)| *g = super::elementwise::leaky_grad(y, *g, a))
             }),
             Act::Tanh => crate::runtime::for_each_chunk(&mut g, 1 << 14, |i, g| {
                 g.iter_mut().zip(&y[i << 14..]).for_each(|(g, &y)| *g *= 1.0 - y * y)
@@ -678,7 +678,7 @@ impl Conv2d {
         let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host(w)?, n, o, &g, None)))?;
         let gw = grad_for(w, || Ok(conv_weight_grad(&host(x)?, &gy, n, o, &g)))?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, g.cols())))?;
-        Ok((gx, gw, gb))
+        super::grads::sink_params((w, b), (gx, gw, gb))
     }
 }
 
@@ -753,7 +753,7 @@ impl ConvTranspose2d {
             (gx, grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?)
         };
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
-        Ok((gx, gw, gb))
+        super::grads::sink_params((w, b), (gx, gw, gb))
     }
 }
 

@@ -183,7 +183,7 @@ impl Conv2dPool2 {
         let gx = grad_for(x, || Ok(gx))?;
         let gw = grad_for(w, || Ok(dw.unwrap_or_default()))?;
         let gb = grad_for(b, || Ok(db))?;
-        Ok((gx, gw, gb))
+        super::grads::sink_params((w, b), (gx, gw, gb))
     }
 }
 

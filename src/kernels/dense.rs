@@ -156,7 +156,7 @@ impl DenseOp {
             .then(|| x.apply_op2_no_bwd(&grad, &DenseGradW))
             .transpose()?;
         let gb = b.track_op().then(|| grad.apply_op1_no_bwd(&ColumnSum)).transpose()?;
-        Ok((gx, gw, gb))
+        super::grads::sink_params((w, b), (gx, gw, gb))
     }
 }
 

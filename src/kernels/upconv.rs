@@ -200,7 +200,7 @@ impl UpConv2d {
             Ok(fold_kernels(&gw4, o, c, &taps))
         })?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, 4 * h * wi)))?;
-        Ok((gx, gw, gb))
+        super::grads::sink_params((w, b), (gx, gw, gb))
     }
 }
 

@@ -19,6 +19,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, EpochCtx, Gan, LayerInfo, StepStats};
+use crate::nn;
 use crate::nn::{
     bce, dropout, leaky_relu, mean_prob, stacked_targets, tanh, Act, Conv2d, Dense, Embedding, Grad, KernelInit, Params,
 };
@@ -313,7 +314,7 @@ impl Gan for Acgan {
         let aux_y: Vec<u8> = real.labels.iter().chain(&sampled).copied().collect();
         let (gen, aux) = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?;
         let (d_loss, dl) = self.loss(&gen, &aux, &y, &aux_y)?;
-        let grads = d_loss.backward()?;
+        let grads = nn::backward(&d_loss)?;
         self.d_opt.step(&self.d.params, &grads)?;
 
         // combined.train_on_batch on 2n fresh noise vectors and labels, D frozen.
@@ -323,7 +324,7 @@ impl Gan for Acgan {
         let (g_gen, g_aux) = self.d.forward(&fake, Grad::Frozen, Some(&mut rngs.dropout))?;
         let trick = Tensor::ones((2 * n, 1), DType::F32, &self.dev)?;
         let (g_loss, gl) = self.loss(&g_gen, &g_aux, &trick, &sampled)?;
-        let grads = g_loss.backward()?;
+        let grads = nn::backward(&g_loss)?;
         self.g_opt.step(&self.g.params, &grads)?;
 
         self.epoch_disc.push(dl);

@@ -15,6 +15,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, Gan, LayerInfo, StepStats};
+use crate::nn;
 use crate::nn::{
     bce, dropout, flatten_hwc, leaky_relu, mean_prob, reshape_hwc_to_nchw, stacked_targets, Act, Conv2d,
     ConvTranspose2d, Dense, Grad, Params,
@@ -198,7 +199,7 @@ impl Gan for Dcgan {
             .to_dtype(DType::F32)?
             .mean_all()?
             .to_scalar::<f32>()?;
-        let grads = d_loss.backward()?;
+        let grads = nn::backward(&d_loss)?;
         self.d_opt.step(&self.d.params, &grads)?;
 
         // gan_model.train_on_batch(randn(n_batch, 100), ones): fresh noise, D frozen.
@@ -207,7 +208,7 @@ impl Gan for Dcgan {
             .d
             .forward(&self.g.forward(&z, Grad::Train)?, Grad::Frozen, Some(&mut rngs.dropout))?;
         let g_loss = bce(&out, &Tensor::ones((self.n_batch, 1), DType::F32, &self.dev)?, self.bce)?;
-        let grads = g_loss.backward()?;
+        let grads = nn::backward(&g_loss)?;
         self.g_opt.step(&self.g.params, &grads)?;
 
         Ok(StepStats {

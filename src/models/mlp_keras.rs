@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, StepStats};
+use crate::nn;
 use crate::nn::{bce, mean_prob, stacked_targets, Grad};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
@@ -80,7 +81,7 @@ impl Gan for VanillaGan {
         let y = stacked_targets(n, 0.0, 1.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train, Some(&mut rngs.dropout))?; // [2n, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
-        let grads = d_loss.backward()?;
+        let grads = nn::backward(&d_loss)?;
         self.d_opt.step(&self.d.params, &grads)?;
         let d_fake = mean_prob(&logits.narrow(0, 0, n)?)?;
         let d_real = mean_prob(&logits.narrow(0, n, n)?)?;
@@ -94,7 +95,7 @@ impl Gan for VanillaGan {
         let logits = self.gan(&noise, &mut rngs.dropout)?; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;
-        let grads = g_loss.backward()?;
+        let grads = nn::backward(&g_loss)?;
         self.g_opt.step(&self.g.params, &grads)?;
 
         Ok(StepStats {

@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
 use super::{Batch, Gan, StepStats};
+use crate::nn;
 use crate::nn::{bce, full_targets, mean_prob, Grad};
 use crate::optim::Optimizer;
 use crate::rng::StepRngs;
@@ -69,14 +70,14 @@ impl Gan for TorchMlpGan {
         if self.mean_d_loss {
             d_loss = (d_loss * 0.5)?;
         }
-        let grads = d_loss.backward()?; // = the two accumulated backward()s
+        let grads = nn::backward(&d_loss)?; // = the two accumulated backward()s
         self.d_optimizer.step(&self.d.params, &grads)?;
 
         // train_generator on a NEW fake batch; only G's optimizer steps.
         let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Train)?; // [n, 784]
         let out = self.d.forward(&fake, Grad::Frozen, None)?; // [n, 1]
         let g_loss = bce(&out, &full_targets(n, 1.0, &self.dev)?, self.loss_fn)?;
-        let grads = g_loss.backward()?;
+        let grads = nn::backward(&g_loss)?;
         self.g_optimizer.step(&self.g.params, &grads)?;
 
         Ok(StepStats {

@@ -19,6 +19,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::{step_flops, Batch, Gan, LayerInfo, StepStats};
+use crate::nn;
 use crate::nn::{
     bce, flatten_hwc, mean_prob, reshape_hwc_to_nchw, stacked_targets, tanh, Act, BatchNorm, Conv2d, Dense, Grad,
     Params,
@@ -211,14 +212,14 @@ impl Gan for TanhCnnGan {
         let y = stacked_targets(n, 1.0, 0.0, &self.dev)?;
         let logits = self.d.forward(&x, Grad::Train)?; // [2n, 1]
         let d_loss = bce(&logits, &y, self.bce)?;
-        let grads = d_loss.backward()?;
+        let grads = nn::backward(&d_loss)?;
         self.d_optim.step(&self.d.params, &grads)?;
 
         // d_on_g.train_on_batch(new noise, [1]*B): G in training mode, D frozen.
         let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Mode::Train)?;
         let out = self.d.forward(&fake, Grad::Frozen)?;
         let g_loss = bce(&out, &Tensor::ones((n, 1), DType::F32, &self.dev)?, self.bce)?;
-        let grads = g_loss.backward()?;
+        let grads = nn::backward(&g_loss)?;
         self.g_optim.step(&self.g.params, &grads)?;
 
         Ok(StepStats {

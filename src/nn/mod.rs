@@ -28,7 +28,7 @@ pub use losses::{bce, full_targets, mean_prob, sparse_cce, stacked_targets};
 pub use params::{Grad, ParamBuilder, Params};
 pub use trace::{LayerInfo, NetMacs, Trace};
 
-pub use crate::kernels::{max_pool2d, Act, Pad, Padding};
+pub use crate::kernels::{backward, max_pool2d, Act, Pad, Padding};
 
 // Shared by the layer files.
 use conv::weights;
