@@ -24,6 +24,7 @@ ROUNDS="${ROUNDS:-5}"
 CNN_ROUNDS="${CNN_ROUNDS:-3}"
 out="${1:-benches/results/side_by_side-$(date +%F).jsonl}"
 cargo build --release -q
+sync  # the build's writeback (a 50 MB binary) before round 1, not during it
 bin=target/release/ganlab
 : >"$out"
 tag() { python3 -c 'import json,sys; r=sys.argv[1]

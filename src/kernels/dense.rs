@@ -4,8 +4,9 @@
 //! (also the data's and a frozen layer's weights'), multiplies by the transposed
 //! weight through a strided GEMM that runs at half speed here, and sums the bias
 //! gradient with a slow strided reduction. This op calls `gemm` directly: the
-//! bias is the GEMM's initial destination, `dx = dy W^T` multiplies by a
-//! contiguous transposed copy, and only the operands that track gradients get one.
+//! bias is the GEMM's initial destination, `dx = dy W^T` reads `W` transposed
+//! through gemm's strides, and only the operands that track gradients get one (the
+//! weight's and bias's through `grads`' sink while `nn::backward` runs).
 
 use candle_core::{bail, Layout, Result, Shape, Tensor};
 
