@@ -24,14 +24,7 @@ impl LeakyRelu {
                 if m.len() != x.len() {
                     bail!("leaky-relu: {} values, mask of {}", x.len(), m.len());
                 }
-                map2(x, m, move |v, m| {
-                    let (pos, neg) = (v * m, a * v * m);
-                    if v > 0.0 {
-                        pos
-                    } else {
-                        neg
-                    }
-                })
+                map2(x, m, move |v, m| leaky(v, a) * m)
             }
         };
         Ok((y, l.shape().clone()))
