@@ -1,6 +1,6 @@
 //! `ganlab bench --breakdown` (issue 19): the parts of one iteration (and each op's share) are measured by
 //! the kernels themselves and add up to no more than the iteration; every article's
-//! step runs GEMM and optimiser kernels. (No assertion on speed.)
+//! step runs GEMM and optimiser kernels. (No assertion on speed, nor between two timings.)
 
 mod common;
 
@@ -35,7 +35,14 @@ fn the_breakdown_splits_an_iteration_into_its_parts() {
     let parts = ms("gemm_ms") + ms("elementwise_ms") + ms("loss_ms") + ms("optimizer_ms");
     assert!((parts + ms("rest_ms") - ms("mean_ms")).abs() < 1e-6, "{b}");
     assert!(ms("rest_ms") >= 0.0, "the kernels' parts exceed the iteration: {b}");
-    assert!(ms("flop_floor_ms") > 0.0 && ms("flop_floor_ms") < ms("mean_ms"), "{b}");
+    // The floor is the iteration's FLOPs at the GEMM peak measured in the same run. Both
+    // are measured on a shared host (a CI machine builds in the background), so the floor
+    // is not compared with the iteration's time: a slow peak measurement can put it above.
+    let floor = v["gflop_per_iter"].as_f64().unwrap() / v["peak_gflops"].as_f64().unwrap() * 1e3;
+    assert!(
+        ms("flop_floor_ms") > 0.0 && (ms("flop_floor_ms") - floor).abs() < 1e-6 * floor,
+        "{v}"
+    );
     assert!(v["cpu_model"].is_string());
     // Per op: D's first Dense on its batch of 256 is there, the ops come largest first,
     // and together they are the kernels' parts but the optimiser (which is no op).
