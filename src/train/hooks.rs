@@ -61,8 +61,9 @@ pub fn standard_hooks() -> Vec<Box<dyn Hook>> {
     ]
 }
 
-/// `metrics.parquet`: one row every `log.every` steps, rewritten after each epoch;
-/// the loss and D-output curves under `plots/` when flushed.
+/// `metrics.parquet`: one row every `log.every` steps, rewritten after each epoch and
+/// before each `iter` checkpoint; the loss and D-output curves under `plots/` when
+/// flushed.
 #[derive(Default)]
 pub struct Metrics {
     pub log: MetricsLog,
@@ -94,6 +95,12 @@ impl Hook for Metrics {
                 images_per_s: s.images as f64 / s.seconds,
                 extra: s.stats.extra.clone(),
             });
+        }
+        // A checkpoint taken mid-epoch is what a killed run resumes from, and resuming
+        // keeps the rows up to its step: they must be on disk before it is (this hook
+        // runs before `Checkpoints`).
+        if Checkpoints::iter_due(t) {
+            self.log.flush(&self.path)?;
         }
         Ok(())
     }
@@ -195,11 +202,18 @@ impl Hook for Grids {
 /// `final` after the last.
 pub struct Checkpoints;
 
-impl Hook for Checkpoints {
-    fn after_step(&mut self, t: &Trainer, _s: &StepDone) -> Result<()> {
+impl Checkpoints {
+    /// Whether the step just done is one after which the `iter` checkpoint is saved.
+    pub fn iter_due(t: &Trainer) -> bool {
         let ck = &t.spec().checkpoint;
         let it = t.position().iter - 1;
-        if ck.every_iters > 0 && it % ck.every_iters == ck.iter_offset {
+        ck.every_iters > 0 && it % ck.every_iters == ck.iter_offset
+    }
+}
+
+impl Hook for Checkpoints {
+    fn after_step(&mut self, t: &Trainer, _s: &StepDone) -> Result<()> {
+        if Checkpoints::iter_due(t) {
             t.checkpoint("iter")?;
         }
         Ok(())
