@@ -102,6 +102,11 @@ pub fn save(model: &dyn Gan, state: &TrainState, perm: &[usize], dir: &Path) -> 
             tensors.insert(format!("optim.{net}.{i}"), Tensor::from_vec(b, n, &dev)?);
         }
     }
+    let epoch_state = model.epoch_state();
+    if !epoch_state.is_empty() {
+        let n = epoch_state.len();
+        tensors.insert("model.epoch_state".into(), Tensor::from_vec(epoch_state, n, &dev)?);
+    }
     let perm: Vec<u32> = perm.iter().map(|&i| i as u32).collect();
     let n = perm.len();
     tensors.insert("sampler.order".into(), Tensor::from_vec(perm, n, &dev)?);
@@ -173,6 +178,14 @@ pub fn load(model: &mut dyn Gan, state: TrainState, dir: &Path) -> Result<Loaded
             buffers,
         };
     }
+    // Checkpoints from before the epoch state was kept have none (an empty one).
+    let epoch_state = match map.get("model.epoch_state") {
+        Some(t) => t.to_vec1::<f32>()?,
+        None => Vec::new(),
+    };
+    model
+        .set_epoch_state(&epoch_state)
+        .with_context(|| format!("{}: epoch state", st.display()))?;
     let order = map
         .get("sampler.order")
         .with_context(|| format!("{} lacks the sampler order", st.display()))?

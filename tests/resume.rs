@@ -210,3 +210,38 @@ fn a_trainer_paused_and_restored_in_pieces_equals_an_uninterrupted_run() {
     let rows = MetricsLog::read(&dir.join("metrics.parquet")).unwrap().rows;
     same_metrics(&rows, uninterrupted());
 }
+
+/// ACGAN's per-epoch table prints the means of the epoch's train losses: a trainer
+/// paused after the epoch's first iteration and restored prints the same table as an
+/// uninterrupted run (the losses gathered before the pause travel in the checkpoint;
+/// before they did, the restored run averaged only the iterations after it).
+#[test]
+fn acgan_paused_mid_epoch_and_restored_prints_the_whole_epochs_table() {
+    use ganlab::log::EpochTable;
+    use ganlab::train::{RunOptions, Trainer};
+    let sets = ["train.epochs=1", "train.iters_per_epoch=3"].map(String::from).to_vec();
+    let s = Spec::load(&common::spec_path("acgan"), Some("quick"), &sets).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let whole = common::train_quiet(&s, &out.path().join("whole"));
+    let expected = EpochTable::read(&whole.join("epochs.parquet")).unwrap().rows;
+    assert!(!expected.is_empty());
+    let opts = || RunOptions {
+        out: out.path().join("paused"),
+        spec_file: "test".into(),
+        threads: 2,
+        device: candle_core::Device::Cpu,
+        quiet: true,
+    };
+    let mut t = Trainer::create(&s, common::mnist().clone(), opts()).unwrap();
+    ganlab::learner::register(&mut t).unwrap();
+    assert_eq!(t.train_iters(1).unwrap(), 1);
+    t.pause().unwrap();
+    let dir = t.dir().to_path_buf();
+    drop(t);
+    let mut t = Trainer::restore(&dir, common::mnist().clone(), opts()).unwrap();
+    ganlab::learner::register(&mut t).unwrap();
+    assert_eq!(t.train_iters(100).unwrap(), 2);
+    t.pause().unwrap();
+    let rows = EpochTable::read(&dir.join("epochs.parquet")).unwrap().rows;
+    assert_eq!(rows, expected);
+}

@@ -343,6 +343,36 @@ impl Gan for Acgan {
         })
     }
 
+    /// The epoch's train losses so far: D's then G's, three floats each.
+    fn epoch_state(&self) -> Vec<f32> {
+        let flat = |v: &[Losses]| {
+            v.iter()
+                .flat_map(|l| [l.total, l.generation, l.auxiliary])
+                .collect::<Vec<_>>()
+        };
+        [flat(&self.epoch_disc), flat(&self.epoch_gen)].concat()
+    }
+    fn set_epoch_state(&mut self, v: &[f32]) -> Result<()> {
+        anyhow::ensure!(
+            v.len().is_multiple_of(6),
+            "{} floats are not pairs of D and G losses",
+            v.len()
+        );
+        let losses = |v: &[f32]| {
+            v.chunks_exact(3)
+                .map(|c| Losses {
+                    total: c[0],
+                    generation: c[1],
+                    auxiliary: c[2],
+                })
+                .collect::<Vec<_>>()
+        };
+        let (d, g) = v.split_at(v.len() / 2);
+        self.epoch_disc = losses(d);
+        self.epoch_gen = losses(g);
+        Ok(())
+    }
+
     /// The article's per-epoch table: train rows are the epoch's mean `train_on_batch`
     /// outputs; test rows evaluate D on [test set, as many fakes] and the combined
     /// model on twice as many fakes, Dropout off, no training.

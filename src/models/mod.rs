@@ -114,6 +114,22 @@ pub trait Gan: Send {
     fn optim_states(&self) -> Result<[OptimState; 2]>;
     /// Restore what [`Gan::optim_states`] returned.
     fn set_optim_states(&mut self, s: [OptimState; 2]) -> Result<()>;
+    /// What the model has gathered so far in the current epoch for its end-of-epoch
+    /// table (ACGAN's train losses, whose means the table prints), as floats a
+    /// checkpoint keeps, so that a run resumed mid-epoch prints the whole epoch's
+    /// means. Empty for the models without a table.
+    fn epoch_state(&self) -> Vec<f32> {
+        Vec::new()
+    }
+    /// Restore what [`Gan::epoch_state`] returned.
+    fn set_epoch_state(&mut self, v: &[f32]) -> Result<()> {
+        anyhow::ensure!(
+            v.is_empty(),
+            "this model keeps no epoch state, the checkpoint has {}",
+            v.len()
+        );
+        Ok(())
+    }
 }
 
 /// Build the spec's variant with weights drawn from the run's init generator.
