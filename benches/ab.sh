@@ -2,13 +2,15 @@
 # Two ganlab binaries interleaved (ABBA over ROUNDS rounds, default 3): the speed of one
 # version against another on one machine, nothing else running. 2 threads; MLPs 60
 # timed iterations, CNNs 5. Prints, per spec, each binary's median of its round
-# medians, the ratio B / A and the round medians.
+# medians, the ratio B / A and the round medians. `ONLY=mlp` or `ONLY=cnn` times one
+# group only.
 #
 #   GANLAB_DATA=../shared/data/mnist bash benches/ab.sh OLD_BINARY NEW_BINARY [OUT.jsonl]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a="$1"; b="$2"; out="${3:-benches/results/ab-$(date +%F).jsonl}"
 rounds="${ROUNDS:-3}"
+only="${ONLY:-}"
 : >"$out"
 tag() { python3 -c 'import json,sys
 for l in sys.stdin:
@@ -17,11 +19,11 @@ for l in sys.stdin:
         d=json.loads(l); d["binary"]=sys.argv[1]; d["round"]=int(sys.argv[2]); print(json.dumps(d), flush=True)' "$1" "$2"; }
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) = 1 ]; then order="A B"; else order="B A"; fi
-  for x in $order; do
+  [ "$only" = cnn ] || for x in $order; do
     bin="$a"; [ "$x" = B ] && bin="$b"
     "$bin" bench experiments/vanilla_mlp_keras.yaml experiments/mlp_pytorch.yaml --threads 2 --iters 60 --json | tag "$x" "$r" >>"$out"
   done
-  for x in $order; do
+  [ "$only" = mlp ] || for x in $order; do
     bin="$a"; [ "$x" = B ] && bin="$b"
     "$bin" bench experiments/tanh_cnn_sgd.yaml experiments/dcgan.yaml experiments/acgan.yaml --threads 2 --iters 5 --warmup 1 --json | tag "$x" "$r" >>"$out"
   done

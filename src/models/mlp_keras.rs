@@ -73,8 +73,14 @@ impl Gan for VanillaGan {
     fn train_step(&mut self, real: &Batch, rngs: &mut StepRngs) -> Result<StepStats> {
         let n = real.images.dim(0)?;
         let noise = rngs.noise(n, &self.dev)?; // [n, 100]
-                                               // generator.predict(noise): inference, no gradient.
-        let fake = self.g.forward(&noise, Grad::Frozen)?.detach(); // [n, 784]
+                                               // generator.predict(noise). G has no Dropout or BatchNorm, and only D steps
+                                               // before GAN.train_on_batch(noise, ...) runs G again on the SAME noise: that
+                                               // forward pass is this one, to the bit. So it is made once, with G's gradient
+                                               // kept for the G step; D's step sees it detached. (`undo: [reused_g_noise]`:
+                                               // the G step draws fresh noise and makes its own.)
+        let grad = if self.fresh_g_noise { Grad::Frozen } else { Grad::Train };
+        let g_out = self.g.forward(&noise, grad)?; // [n, 784]
+        let fake = g_out.detach();
 
         // discriminator.train_on_batch([fake, real], [0, 1]): one batch of 2n, Dropout on.
         let x = Tensor::cat(&[&fake, &real.images], 0)?; // [2n, 784]
@@ -87,12 +93,11 @@ impl Gan for VanillaGan {
         let d_real = mean_prob(&logits.narrow(0, n, n)?)?;
 
         // GAN.train_on_batch(noise, ones): same noise, D frozen but still in training mode.
-        let noise = if self.fresh_g_noise {
-            rngs.noise(n, &self.dev)?
+        let logits = if self.fresh_g_noise {
+            self.gan(&rngs.noise(n, &self.dev)?, &mut rngs.dropout)?
         } else {
-            noise
-        };
-        let logits = self.gan(&noise, &mut rngs.dropout)?; // [n, 1]
+            self.d.forward(&g_out, Grad::Frozen, Some(&mut rngs.dropout))? // D(G(noise)), G's pass above
+        }; // [n, 1]
         let ones = Tensor::ones((n, 1), candle_core::DType::F32, &self.dev)?;
         let g_loss = bce(&logits, &ones, self.bce)?;
         let grads = nn::backward(&g_loss)?;

@@ -11,7 +11,7 @@
 //! the spec takes them from the tutorial it follows (see its description).
 
 use anyhow::Result;
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{self, MlpDiscriminator, MlpGenerator};
@@ -62,9 +62,14 @@ impl Gan for TorchMlpGan {
         let fake = self.g.forward(&rngs.noise(n, &self.dev)?, Grad::Frozen)?.detach(); // [n, 784]
 
         // train_discriminator: loss_real.backward(); loss_fake.backward(); optimizer.step()
-        let real_out = self.d.forward(&real.images, Grad::Train, None)?; // [n, 1]
+        // D has no Dropout or BatchNorm, so D(real) and D(fake) are each row's own
+        // function of the same weights: one pass over both batches gives both outputs,
+        // and one backward the sum of the two gradients the article accumulates (the
+        // same sum, added in another order: parity checks it).
+        let both = Tensor::cat(&[&real.images, &fake], 0)?; // [2n, 784]
+        let out = self.d.forward(&both, Grad::Train, None)?; // [2n, 1]
+        let (real_out, fake_out) = (out.narrow(0, 0, n)?, out.narrow(0, n, n)?); // [n, 1] each
         let loss_real = bce(&real_out, &full_targets(n, 1.0, &self.dev)?, self.loss_fn)?;
-        let fake_out = self.d.forward(&fake, Grad::Train, None)?; // [n, 1]
         let loss_fake = bce(&fake_out, &full_targets(n, 0.0, &self.dev)?, self.loss_fn)?;
         let mut d_loss = (&loss_real + &loss_fake)?; // the article logs the sum of the two means
         if self.mean_d_loss {
