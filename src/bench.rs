@@ -28,6 +28,8 @@ pub struct BenchResult {
     pub peak_gflops: f64,
     pub pct_of_peak: f64,
     pub peak_rss_mb: f64,
+    /// The library that ran the GEMMs (`kernels::dense::Backend`).
+    pub gemm: String,
     /// `--breakdown`: where the time of one iteration goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
@@ -146,9 +148,27 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// GFLOP/s of a 2048^3 f32 matrix product through candle (median of 5).
+/// GFLOP/s of a 2048^3 f32 matrix product (median of 5): on the CPU through the
+/// layers' own GEMM (`kernels::dense`, on the step pool), elsewhere through candle.
 pub fn peak_gflops(dev: &Device) -> Result<f64> {
     let n = 2048;
+    if dev.is_cpu() {
+        let a = vec![1f32; n * n];
+        let b = vec![1f32; n * n];
+        let mut c = vec![0f32; n * n];
+        let mut product = || {
+            crate::runtime::on_pool(|| crate::kernels::gemm_rm(&mut c, false, &a, false, &b, false, (n, n, n), true))
+        };
+        product();
+        let mut t: Vec<f64> = (0..5)
+            .map(|_| {
+                let s = Instant::now();
+                product();
+                s.elapsed().as_secs_f64()
+            })
+            .collect();
+        return Ok(2.0 * (n as f64).powi(3) / median(&mut t) / 1e9);
+    }
     let a = Tensor::ones((n, n), DType::F32, dev)?;
     let b = Tensor::ones((n, n), DType::F32, dev)?;
     let _ = a.matmul(&b)?;
@@ -238,6 +258,7 @@ pub fn bench_spec(
         peak_gflops: peak,
         pct_of_peak: 100.0 * gflops / peak,
         peak_rss_mb: peak_rss_mb(),
+        gemm: crate::kernels::GemmBackend::get().name().to_string(),
         breakdown: breakdown.then(|| Breakdown::from(parts, ops, mean, gflop / peak * 1e3)),
         cpu: CpuInfo::read(),
     })

@@ -128,6 +128,7 @@ mod adam;
 mod conv;
 mod conv_pool;
 mod dense;
+pub use dense::Backend as GemmBackend;
 mod elementwise;
 mod grads;
 mod losses;
