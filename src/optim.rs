@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use crate::kernels::{AdamForm, AdamStep};
+use crate::kernels::{sgd_update, AdamForm, AdamStep, SgdStep};
 use crate::nn::Params;
 use crate::spec::{OptimKind, OptimSpec};
 
@@ -69,13 +69,9 @@ impl SgdKeras {
         }
     }
 
-    /// The update on plain slices.
+    /// The update on plain slices ([`sgd_update`], one pass).
     pub fn apply(&self, p: &mut [f32], g: &[f32], v: &mut [f32]) {
-        let (lr, mu) = (self.lr, self.momentum);
-        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-            *v = mu * *v - lr * g;
-            *p += if self.nesterov { mu * *v - lr * g } else { *v };
-        }
+        sgd_update(self.lr, self.momentum, self.nesterov, p, g, v);
     }
 
     pub fn step(&mut self, params: &Params, grads: &GradStore) -> Result<()> {
@@ -157,16 +153,16 @@ impl PerTensor for Adam {
 }
 
 impl PerTensor for SgdKeras {
-    /// [`SgdKeras::apply`] on the host buffers of parameter `i`.
+    /// The in-place host kernel ([`SgdStep`]: [`SgdKeras::apply`]'s arithmetic, in
+    /// chunks on the step pool) on parameter `i`.
     fn step_host(&mut self, i: usize, var: &Var, g: &Tensor) -> Result<()> {
-        // Timed like the Adam kernel, so that `bench --breakdown` counts it as the optimiser.
-        let _t = crate::kernels::timing::Timed::start(crate::kernels::timing::Part::Optimizer);
-        let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-        let gh = g.flatten_all()?.to_vec1::<f32>()?;
-        let mut v = std::mem::take(&mut self.v[i]);
-        self.apply(&mut p, &gh, &mut v);
-        self.v[i] = v;
-        var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
+        let op = SgdStep {
+            lr: self.lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            v: RefCell::new(&mut self.v[i]),
+        };
+        var.as_tensor().inplace_op2(g, &op)?;
         Ok(())
     }
 

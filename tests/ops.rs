@@ -399,3 +399,40 @@ fn backward_with_the_sink_equals_candles_bit_for_bit() {
         "a frozen weight got a gradient"
     );
 }
+
+#[test]
+fn sgd_in_chunks_equals_one_pass_bit_for_bit() {
+    // SgdStep (001's optimiser) cuts a parameter into chunks on the step pool; each
+    // element's arithmetic is sgd_update's, so the bits must be one pass's, with and
+    // without Nesterov, over several steps (velocity carried) and a ragged last chunk.
+    use ganlab::kernels::{sgd_update, SgdStep};
+    let n = 3 * (1 << 14) + 123;
+    let val = |i: usize, k: u32| ((i as f32 * 0.618 + k as f32).sin()) * 0.1;
+    for nesterov in [true, false] {
+        let (mut p1, mut v1) = ((0..n).map(|i| val(i, 7)).collect::<Vec<_>>(), vec![0f32; n]);
+        let (mut p2, mut v2) = (p1.clone(), v1.clone());
+        for step in 0..3 {
+            let g: Vec<f32> = (0..n).map(|i| val(i, step)).collect();
+            sgd_update(0.0005, 0.9, nesterov, &mut p1, &g, &mut v1);
+            SgdStep {
+                lr: 0.0005,
+                momentum: 0.9,
+                nesterov,
+                v: RefCell::new(&mut v2),
+            }
+            .apply(&mut p2, &g);
+        }
+        assert!(
+            p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "nesterov={nesterov}: parameters differ"
+        );
+        assert!(
+            v1.iter().zip(&v2).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "nesterov={nesterov}: velocities differ"
+        );
+        assert!(
+            p1.iter().zip((0..n).map(|i| val(i, 7))).any(|(a, b)| *a != b),
+            "nothing was updated"
+        );
+    }
+}

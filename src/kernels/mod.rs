@@ -133,6 +133,7 @@ mod elementwise;
 mod grads;
 mod losses;
 mod pool;
+mod sgd;
 mod subpixel;
 pub mod timing;
 mod upconv;
@@ -148,6 +149,7 @@ pub use grads::backward;
 pub use losses::{bce_point, bce_reference, sparse_cce_row, Bce, SparseCce};
 pub(crate) use losses::{sparse_cce_all, KERAS_EPS};
 pub use pool::max_pool2d;
+pub use sgd::{sgd_update, SgdStep};
 pub use upconv::{upsample2_conv2d, upsample2_conv2d_act};
 
 /// One input of a [`cpu_op!`] kernel: its values in order, and its layout (dims).
