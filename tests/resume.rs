@@ -172,18 +172,12 @@ fn resume_refuses_completed_and_unknown_runs() {
 /// restored and trained to the end ends with an uninterrupted run's metrics.
 #[test]
 fn a_trainer_paused_and_restored_in_pieces_equals_an_uninterrupted_run() {
-    use ganlab::train::{RunOptions, Trainer};
+    use ganlab::train::Trainer;
     let sets: Vec<String> = SETS.iter().map(|s| s.to_string()).collect();
     let s = Spec::load(&common::spec_path("vanilla_mlp_keras"), Some("quick"), &sets).unwrap();
     let out = tempfile::tempdir().unwrap();
     ganlab::runtime::set_threads(Some(2));
-    let opts = || RunOptions {
-        out: out.path().to_path_buf(),
-        spec_file: "test".into(),
-        threads: 2,
-        device: candle_core::Device::Cpu,
-        quiet: true,
-    };
+    let opts = || common::quiet_opts(out.path());
     let mut t = Trainer::create(&s, common::mnist().clone(), opts()).unwrap();
     ganlab::learner::register(&mut t).unwrap();
     assert_eq!(t.train_iters(37).unwrap(), 37);
@@ -218,20 +212,14 @@ fn a_trainer_paused_and_restored_in_pieces_equals_an_uninterrupted_run() {
 #[test]
 fn acgan_paused_mid_epoch_and_restored_prints_the_whole_epochs_table() {
     use ganlab::log::EpochTable;
-    use ganlab::train::{RunOptions, Trainer};
+    use ganlab::train::Trainer;
     let sets = ["train.epochs=1", "train.iters_per_epoch=3"].map(String::from).to_vec();
     let s = Spec::load(&common::spec_path("acgan"), Some("quick"), &sets).unwrap();
     let out = tempfile::tempdir().unwrap();
     let whole = common::train_quiet(&s, &out.path().join("whole"));
     let expected = EpochTable::read(&whole.join("epochs.parquet")).unwrap().rows;
     assert!(!expected.is_empty());
-    let opts = || RunOptions {
-        out: out.path().join("paused"),
-        spec_file: "test".into(),
-        threads: 2,
-        device: candle_core::Device::Cpu,
-        quiet: true,
-    };
+    let opts = || common::quiet_opts(&out.path().join("paused"));
     let mut t = Trainer::create(&s, common::mnist().clone(), opts()).unwrap();
     ganlab::learner::register(&mut t).unwrap();
     assert_eq!(t.train_iters(1).unwrap(), 1);

@@ -2,9 +2,9 @@
 
 use std::cell::RefCell;
 
-use candle_core::{bail, CpuStorage, InplaceOp2, Layout, Result};
+use candle_core::{CpuStorage, InplaceOp2, Layout, Result};
 
-use super::{f32_view, CHUNK};
+use super::CHUNK;
 
 /// Which Adam: Keras 2's or PyTorch's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,20 +85,7 @@ impl InplaceOp2 for AdamStep<'_> {
         "ganlab-adam"
     }
     fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
-        let _t = super::timing::Timed::start(super::timing::Part::Optimizer);
-        let g = f32_view(s2, l2)?;
-        let (a, b) = match l1.contiguous_offsets() {
-            Some(o) => o,
-            None => bail!("adam: parameter is not contiguous"),
-        };
-        let p = match s1 {
-            CpuStorage::F32(v) => &mut v[a..b],
-            _ => bail!("adam: parameter must be f32"),
-        };
-        if p.len() != g.len() || p.len() != self.m.borrow().len() {
-            bail!("adam: parameter, gradient and state sizes differ");
-        }
-        self.apply(p, &g);
-        Ok(())
+        let n = self.m.borrow().len();
+        super::optimizer_step("adam", (s1, l1), (s2, l2), n, |p, g| self.apply(p, g))
     }
 }

@@ -187,6 +187,33 @@ pub fn f32_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Cow<'a, [f32]>> {
     })
 }
 
+/// The shell of an in-place optimiser op ([`AdamStep`], [`SgdStep`]): timed as the
+/// optimiser, the parameter's f32 values (contiguous) and its gradient's, checked to
+/// be as long as each other and as the optimiser's per-element state (`state_len`),
+/// then `update(parameter, gradient)`.
+pub(crate) fn optimizer_step(
+    name: &str,
+    (s1, l1): (&mut CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    state_len: usize,
+    update: impl FnOnce(&mut [f32], &[f32]),
+) -> Result<()> {
+    let _t = timing::Timed::start(timing::Part::Optimizer);
+    let g = f32_view(s2, l2)?;
+    let Some((a, b)) = l1.contiguous_offsets() else {
+        bail!("{name}: parameter is not contiguous")
+    };
+    let p = match s1 {
+        CpuStorage::F32(v) => &mut v[a..b],
+        _ => bail!("{name}: parameter must be f32"),
+    };
+    if p.len() != g.len() || p.len() != state_len {
+        bail!("{name}: parameter, gradient and state sizes differ");
+    }
+    update(p, &g);
+    Ok(())
+}
+
 /// Copy a strided view into a contiguous vector.
 pub(crate) fn gather(v: &[f32], l: &Layout) -> Vec<f32> {
     let (dims, stride) = (l.dims(), l.stride());

@@ -3,9 +3,9 @@
 
 use std::cell::RefCell;
 
-use candle_core::{bail, CpuStorage, InplaceOp2, Layout, Result};
+use candle_core::{CpuStorage, InplaceOp2, Layout, Result};
 
-use super::{f32_view, CHUNK};
+use super::CHUNK;
 
 /// Keras 2's update on plain slices, element by element:
 /// `v = momentum * v - lr * g`; `p += momentum * v - lr * g` (without Nesterov: `p += v`).
@@ -42,20 +42,7 @@ impl InplaceOp2 for SgdStep<'_> {
         "ganlab-sgd"
     }
     fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
-        let _t = super::timing::Timed::start(super::timing::Part::Optimizer);
-        let g = f32_view(s2, l2)?;
-        let (a, b) = match l1.contiguous_offsets() {
-            Some(o) => o,
-            None => bail!("sgd: parameter is not contiguous"),
-        };
-        let p = match s1 {
-            CpuStorage::F32(v) => &mut v[a..b],
-            _ => bail!("sgd: parameter must be f32"),
-        };
-        if p.len() != g.len() || p.len() != self.v.borrow().len() {
-            bail!("sgd: parameter, gradient and velocity sizes differ");
-        }
-        self.apply(p, &g);
-        Ok(())
+        let n = self.v.borrow().len();
+        super::optimizer_step("sgd", (s1, l1), (s2, l2), n, |p, g| self.apply(p, g))
     }
 }

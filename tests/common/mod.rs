@@ -177,12 +177,16 @@ pub fn tiny_run_command() -> std::process::Command {
 /// Train `spec` quietly into a new run under `out` with 2 threads; the run directory.
 pub fn train_quiet(spec: &ganlab::spec::Spec, out: &std::path::Path) -> PathBuf {
     ganlab::runtime::set_threads(Some(2));
-    let opts = ganlab::train::RunOptions {
+    ganlab::learner::train(spec, mnist().clone(), quiet_opts(out)).unwrap()
+}
+
+/// The run options of the tests' quiet runs: runs under `out`, 2 threads, the CPU.
+pub fn quiet_opts(out: &std::path::Path) -> ganlab::train::RunOptions {
+    ganlab::train::RunOptions {
         out: out.to_path_buf(),
         spec_file: "test".into(),
         threads: 2,
         device: candle_core::Device::Cpu,
         quiet: true,
-    };
-    ganlab::learner::train(spec, mnist().clone(), opts).unwrap()
+    }
 }
