@@ -1,5 +1,5 @@
 """The CPU a speed figure was measured on, as every JSON line of the speed peers
-carries it (the same keys as `ganlab bench --json`: `bench::CpuInfo`), and the
+carries it (the same keys as `ganlab bench --json`: `cpu::CpuInfo`), and the
 timing and JSON row the peers share."""
 
 

@@ -10,8 +10,10 @@ import sys
 # with them, article 000's first D update deviates from a float64 reference by up to
 # 5.5e-5 (28% of the learning rate) on near-zero gradients; without them by 4e-8,
 # ganlab by as little. Parity compares the mathematics, so it runs TensorFlow's own
-# kernels (the speed peer keeps oneDNN on).
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+# kernels (the speed peer keeps oneDNN on). GANLAB_PARITY_ONEDNN=1 turns oneDNN on, to
+# see how far its rounding takes the article's step from ganlab's (the record's
+# reference runs use TensorFlow's default); TF_ENABLE_ONEDNN_OPTS itself is ignored.
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("GANLAB_PARITY_ONEDNN", "0")
 
 import tensorflow as tf  # noqa: E402
 

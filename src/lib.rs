@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod cpu;
 pub mod data;
 pub mod device;
 pub mod eval;

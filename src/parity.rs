@@ -56,6 +56,20 @@ impl std::fmt::Display for IterParity {
     }
 }
 
+/// What `ganlab parity` says of a spec with dropout: its masks cannot match across
+/// frameworks, so the two sides differ from the first iteration on, and the way to
+/// compare the mathematics (`model.dropout=0` on both sides, as `tests/parity.rs` does).
+pub fn dropout_note(spec: &Spec) -> Option<String> {
+    (spec.model.dropout > 0.0).then(|| {
+        format!(
+            "note: {} has dropout {}: its masks cannot match across frameworks, so the two \
+             sides differ from the first iteration on and the figures above compare nothing; \
+             compare the mathematics with `--set model.dropout=0` (README, Step parity)",
+            spec.name, spec.model.dropout
+        )
+    })
+}
+
 /// The framework an article's own code runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framework {

@@ -100,6 +100,19 @@ fn schedule(spec: &Spec) -> (Vec<usize>, Vec<usize>) {
     (grid, eval)
 }
 
+/// The variables of this process's environment (which the driver inherits) that change
+/// `framework`'s numerics, for the manifest: TensorFlow's oneDNN switch, also when unset.
+pub fn numerics_environment(framework: Framework) -> BTreeMap<String, String> {
+    match framework {
+        Framework::TfKeras => {
+            let v =
+                std::env::var(crate::run::ONEDNN).unwrap_or_else(|_| "unset (TensorFlow's default: oneDNN on)".into());
+            BTreeMap::from([(crate::run::ONEDNN.to_string(), v)])
+        }
+        Framework::Torch => BTreeMap::new(),
+    }
+}
+
 /// Train the article's own code for `spec`'s budget into a new run directory.
 pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
     let python = python_for(spec.model.variant, opts.python.clone())?;
@@ -113,6 +126,7 @@ pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
         driver: format!("parity/reference.py + {code}"),
         seeding: BTreeMap::new(),
         python: python.display().to_string(),
+        environment: numerics_environment(crate::parity::driver(spec.model.variant).1),
     };
     let mut manifest = Manifest::start(
         spec,

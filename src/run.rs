@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::Spec;
 
+/// TensorFlow's switch between its oneDNN kernels (the default on x86) and Eigen's.
+pub const ONEDNN: &str = "TF_ENABLE_ONEDNN_OPTS";
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -97,6 +100,10 @@ pub struct Manifest {
     /// article's own code (`ganlab reference`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<Engine>,
+    /// The CPU it ran on (`/proc/cpuinfo`); absent in manifests written before it was
+    /// recorded. Speed and, through the kernels chosen, the last bits differ by CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<crate::cpu::CpuInfo>,
 }
 
 impl Manifest {
@@ -141,6 +148,7 @@ impl Manifest {
             pid: Some(std::process::id()),
             resumed: Vec::new(),
             engine,
+            cpu: Some(crate::cpu::CpuInfo::read()),
         }
     }
 
@@ -239,14 +247,84 @@ pub struct Engine {
     pub seeding: BTreeMap<String, String>,
     /// The Python that ran it.
     pub python: String,
+    /// The environment variables that change the framework's numerics, as this run had
+    /// them (`TF_ENABLE_ONEDNN_OPTS` for TensorFlow: its oneDNN kernels sum in another
+    /// order than its Eigen ones). Absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
 }
 
 impl Engine {
+    /// TensorFlow ran with `TF_ENABLE_ONEDNN_OPTS=0` (its Eigen kernels, as `ganlab
+    /// parity` runs it) rather than its default oneDNN ones.
+    pub fn onednn_off(&self) -> bool {
+        self.environment
+            .get(ONEDNN)
+            .is_some_and(|v| v.trim() == "0" || v.trim().eq_ignore_ascii_case("false"))
+    }
+
     /// A short label for tables and legends: `ganlab` or `article (tensorflow 2.21.0 ...)`.
     pub fn label(engine: Option<&Engine>) -> String {
         match engine {
             None => "ganlab".to_string(),
+            Some(e) if e.onednn_off() => format!("article's code ({}, oneDNN off)", e.framework),
             Some(e) => format!("article's code ({})", e.framework),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(environment: &[(&str, &str)]) -> Engine {
+        Engine {
+            kind: "reference".into(),
+            article: "001 keras-dcgan notebook".into(),
+            framework: "tensorflow 2.21.0".into(),
+            driver: "parity/reference.py".into(),
+            seeding: BTreeMap::new(),
+            python: "python3".into(),
+            environment: environment
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_label_says_when_onednn_was_off() {
+        assert_eq!(Engine::label(None), "ganlab");
+        let on = engine(&[(ONEDNN, "unset (TensorFlow's default: oneDNN on)")]);
+        assert_eq!(Engine::label(Some(&on)), "article's code (tensorflow 2.21.0)");
+        assert_eq!(
+            Engine::label(Some(&engine(&[(ONEDNN, "1")]))),
+            "article's code (tensorflow 2.21.0)"
+        );
+        for off in ["0", "false", " FALSE "] {
+            let e = engine(&[(ONEDNN, off)]);
+            assert!(e.onednn_off(), "{off:?}");
+            assert_eq!(
+                Engine::label(Some(&e)),
+                "article's code (tensorflow 2.21.0, oneDNN off)"
+            );
+        }
+        assert!(!engine(&[]).onednn_off());
+    }
+
+    #[test]
+    fn manifests_from_before_the_cpu_and_environment_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // A committed reference run's manifest, written before either field existed.
+        let old = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/reports/reproduction/onednn_off/tanh_cnn_sgd/20261204-163929-s1/manifest.json"
+        ))
+        .unwrap();
+        assert!(!old.contains("\"cpu\":") && !old.contains("environment"));
+        std::fs::write(dir.path().join("manifest.json"), &old).unwrap();
+        let m = Manifest::read(dir.path()).unwrap();
+        assert_eq!(m.cpu, None);
+        assert!(m.engine.unwrap().environment.is_empty());
     }
 }

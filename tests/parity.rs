@@ -400,3 +400,28 @@ fn article_004_parity_catches_symmetric_padding_of_strided_convolutions() {
     assert!(rel(rows[0].d_loss.0, rows[0].d_loss.1) > 1e-4, "{rows:?}");
     assert_keras_caught(&rows, UPDATE_TOL_004, 10.0);
 }
+
+/// `ganlab parity` on a spec with dropout says why its figures differ and how to
+/// compare (no Python needed): the articles with dropout get the note, the others not,
+/// and `model.dropout=0` silences it.
+#[test]
+fn parity_says_dropout_masks_cannot_match() {
+    for (name, has) in [
+        ("vanilla_mlp_keras", true),
+        ("mlp_pytorch", false),
+        ("tanh_cnn_sgd", false),
+        ("dcgan", true),
+        ("acgan", true),
+    ] {
+        let note = ganlab::parity::dropout_note(&spec(name, &[]));
+        assert_eq!(note.is_some(), has, "{name}: {note:?}");
+        if let Some(n) = note {
+            assert!(n.contains(name) && n.contains("--set model.dropout=0"), "{n}");
+        }
+        assert_eq!(
+            ganlab::parity::dropout_note(&spec(name, &["model.dropout=0"])),
+            None,
+            "{name}"
+        );
+    }
+}

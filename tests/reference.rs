@@ -83,6 +83,18 @@ fn check_run(dir: &Path, iters: u64, framework: &str) {
     assert_eq!(e.kind, "reference");
     assert!(e.framework.starts_with(framework), "{e:?}");
     assert!(e.seeding.values().any(|s| s.contains("(7)")), "{e:?}");
+    // The CPU and, for TensorFlow, its oneDNN switch as the run had it.
+    let cpu = m.cpu.as_ref().expect("the manifest names its CPU");
+    assert_eq!(cpu, &ganlab::bench::CpuInfo::read());
+    let onednn = e.environment.get(ganlab::run::ONEDNN);
+    if framework == "tensorflow" {
+        match std::env::var(ganlab::run::ONEDNN) {
+            Ok(v) => assert_eq!(onednn, Some(&v), "{e:?}"),
+            Err(_) => assert!(onednn.is_some_and(|v| v.starts_with("unset")), "{e:?}"),
+        }
+    } else {
+        assert_eq!(onednn, None, "{e:?}");
+    }
     assert_eq!(m.steps_done, 2 * iters);
     let log = ganlab::log::MetricsLog::read(&dir.join("metrics.parquet")).unwrap();
     assert_eq!(log.rows.len() as u64, 2 * iters);

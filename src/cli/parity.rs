@@ -68,6 +68,9 @@ impl ParityArgs {
         // One line for the README's table.
         println!("{}", crate::parity::Summary::of(&rows));
         print_per_tensor(&rows);
+        if let Some(n) = crate::parity::dropout_note(&s) {
+            eprintln!("{n}");
+        }
         Ok(())
     }
 }

@@ -628,6 +628,9 @@ fn provenance(m: &Manifest) -> Vec<(String, String)> {
         p.push(("article".into(), e.article.clone()));
         p.push(("driver".into(), e.driver.clone()));
         p.push(("seeding".into(), seeding.join("; ")));
+        for (k, v) in &e.environment {
+            p.push((k.clone(), v.clone()));
+        }
     }
     p.extend([
         ("ganlab".into(), m.ganlab_version.clone()),
@@ -635,6 +638,10 @@ fn provenance(m: &Manifest) -> Vec<(String, String)> {
         ("seed".into(), m.seed.to_string()),
         ("threads".into(), m.threads.to_string()),
         ("device".into(), m.device.clone()),
+        (
+            "CPU".into(),
+            m.cpu.as_ref().map_or_else(|| "-".into(), |c| c.cpu_model.clone()),
+        ),
         ("spec hash".into(), m.spec_hash.clone()),
         ("started".into(), m.started.clone()),
         ("ended".into(), m.ended.clone().unwrap_or_else(|| "-".into())),
