@@ -8,7 +8,7 @@
 
 use candle_core::{bail, Layout, Result, Shape, Tensor};
 
-use super::{grad_for, host, Args3, Grads3, In};
+use super::{grad_for, host_slice, Args3, Grads3, HostSlice, In};
 
 /// Padding of one spatial axis: before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,20 +70,25 @@ impl Act {
     }
 
     /// The gradient at the pre-activation from the op's output `y` and the gradient
-    /// `g` at it (`y > 0` iff the pre-activation is, for every slope >= 0).
-    fn grad(self, y: &[f32], mut g: Vec<f32>) -> Vec<f32> {
-        match self {
-            Act::Identity => {}
-            Act::LeakyRelu(a) => crate::runtime::for_each_chunk(&mut g, 1 << 14, move |i, g| {
-                g.iter_mut()
-                    .zip(&y[i << 14..])
-                    .for_each(|(g, &y)| *g = super::elementwise::leaky_grad(y, *g, a))
-            }),
-            Act::Tanh => crate::runtime::for_each_chunk(&mut g, 1 << 14, |i, g| {
-                g.iter_mut().zip(&y[i << 14..]).for_each(|(g, &y)| *g *= 1.0 - y * y)
-            }),
-        }
-        g
+    /// `g` at it (`y > 0` iff the pre-activation is, for every slope >= 0), into a new
+    /// buffer in one parallel pass (`g` is borrowed: no copy of it first).
+    fn grad(self, y: &[f32], g: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; g.len()];
+        crate::runtime::for_each_chunk(&mut out, 1 << 14, move |i, out| {
+            let (g, y) = (&g[i << 14..], &y[i << 14..]);
+            match self {
+                Act::Identity => out.copy_from_slice(&g[..out.len()]),
+                Act::LeakyRelu(a) => out
+                    .iter_mut()
+                    .zip(g.iter().zip(y))
+                    .for_each(|(o, (&g, &y))| *o = super::elementwise::leaky_grad(y, g, a)),
+                Act::Tanh => out
+                    .iter_mut()
+                    .zip(g.iter().zip(y))
+                    .for_each(|(o, (&g, &y))| *o = g * (1.0 - y * y)),
+            }
+        });
+        out
     }
 
     /// The same activation through candle's ops (devices without these kernels).
@@ -105,13 +110,12 @@ pub(crate) fn leaky_relu_portable(x: &Tensor, slope: f64) -> Result<Tensor> {
 }
 
 /// `gy` at the op's pre-activation: the incoming gradient through `act`.
-pub(crate) fn pre_act_grad(act: Act, res: &Tensor, grad: &Tensor) -> Result<Vec<f32>> {
-    let g = host(grad)?;
+pub(crate) fn pre_act_grad<'a>(act: Act, res: &Tensor, grad: &'a Tensor) -> Result<HostSlice<'a>> {
+    let g = host_slice(grad)?;
     if act == Act::Identity {
         return Ok(g);
     }
-    let y = host(res)?;
-    Ok(act.grad(&y, g))
+    Ok(HostSlice::Owned(act.grad(&host_slice(res)?, &g)))
 }
 
 /// What a convolution op does to each image's output as soon as its GEMM has written
@@ -626,12 +630,18 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
 
 /// Per-channel sum over images and pixels of `[n, o, p]`.
 pub(crate) fn channel_sum(y: &[f32], n: usize, o: usize, p: usize) -> Vec<f32> {
+    // Channels in parallel (a pass over the whole gradient, which one thread made alone
+    // while the other waited); each channel's sum in the same order as before.
     let mut s = vec![0f32; o];
-    for i in 0..n {
-        for (c, sc) in s.iter_mut().enumerate() {
-            *sc += y[(i * o + c) * p..(i * o + c + 1) * p].iter().sum::<f32>();
+    let per = o.div_ceil(8).max(1);
+    crate::runtime::for_each_chunk(&mut s, per, |k, piece| {
+        for (j, sc) in piece.iter_mut().enumerate() {
+            let c = k * per + j;
+            for i in 0..n {
+                *sc += y[(i * o + c) * p..(i * o + c + 1) * p].iter().sum::<f32>();
+            }
         }
-    }
+    });
     s
 }
 
@@ -675,8 +685,8 @@ impl Conv2d {
         let g = self.geom(xd, wd);
         let (n, o) = (xd[0], wd[0]);
         let gy = pre_act_grad(self.act, res, grad)?;
-        let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host(w)?, n, o, &g, None)))?;
-        let gw = grad_for(w, || Ok(conv_weight_grad(&host(x)?, &gy, n, o, &g)))?;
+        let gx = grad_for(x, || Ok(conv_adjoint(&gy, &host_slice(w)?, n, o, &g, None)))?;
+        let gw = grad_for(w, || Ok(conv_weight_grad(&host_slice(x)?, &gy, n, o, &g)))?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, g.cols())))?;
         super::grads::sink_params((w, b), (gx, gw, gb))
     }
@@ -746,11 +756,14 @@ impl ConvTranspose2d {
         let gy = pre_act_grad(self.act, res, grad)?;
         // dx = the convolution of dy; dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
         let (gx, gw) = if x.track_op() && w.track_op() {
-            let (gx, gw) = conv_fwd_and_weight_grad(&gy, &host(w)?, &host(x)?, n, cin, &g);
+            let (gx, gw) = conv_fwd_and_weight_grad(&gy, &host_slice(w)?, &host_slice(x)?, n, cin, &g);
             (grad_for(x, || Ok(gx))?, grad_for(w, || Ok(gw))?)
         } else {
-            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host(w)?, n, cin, &g, None)))?;
-            (gx, grad_for(w, || Ok(conv_weight_grad(&gy, &host(x)?, n, cin, &g)))?)
+            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host_slice(w)?, n, cin, &g, None)))?;
+            (
+                gx,
+                grad_for(w, || Ok(conv_weight_grad(&gy, &host_slice(x)?, n, cin, &g)))?,
+            )
         };
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
         super::grads::sink_params((w, b), (gx, gw, gb))

@@ -23,7 +23,7 @@ use super::conv::{
 };
 use super::dense::transpose;
 use super::pool::first_max4;
-use super::{grad_for, host, Args3, Grads3, In};
+use super::{grad_for, host_slice, Args3, Grads3, HostSlice, In};
 
 /// `x [n, c, h, w]`, `w [o, c, kh, kw]`, `b [o]` -> `[n, o, oh / 2, ow / 2]`: the
 /// convolution, `act`, and the maximum of each 2x2 window (a trailing odd row or
@@ -134,11 +134,15 @@ impl Conv2dPool2 {
         let pooled = gp.len() / n;
         let (want_x, want_w) = (x.track_op(), w.track_op());
         let wt = if want_x {
-            transpose(&host(w)?, o, rows)
+            transpose(&host_slice(w)?, o, rows)
         } else {
             Vec::new()
         };
-        let xs = if want_w { host(x)? } else { Vec::new() };
+        let xs = if want_w {
+            host_slice(x)?
+        } else {
+            HostSlice::Owned(Vec::new())
+        };
         let per = chunk_len(n);
         let mut gx = vec![0f32; if want_x { n * in_len } else { 0 }];
         let mut slots: Vec<Option<&mut [f32]>> = if want_x {

@@ -17,7 +17,7 @@
 use candle_core::{bail, Result, Shape, Tensor};
 
 use super::conv::{channel_sum, conv_adjoint, conv_fwd, conv_weight_grad, dims4, pre_act_grad, Act, Geom, Pad};
-use super::{grad_for, host, Args3, Grads3, In};
+use super::{grad_for, host_slice, Args3, Grads3, In};
 
 /// The window of summed taps along one axis, for kernel size `k` (odd) with
 /// 'same' padding `p = (k - 1) / 2` after upsampling by 2: tap `t` of parity class
@@ -192,11 +192,11 @@ impl UpConv2d {
         let gy = pre_act_grad(self.act, res, grad)?;
         let gy4 = deinterleave(&gy, n, o, h, wi);
         let gx = grad_for(x, || {
-            let w4 = sum_kernels(&host(w)?, o, c, &taps);
+            let w4 = sum_kernels(&host_slice(w)?, o, c, &taps);
             Ok(conv_adjoint(&gy4, &w4, n, 4 * o, &g, None))
         })?;
         let gw = grad_for(w, || {
-            let gw4 = conv_weight_grad(&host(x)?, &gy4, n, 4 * o, &g);
+            let gw4 = conv_weight_grad(&host_slice(x)?, &gy4, n, 4 * o, &g);
             Ok(fold_kernels(&gw4, o, c, &taps))
         })?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, o, 4 * h * wi)))?;
