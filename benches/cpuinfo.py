@@ -16,7 +16,9 @@ def cpu_info(path="/proc/cpuinfo"):
         fields.setdefault(k.strip(), v.strip())
     flags = fields.get("flags", "").split()
     return {"cpu_model": fields.get("model name", "unknown"), "cpu_vendor": fields.get("vendor_id", "unknown"),
-            "avx512": "avx512f" in flags, "amx": "amx_tile" in flags}
+            "avx512": "avx512f" in flags, "amx": "amx_tile" in flags,
+            "cpu_family_model": f"{fields.get('cpu family', 'unknown')}/{fields.get('model', 'unknown')}",
+            "cpu_cache": fields.get("cache size", "unknown")}
 
 
 def timed(run, iters, warmup):

@@ -20,11 +20,15 @@ def engine(row):
 
 def main(path):
     rows = [json.loads(l) for l in open(path) if l.strip().startswith("{")]
-    cpus = {(r.get("cpu_model", "unknown"), r.get("cpu_vendor", "unknown"), r.get("avx512"), r.get("amx")) for r in rows}
+    # Family/model and cache tell apart hosts that share a model name (absent from
+    # files recorded before 2026-12-04's second Intel host).
+    cpus = {(r.get("cpu_model", "unknown"), r.get("cpu_vendor", "unknown"), r.get("avx512"), r.get("amx"),
+             r.get("cpu_family_model", "?"), r.get("cpu_cache", "?")) for r in rows}
     if len(cpus) != 1:
         raise SystemExit(f"{path}: lines from {len(cpus)} CPUs ({cpus}); compare engines on one machine only")
-    model, vendor, avx512, amx = cpus.pop()
-    print(f"CPU: {model} ({vendor}; AVX-512 {'yes' if avx512 else 'no'}, AMX {'yes' if amx else 'no'})")
+    model, vendor, avx512, amx, fm, cache = cpus.pop()
+    print(f"CPU: {model} ({vendor}; family/model {fm}, cache {cache}; "
+          f"AVX-512 {'yes' if avx512 else 'no'}, AMX {'yes' if amx else 'no'})")
     rounds = {}
     for r in rows:
         rounds.setdefault((r["spec"], engine(r)), []).append(r["median_ms"])

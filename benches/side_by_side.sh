@@ -3,7 +3,7 @@
 # engine on each spec group one after the other (starting with a different engine
 # each round), so that a slow minute of a shared host falls on all of them; ROUNDS
 # rounds for the MLPs (default 5), CNN_ROUNDS for the CNNs (default 3). 2 threads
-# everywhere. Every JSON line names the CPU (`cpu_model`, `cpu_vendor`, `avx512`,
+# everywhere. Every JSON line names the CPU (`cpu_model`, `cpu_vendor`, `cpu_family_model`, `cpu_cache`, `avx512`,
 # `amx`, from /proc/cpuinfo) and its round.
 # Then benches/rounds.py prints, per spec and engine, the median of the round
 # medians and their spread (the smallest and largest round median), and the ratio to

@@ -44,6 +44,7 @@ fn the_breakdown_splits_an_iteration_into_its_parts() {
         "{v}"
     );
     assert!(v["cpu_model"].is_string());
+    assert!(v["cpu_family_model"].as_str().is_some_and(|s| s.contains('/')), "{v}");
     // Per op: D's first Dense on its batch of 256 is there, the ops come largest first,
     // and together they are the kernels' parts but the optimiser (which is no op).
     let ops: Vec<(String, f64)> = serde_json::from_value(b["ops"].clone()).unwrap();

@@ -328,10 +328,20 @@ fn blocked_transpose_is_a_transpose() {
 #[test]
 fn cpu_info_reads_model_vendor_and_the_vector_extensions() {
     use ganlab::bench::CpuInfo;
-    let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n\
+    let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 167\n\
+                 model name\t: Intel(R) Xeon(R) Processor\ncache size\t: 516096 KB\n\
                  flags\t\t: fpu sse2 avx2 avx512f avx512bw amx_bf16 amx_tile amx_int8\n\nprocessor\t: 1\n";
     let c = CpuInfo::parse(intel);
     assert_eq!(c.cpu_model, "Intel(R) Xeon(R) Processor");
+    // "model" is the number, not "model name"'s text.
+    assert_eq!(
+        (c.cpu_family_model.as_str(), c.cpu_cache.as_str()),
+        ("6/167", "516096 KB")
+    );
+    assert_eq!(
+        c.describe(),
+        "Intel(R) Xeon(R) Processor (GenuineIntel; family/model 6/167, cache 516096 KB; AVX-512 yes, AMX yes)"
+    );
     assert_eq!(c.cpu_vendor, "GenuineIntel");
     assert!(c.avx512 && c.amx);
     // avx512bw alone is not avx512f; amx_bf16 alone is not amx_tile.
@@ -339,6 +349,7 @@ fn cpu_info_reads_model_vendor_and_the_vector_extensions() {
     let c = CpuInfo::parse(amd);
     assert_eq!((c.cpu_vendor.as_str(), c.avx512, c.amx), ("AuthenticAMD", false, false));
     assert_eq!(CpuInfo::parse("").cpu_model, "unknown");
+    assert_eq!(CpuInfo::parse("").cpu_family_model, "unknown/unknown");
 }
 
 /// `kernels::backward` (parameter gradients stored once, not added into zeros) gives

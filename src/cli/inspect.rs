@@ -77,14 +77,7 @@ impl BenchArgs {
         let dev = crate::device::resolve(device.unwrap_or(loaded[0].device))?;
         let peak = crate::bench::peak_gflops(&dev)?;
         if !json {
-            let cpu = crate::bench::CpuInfo::read();
-            println!(
-                "CPU: {} ({}; AVX-512 {}, AMX {})",
-                cpu.cpu_model,
-                cpu.cpu_vendor,
-                if cpu.avx512 { "yes" } else { "no" },
-                if cpu.amx { "yes" } else { "no" }
-            );
+            println!("CPU: {}", crate::bench::CpuInfo::read().describe());
             println!("GEMM peak (2048^3 f32, {threads} threads): {peak:.0} GFLOP/s");
             println!(
                 "{:<22} {:>6} {:>11} {:>9} {:>9} {:>10} {:>8} {:>8}",

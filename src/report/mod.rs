@@ -640,7 +640,7 @@ fn provenance(m: &Manifest) -> Vec<(String, String)> {
         ("device".into(), m.device.clone()),
         (
             "CPU".into(),
-            m.cpu.as_ref().map_or_else(|| "-".into(), |c| c.cpu_model.clone()),
+            m.cpu.as_ref().map_or_else(|| "-".into(), |c| c.describe()),
         ),
         ("spec hash".into(), m.spec_hash.clone()),
         ("started".into(), m.started.clone()),
