@@ -259,7 +259,7 @@ fn fixture_digest(dir: &Path, python: &Path, script: &Path) -> Result<[u8; 32]> 
 /// once per distinct fixture. Two identical fixtures at once wait for one run.
 fn article_side(spec: &Spec, dir: &Path, python: &Path) -> Result<Weights> {
     let (script, _) = driver(spec.model.variant);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    let script = crate::run::project_file(script)?;
     let key = fixture_digest(dir, python, &script)?;
     let slot = ARTICLE_MEMO.lock().unwrap().entry(key).or_default().clone();
     let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());

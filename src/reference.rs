@@ -116,6 +116,7 @@ pub fn numerics_environment(framework: Framework) -> BTreeMap<String, String> {
 /// Train the article's own code for `spec`'s budget into a new run directory.
 pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
     let python = python_for(spec.model.variant, opts.python.clone())?;
+    let script = crate::run::project_file("parity/reference.py")?;
     let dir = crate::run::create_run_dir(&opts.out, spec)?;
     let (num, title, code) = article(spec.model.variant);
     std::fs::write(dir.join("config.yaml"), spec.to_yaml())?;
@@ -137,7 +138,7 @@ pub fn reference(spec: &Spec, data: &Mnist, opts: &Options) -> Result<PathBuf> {
         Some(engine),
     );
     manifest.write(&dir)?;
-    match train_and_import(spec, data, opts, &python, &dir, &mut manifest) {
+    match train_and_import(spec, data, opts, &python, &script, &dir, &mut manifest) {
         Ok(()) => {
             manifest.status = Status::Completed;
             manifest.ended = Some(crate::run::now());
@@ -163,6 +164,7 @@ fn train_and_import(
     data: &Mnist,
     opts: &Options,
     python: &Path,
+    script: &Path,
     dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<()> {
@@ -190,7 +192,6 @@ fn train_and_import(
         "test_size": spec.eval.test_size,
     });
     std::fs::write(work.join("config.json"), serde_json::to_string_pretty(&cfg)?)?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("parity/reference.py");
     if !opts.quiet {
         eprintln!(
             "reference run of {} ({} epochs of {iters} iterations) with {}: the article's own code",
@@ -200,7 +201,7 @@ fn train_and_import(
         );
     }
     let mut cmd = Command::new(python);
-    cmd.arg(&script)
+    cmd.arg(script)
         .arg(work.join("config.json"))
         .arg(&work)
         .env("TF_CPP_MIN_LOG_LEVEL", "2")

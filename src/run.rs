@@ -175,6 +175,37 @@ pub fn git_commit() -> Option<String> {
         .map(str::to_string)
 }
 
+/// A file of the ganlab checkout the binary needs at run time (`parity/reference.py`,
+/// the step-parity drivers, the articles' code): under `GANLAB_HOME` when that is set,
+/// else in the tree the binary was built from, else in the current directory (a
+/// binary copied elsewhere, run from a checkout). The error names every place looked.
+pub fn project_file(rel: &str) -> Result<PathBuf> {
+    let home = std::env::var_os("GANLAB_HOME").map(PathBuf::from);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    find_project_file(rel, home.as_deref(), Path::new(env!("CARGO_MANIFEST_DIR")), &cwd)
+}
+
+fn find_project_file(rel: &str, home: Option<&Path>, built: &Path, cwd: &Path) -> Result<PathBuf> {
+    let places: Vec<(&Path, &str)> = match home {
+        Some(h) => vec![(h, "GANLAB_HOME")],
+        None => vec![(built, "where this binary was built"), (cwd, "the current directory")],
+    };
+    for (dir, _) in &places {
+        let f = dir.join(rel);
+        if f.is_file() {
+            return Ok(f);
+        }
+    }
+    let looked: Vec<String> = places
+        .iter()
+        .map(|(d, why)| format!("{} ({why})", d.join(rel).display()))
+        .collect();
+    bail!(
+        "cannot find ganlab's {rel}: looked at {}; run from a ganlab checkout, or set GANLAB_HOME to one",
+        looked.join(" and ")
+    )
+}
+
 pub fn now() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
@@ -310,6 +341,29 @@ mod tests {
             );
         }
         assert!(!engine(&[]).onednn_off());
+    }
+
+    #[test]
+    fn project_files_are_found_beside_the_build_then_here_and_missing_ones_named() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir(b.path().join("parity")).unwrap();
+        std::fs::write(b.path().join("parity/x.py"), "").unwrap();
+        // The build tree moved away: the current directory's checkout serves.
+        let f = find_project_file("parity/x.py", None, a.path(), b.path()).unwrap();
+        assert_eq!(f, b.path().join("parity/x.py"));
+        // GANLAB_HOME, when set, is the only place looked.
+        let e = find_project_file("parity/x.py", Some(a.path()), a.path(), b.path()).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("GANLAB_HOME") && msg.contains(&a.path().display().to_string()),
+            "{msg}"
+        );
+        let e = find_project_file("parity/y.py", None, a.path(), b.path()).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("where this binary was built") && msg.contains("the current directory"),
+            "{msg}"
+        );
     }
 
     #[test]
