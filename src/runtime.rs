@@ -135,6 +135,20 @@ pub fn for_each_chunk_init<T: Send, S>(
     });
 }
 
+/// `len` zeros, written by the loop's threads: the kernels' large outputs (a step's
+/// 25-100 MB buffers) were zeroed by one thread's memset while the other waited.
+pub fn zeros(len: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    for_each_chunk(&mut v.spare_capacity_mut()[..len], 1 << 16, |_, piece| {
+        piece.iter_mut().for_each(|x| {
+            x.write(0.0);
+        })
+    });
+    // SAFETY: the loop above initialised all `len` elements (every piece once).
+    unsafe { v.set_len(len) };
+    v
+}
+
 /// `f(i, piece)` for each `chunk`-long piece of `out`, in parallel (see
 /// [`for_each_chunk_init`]).
 pub fn for_each_chunk<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {

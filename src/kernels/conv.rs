@@ -73,22 +73,27 @@ impl Act {
     /// `g` at it (`y > 0` iff the pre-activation is, for every slope >= 0), into a new
     /// buffer in one parallel pass (`g` is borrowed: no copy of it first).
     fn grad(self, y: &[f32], g: &[f32]) -> Vec<f32> {
-        let mut out = vec![0f32; g.len()];
+        let mut out = crate::runtime::zeros(g.len());
         crate::runtime::for_each_chunk(&mut out, 1 << 14, move |i, out| {
-            let (g, y) = (&g[i << 14..], &y[i << 14..]);
-            match self {
-                Act::Identity => out.copy_from_slice(&g[..out.len()]),
-                Act::LeakyRelu(a) => out
-                    .iter_mut()
-                    .zip(g.iter().zip(y))
-                    .for_each(|(o, (&g, &y))| *o = super::elementwise::leaky_grad(y, g, a)),
-                Act::Tanh => out
-                    .iter_mut()
-                    .zip(g.iter().zip(y))
-                    .for_each(|(o, (&g, &y))| *o = g * (1.0 - y * y)),
-            }
+            self.grad_into(&y[i << 14..], &g[i << 14..], out)
         });
         out
+    }
+
+    /// [`Act::grad`] of the first `out.len()` elements on one thread (one image, inside
+    /// a per-image loop).
+    fn grad_into(self, y: &[f32], g: &[f32], out: &mut [f32]) {
+        match self {
+            Act::Identity => out.copy_from_slice(&g[..out.len()]),
+            Act::LeakyRelu(a) => out
+                .iter_mut()
+                .zip(g.iter().zip(y))
+                .for_each(|(o, (&g, &y))| *o = super::elementwise::leaky_grad(y, g, a)),
+            Act::Tanh => out
+                .iter_mut()
+                .zip(g.iter().zip(y))
+                .for_each(|(o, (&g, &y))| *o = g * (1.0 - y * y)),
+        }
     }
 
     /// The same activation through candle's ops (devices without these kernels).
@@ -189,6 +194,61 @@ fn valid_range(out: usize, size: usize, stride: usize, k: usize, pad: usize) -> 
 
 /// `[c, h, w]` -> `[c*kh*kw, oh*ow]`.
 fn im2col(x: &[f32], g: &Geom, out: &mut [f32]) {
+    if g.stride == 2 {
+        im2col_stride2(x, g, out)
+    } else {
+        im2col_any(x, g, out)
+    }
+}
+
+/// [`im2col`] of a stride-2 convolution (dcgan's and ACGAN's layers, every transposed
+/// convolution's backward pass): each input row split once into its even and odd
+/// columns, so that every row of the column matrix is a contiguous copy from one of
+/// the halves instead of a gather of every second value. The same values.
+fn im2col_stride2(x: &[f32], g: &Geom, out: &mut [f32]) {
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let half = g.w.div_ceil(2); // the even half's width; the odd half has w / 2
+    let mut split = vec![0f32; 2 * g.h * half]; // [parity][row][half]
+    for c in 0..g.c {
+        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let (even, odd) = split.split_at_mut(g.h * half);
+        for (y, row) in plane.chunks_exact(g.w).enumerate() {
+            let (e, o) = (&mut even[y * half..][..half], &mut odd[y * half..][..half]);
+            for (j, pair) in row.chunks(2).enumerate() {
+                e[j] = pair[0];
+                if let Some(&v) = pair.get(1) {
+                    o[j] = v;
+                }
+            }
+        }
+        for ki in 0..g.kh {
+            let (y_lo, y_hi) = valid_range(oh, g.h, 2, ki, g.ph.before);
+            for kj in 0..g.kw {
+                let (x_lo, x_hi) = valid_range(ow, g.w, 2, kj, g.pw.before);
+                let row = &mut out[((c * g.kh + ki) * g.kw + kj) * oh * ow..][..oh * ow];
+                // Input column 2 * ox + t = 2 * (ox + t div 2) + t mod 2.
+                let t = kj as isize - g.pw.before as isize;
+                let src_half = &split[t.rem_euclid(2) as usize * g.h * half..][..g.h * half];
+                let shift = t.div_euclid(2);
+                for oy in 0..oh {
+                    let dst = &mut row[oy * ow..(oy + 1) * ow];
+                    if oy < y_lo || oy >= y_hi || x_hi <= x_lo {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let y = oy * 2 + ki - g.ph.before;
+                    let from = (y * half) as isize + x_lo as isize + shift;
+                    dst[..x_lo].fill(0.0);
+                    dst[x_hi..].fill(0.0);
+                    dst[x_lo..x_hi].copy_from_slice(&src_half[from as usize..][..x_hi - x_lo]);
+                }
+            }
+        }
+    }
+}
+
+/// [`im2col`] for any stride.
+fn im2col_any(x: &[f32], g: &Geom, out: &mut [f32]) {
     let (oh, ow) = (g.out_h(), g.out_w());
     for c in 0..g.c {
         let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
@@ -423,7 +483,7 @@ fn tall_wgrad(rows: usize) -> bool {
 pub(crate) fn conv_fwd(x: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
     let cols = g.cols();
     let in_len = g.c * g.h * g.w;
-    let mut y = vec![0f32; n * o * cols];
+    let mut y = crate::runtime::zeros(n * o * cols);
     if direct(o, g) {
         let wt = regroup(w, o, g.c, g.kh * g.kw, true);
         crate::runtime::for_each_chunk_init(&mut y, o * cols, Vec::new, |z, i, yn| {
@@ -506,28 +566,46 @@ pub(super) fn finish_wgrad(parts: Vec<Vec<f32>>, o: usize, rows: usize) -> Vec<f
 /// each `x_n` for both: a transposed convolution's backward pass, whose input and
 /// weight gradients both read `cols(dy_n)` (dcgan's 4x4 phases). The same sums in the
 /// same order as the two calls.
+///
+/// With `pre = Some((act, res))`, `x` is the gradient at the op's output and each image
+/// is first taken through the activation's gradient ([`Act::grad`] on `res`) in a
+/// per-thread buffer, while it is in cache, instead of in a pass over the whole batch
+/// before. The third result is each channel's sum of the (pre-activation) `x`, in
+/// [`channel_sum`]'s order (the bias gradient).
 pub(crate) fn conv_fwd_and_weight_grad(
     x: &[f32],
+    pre: Option<(Act, &[f32])>,
     w: &[f32],
     y: &[f32],
     n: usize,
     o: usize,
     g: &Geom,
-) -> (Vec<f32>, Vec<f32>) {
-    if direct(o, g) {
-        return (conv_fwd(x, w, n, o, g, None), conv_weight_grad(x, y, n, o, g));
-    }
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (rows, cols) = (g.rows(), g.cols());
-    let in_len = g.c * g.h * g.w;
+    let (in_len, plane) = (g.c * g.h * g.w, g.h * g.w);
+    if direct(o, g) {
+        let owned = pre.map(|(act, res)| act.grad(res, x));
+        let x = owned.as_deref().unwrap_or(x);
+        let sums = channel_sum(x, n, g.c, plane);
+        return (conv_fwd(x, w, n, o, g, None), conv_weight_grad(x, y, n, o, g), sums);
+    }
     let per = chunk_len(n);
     let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
-    let mut out = vec![0f32; n * o * cols];
-    let mut parts: Vec<Vec<f32>> = vec![Vec::new(); n.div_ceil(per)];
+    let mut out = crate::runtime::zeros(n * o * cols);
+    let mut parts: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); n.div_ceil(per)];
     crate::runtime::for_each_chunk2(&mut out, per * o * cols, &mut parts, 1, |t, out, part| {
         part[0] = {
             let (mut acc, mut buf, mut yt) = (vec![0f32; o * rows], vec![0f32; rows * cols], Vec::new());
+            let (mut xn_buf, mut sums) = (Vec::new(), Vec::new());
             for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
-                im2col(&x[i * in_len..(i + 1) * in_len], g, &mut buf);
+                let mut xn = &x[i * in_len..(i + 1) * in_len];
+                if let Some((act, res)) = pre {
+                    xn_buf.resize(in_len, 0.0);
+                    act.grad_into(&res[i * in_len..], xn, &mut xn_buf);
+                    xn = &xn_buf;
+                }
+                sums.extend(xn.chunks_exact(plane).map(|p| p.iter().sum::<f32>()));
+                im2col(xn, g, &mut buf);
                 fwd_gemm(
                     &buf,
                     w,
@@ -539,16 +617,27 @@ pub(crate) fn conv_fwd_and_weight_grad(
                 );
                 wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
             }
-            acc
+            (acc, sums)
         };
     });
-    (out, finish_wgrad(parts, o, rows))
+    // channel_sum's order: image by image, each channel's plane summed first.
+    let mut db = vec![0f32; g.c];
+    for (_, sums) in &parts {
+        for s in sums.chunks_exact(g.c) {
+            db.iter_mut().zip(s).for_each(|(d, v)| *d += v);
+        }
+    }
+    (
+        out,
+        finish_wgrad(parts.into_iter().map(|(acc, _)| acc).collect(), o, rows),
+        db,
+    )
 }
 
 pub(crate) fn conv_adjoint(y: &[f32], w: &[f32], n: usize, o: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
-    let mut x = vec![0f32; n * in_len];
+    let mut x = crate::runtime::zeros(n * in_len);
     if direct(o, g) {
         let wc = regroup(w, o, g.c, g.kh * g.kw, false);
         crate::runtime::for_each_chunk_init(&mut x, in_len, Vec::new, |s, i, xn| {
@@ -753,12 +842,21 @@ impl ConvTranspose2d {
         let (xd, wd) = (dims4(x.layout(), "x")?, dims4(w.layout(), "w")?);
         let g = self.geom(xd, wd)?;
         let (n, cin, cout) = (xd[0], xd[1], wd[1]);
+        // dx = the convolution of dy; dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T;
+        // dy through the activation's gradient image by image, inside the loop.
+        if x.track_op() && w.track_op() {
+            let (dy, pre) = (host_slice(grad)?, host_slice(res)?);
+            let pre = (self.act != Act::Identity).then_some((self.act, &pre[..]));
+            let (gx, gw, gb) = conv_fwd_and_weight_grad(&dy, pre, &host_slice(w)?, &host_slice(x)?, n, cin, &g);
+            let (gx, gw, gb) = (
+                grad_for(x, || Ok(gx))?,
+                grad_for(w, || Ok(gw))?,
+                grad_for(b, || Ok(gb))?,
+            );
+            return super::grads::sink_params((w, b), (gx, gw, gb));
+        }
         let gy = pre_act_grad(self.act, res, grad)?;
-        // dx = the convolution of dy; dW[c_in, rows] = sum_n x_n[c_in, pixels] @ cols(dy_n)^T
-        let (gx, gw) = if x.track_op() && w.track_op() {
-            let (gx, gw) = conv_fwd_and_weight_grad(&gy, &host_slice(w)?, &host_slice(x)?, n, cin, &g);
-            (grad_for(x, || Ok(gx))?, grad_for(w, || Ok(gw))?)
-        } else {
+        let (gx, gw) = {
             let gx = grad_for(x, || Ok(conv_fwd(&gy, &host_slice(w)?, n, cin, &g, None)))?;
             (
                 gx,
@@ -827,6 +925,37 @@ pub fn conv_transpose2d_act(
 mod tests {
     use super::*;
 
+    /// The stride-2 column matrix is the generic one, value for value: odd and even
+    /// sizes, 'same' pads before and after, 'valid', 3x3, 4x4 and 5x5 kernels.
+    #[test]
+    fn stride2_im2col_equals_the_generic_one() {
+        let pad = |b, a| Pad { before: b, after: a };
+        for (c, h, w, k, ph, pw) in [
+            (3, 28, 28, 4, pad(1, 1), pad(1, 1)),
+            (2, 14, 14, 3, pad(0, 1), pad(0, 1)),
+            (2, 7, 9, 3, pad(1, 1), pad(0, 0)),
+            (1, 5, 6, 5, pad(2, 2), pad(1, 2)),
+            (2, 1, 1, 3, pad(1, 1), pad(1, 1)),
+        ] {
+            let g = Geom {
+                c,
+                h,
+                w,
+                kh: k,
+                kw: k,
+                stride: 2,
+                ph,
+                pw,
+            };
+            let x: Vec<f32> = (0..c * h * w).map(|i| i as f32 + 1.0).collect();
+            let (mut a, mut b) = (vec![f32::NAN; g.rows() * g.cols()], vec![f32::NAN; g.rows() * g.cols()]);
+            im2col_stride2(&x, &g, &mut a);
+            im2col_any(&x, &g, &mut b);
+            assert_eq!(a, b, "{g:?}");
+            assert!(a.iter().any(|&v| v > 0.0));
+        }
+    }
+
     /// The fused backward of a transposed convolution is the two separate calls, bit
     /// for bit: plain and transposed GEMM orientations, strided, and the kn2row path.
     #[test]
@@ -851,9 +980,27 @@ mod tests {
             let x: Vec<f32> = (0..n * g.c * g.h * g.w).map(|i| val(i, 97)).collect();
             let w: Vec<f32> = (0..o * g.rows()).map(|i| val(i, 89)).collect();
             let y: Vec<f32> = (0..n * o * g.cols()).map(|i| val(i, 83)).collect();
-            let (fwd, dw) = conv_fwd_and_weight_grad(&x, &w, &y, n, o, &g);
+            let (fwd, dw, sums) = conv_fwd_and_weight_grad(&x, None, &w, &y, n, o, &g);
             assert_eq!(fwd, conv_fwd(&x, &w, n, o, &g, None), "forward, {g:?}");
             assert_eq!(dw, conv_weight_grad(&x, &y, n, o, &g), "weight gradient, {g:?}");
+            assert_eq!(sums, channel_sum(&x, n, g.c, g.h * g.w), "channel sums, {g:?}");
+            // Through an activation's gradient, image by image: the same as a pass first.
+            let res: Vec<f32> = (0..x.len()).map(|i| val(i, 71)).collect();
+            for act in [Act::LeakyRelu(0.2), Act::Tanh] {
+                let gy = act.grad(&res, &x);
+                let (fwd, dw, sums) = conv_fwd_and_weight_grad(&x, Some((act, &res)), &w, &y, n, o, &g);
+                assert_eq!(fwd, conv_fwd(&gy, &w, n, o, &g, None), "forward through {act:?}, {g:?}");
+                assert_eq!(
+                    dw,
+                    conv_weight_grad(&gy, &y, n, o, &g),
+                    "weight gradient through {act:?}"
+                );
+                assert_eq!(
+                    sums,
+                    channel_sum(&gy, n, g.c, g.h * g.w),
+                    "channel sums through {act:?}"
+                );
+            }
             assert!(fwd.iter().any(|&v| v != 0.0) && dw.iter().any(|&v| v != 0.0));
         }
     }

@@ -146,7 +146,7 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi
     let (c_out, gr) = (g.c, Grid { h: g.h / 2, w: g.w / 2 });
     let wt = pack_taps(w, c_in, c_out);
     let (mm, cells) = (c_in * c_out, gr.cells());
-    let mut y = vec![0f32; n * c_out * g.h * g.w];
+    let mut y = crate::runtime::zeros(n * c_out * g.h * g.w);
     let in_len = c_in * gr.h * gr.w;
     crate::runtime::for_each_chunk_init(
         &mut y,

@@ -116,7 +116,7 @@ fn fold_kernels(g: &[f32], o: usize, c: usize, t: &Taps) -> Vec<f32> {
 /// `[n, 4 * o, h, w]` (classes) -> `[n, o, 2h, 2w]`, plus the bias, then `act`.
 fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize, act: Act) -> Vec<f32> {
     let hw = h * w;
-    let mut y = vec![0f32; n * o * 4 * hw];
+    let mut y = crate::runtime::zeros(n * o * 4 * hw);
     crate::runtime::for_each_chunk(&mut y, o * 4 * hw, |i, yn| {
         let src = &y4[i * 4 * o * hw..][..4 * o * hw];
         for (oc, plane) in yn.chunks_mut(4 * hw).enumerate() {
@@ -139,7 +139,7 @@ fn interleave(y4: &[f32], b: &[f32], n: usize, o: usize, h: usize, w: usize, act
 /// Adjoint of [`interleave`] (without the bias): `[n, o, 2h, 2w]` -> `[n, 4 * o, h, w]`.
 fn deinterleave(y: &[f32], n: usize, o: usize, h: usize, w: usize) -> Vec<f32> {
     let hw = h * w;
-    let mut y4 = vec![0f32; n * o * 4 * hw];
+    let mut y4 = crate::runtime::zeros(n * o * 4 * hw);
     crate::runtime::for_each_chunk(&mut y4, 4 * o * hw, |i, dst| {
         let yn = &y[i * o * 4 * hw..][..o * 4 * hw];
         for (oc, plane) in yn.chunks(4 * hw).enumerate() {
