@@ -2,7 +2,8 @@
 # ganlab beside its PyTorch and TensorFlow peers, interleaved: each round runs every
 # engine on each spec group one after the other (starting with a different engine
 # each round), so that a slow minute of a shared host falls on all of them; ROUNDS
-# rounds for the MLPs (default 5), CNN_ROUNDS for the CNNs (default 3). 2 threads
+# rounds for the MLPs (default 5), CNN_ROUNDS for the CNNs (default 3; CNN_WARMUP
+# untimed iterations first, default 3). 2 threads
 # everywhere. Every JSON line names the CPU (`cpu_model`, `cpu_vendor`, `cpu_family_model`, `cpu_cache`, `avx512`,
 # `amx`, from /proc/cpuinfo) and its round.
 # Then benches/rounds.py prints, per spec and engine, the median of the round
@@ -20,6 +21,11 @@ PEER_PY="${PEER_PY:-.venv-peers/bin/python}"
 TF_PY="${TF_PY:-.venv-peers/bin/python}"
 ITERS="${ITERS:-60}"
 CNN_ITERS="${CNN_ITERS:-5}"
+# Untimed CNN iterations first, every engine alike: after 1, ganlab's first timed
+# tanh_cnn_sgd iterations were still slower in some processes (five processes each,
+# Intel Xeon 6/167: medians 347-376 ms after 1, 350-362 after 3; the largest timed
+# iteration 359-394 against 359-366).
+CNN_WARMUP="${CNN_WARMUP:-3}"
 ROUNDS="${ROUNDS:-5}"
 CNN_ROUNDS="${CNN_ROUNDS:-3}"
 out="${1:-benches/results/side_by_side-$(date +%F).jsonl}"
@@ -38,9 +44,9 @@ for l in sys.stdin:
 mlp_ganlab() { "$bin" bench experiments/vanilla_mlp_keras.yaml experiments/mlp_pytorch.yaml --threads 2 --iters "$ITERS" --json; }
 mlp_torch() { "$PEER_PY" benches/peers/torch_mlp.py --threads 2 --iters "$ITERS"; }
 mlp_tf() { "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$ITERS" --warmup 5 --specs vanilla_mlp_keras 2>/dev/null; }
-cnn_ganlab() { "$bin" bench experiments/tanh_cnn_sgd.yaml experiments/dcgan.yaml experiments/acgan.yaml --threads 2 --iters "$CNN_ITERS" --warmup 1 --json; }
-cnn_torch() { "$PEER_PY" benches/peers/torch_cnn.py --threads 2 --iters "$CNN_ITERS" --warmup 1; }
-cnn_tf() { "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$CNN_ITERS" --warmup 1 --specs tanh_cnn_sgd,dcgan,acgan 2>/dev/null; }
+cnn_ganlab() { "$bin" bench experiments/tanh_cnn_sgd.yaml experiments/dcgan.yaml experiments/acgan.yaml --threads 2 --iters "$CNN_ITERS" --warmup "$CNN_WARMUP" --json; }
+cnn_torch() { "$PEER_PY" benches/peers/torch_cnn.py --threads 2 --iters "$CNN_ITERS" --warmup "$CNN_WARMUP"; }
+cnn_tf() { "$TF_PY" benches/peers/tf_keras.py --threads 2 --iters "$CNN_ITERS" --warmup "$CNN_WARMUP" --specs tanh_cnn_sgd,dcgan,acgan 2>/dev/null; }
 # One engine's turn in round R: its lines go to $out. A peer that fails (TensorFlow's
 # acgan on a CPU without AVX-512: "Conv2D ... only supports the NHWC tensor format")
 # loses the figures it did not print, with a warning; the other engines and rounds go
