@@ -620,13 +620,7 @@ pub(crate) fn conv_fwd_and_weight_grad(
             (acc, sums)
         };
     });
-    // channel_sum's order: image by image, each channel's plane summed first.
-    let mut db = vec![0f32; g.c];
-    for (_, sums) in &parts {
-        for s in sums.chunks_exact(g.c) {
-            db.iter_mut().zip(s).for_each(|(d, v)| *d += v);
-        }
-    }
+    let db = sum_image_sums(parts.iter().map(|(_, sums)| &sums[..]), g.c);
     (
         out,
         finish_wgrad(parts.into_iter().map(|(acc, _)| acc).collect(), o, rows),
@@ -715,6 +709,18 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
     } else {
         finish_wgrad(parts, o, rows)
     }
+}
+
+/// The bias gradient from per-image channel sums (`[images, c]` per chunk, chunks in
+/// image order), added image by image: [`channel_sum`]'s order, bit for bit.
+pub(super) fn sum_image_sums<'a>(chunks: impl Iterator<Item = &'a [f32]>, c: usize) -> Vec<f32> {
+    let mut db = vec![0f32; c];
+    for sums in chunks {
+        for image in sums.chunks_exact(c) {
+            db.iter_mut().zip(image).for_each(|(d, v)| *d += v);
+        }
+    }
+    db
 }
 
 /// Per-channel sum over images and pixels of `[n, o, p]`.
@@ -856,13 +862,8 @@ impl ConvTranspose2d {
             return super::grads::sink_params((w, b), (gx, gw, gb));
         }
         let gy = pre_act_grad(self.act, res, grad)?;
-        let (gx, gw) = {
-            let gx = grad_for(x, || Ok(conv_fwd(&gy, &host_slice(w)?, n, cin, &g, None)))?;
-            (
-                gx,
-                grad_for(w, || Ok(conv_weight_grad(&gy, &host_slice(x)?, n, cin, &g)))?,
-            )
-        };
+        let gx = grad_for(x, || Ok(conv_fwd(&gy, &host_slice(w)?, n, cin, &g, None)))?;
+        let gw = grad_for(w, || Ok(conv_weight_grad(&gy, &host_slice(x)?, n, cin, &g)))?;
         let gb = grad_for(b, || Ok(channel_sum(&gy, n, cout, g.h * g.w)))?;
         super::grads::sink_params((w, b), (gx, gw, gb))
     }

@@ -18,8 +18,8 @@ use std::sync::Mutex;
 use candle_core::{bail, Result, Shape, Tensor};
 
 use super::conv::{
-    adjoint_image, chunk_len, conv_fwd_image, dims4, finish_wgrad, fwd_weights, kn2row, pre_act_grad, wgrad_image, Act,
-    Conv2d, Epilogue, Padding,
+    adjoint_image, chunk_len, conv_fwd_image, dims4, finish_wgrad, fwd_weights, kn2row, pre_act_grad, sum_image_sums,
+    wgrad_image, Act, Conv2d, Epilogue, Padding,
 };
 use super::dense::transpose;
 use super::pool::first_max4;
@@ -176,13 +176,7 @@ impl Conv2dPool2 {
             };
         });
         drop(slots);
-        // channel_sum's order: image by image, each channel's plane summed first.
-        let mut db = vec![0f32; o];
-        for (_, sums) in &parts {
-            for plane in sums.chunks_exact(o) {
-                db.iter_mut().zip(plane).for_each(|(s, v)| *s += v);
-            }
-        }
+        let db = sum_image_sums(parts.iter().map(|(_, sums)| &sums[..]), o);
         let dw = want_w.then(|| finish_wgrad(parts.into_iter().map(|(acc, _)| acc).collect(), o, rows));
         let gx = grad_for(x, || Ok(gx))?;
         let gw = grad_for(w, || Ok(dw.unwrap_or_default()))?;
