@@ -11,7 +11,8 @@
 //! - `dense`: a Dense layer as one op over `gemm`;
 //! - `conv`: Conv2D / Conv2DTranspose (im2col + gemm), TensorFlow's padding;
 //! - `conv_pool`: Conv2D + activation + 2x2 MaxPooling2D as one op (001's D);
-//! - `subpixel`: the 4x4 stride-2 Conv2DTranspose forward, phase by phase, no im2col;
+//! - `subpixel`: the 4x4 stride-2 Conv2DTranspose forward, phase by phase (Winograd
+//!   F(2x2, 2x2)), no im2col;
 //! - `upconv`: `UpSampling2D(2)` + 'same' `Conv2D` fused;
 //! - `pool`: `MaxPooling2D` with TensorFlow's backward.
 //!

@@ -1,33 +1,30 @@
 //! The forward pass of Keras `Conv2DTranspose(o, (4, 4), strides=(2, 2),
-//! padding='same')` (article 004's two upsampling layers) without column matrices.
+//! padding='same')` (article 004's two upsampling layers) by Winograd's F(2 x 2, 2 x 2),
+//! without column matrices.
 //!
 //! Output pixel `(2p + a, 2q + b)` of a stride-2 4 x 4 transposed convolution sees, per
-//! axis, two of the four taps: for `a = 0` taps 1 and 3 at input rows `p` and `p - 1`,
-//! for `a = 1` taps 0 and 2 at rows `p + 1` and `p`. Each of the four output phases
-//! `(a, b)` is thus a 2 x 2 stride-1 convolution of the *input*, and each of its four
-//! taps one GEMM `W_tap^T x` on a shifted view of the input: no `W^T x` column matrix
-//! (16 times the input) and no col2im scatter of it.
+//! axis, two of the four taps: for `a = 0` taps 3 and 1 at input rows `p - 1` and `p`,
+//! for `a = 1` taps 2 and 0 at rows `p` and `p + 1`. Each of the four output phases
+//! `(a, b)` is thus a 2 x 2 stride-1 correlation of the *input* (no `W^T x` column
+//! matrix, 16 times the input, and no col2im scatter of it).
 //!
-//! The shifted views need no copies. Each input plane is stored once, padded, with a
-//! row pitch of `w + 1` (one zero column that is the right pad of its row and the left
-//! pad of the next) and a zero row above and below; the view of tap `(d, e)` is then
-//! the same plane read from `d * pitch + e` further on, and the GEMM computes an
-//! `h x (w + 1)` grid whose last column is discarded (7-14 % more multiply-adds than
-//! the column form, and none of its memory traffic). Only the summation order differs
-//! from [`super::conv`]'s column form (test `equals_the_column_form`); the parity
-//! tests bound the difference.
+//! Each phase's 2 x 2 correlation is computed by Winograd's minimal filtering F(2, 2)
+//! along both axes (Lavin and Gray 2015, "Fast Algorithms for Convolutional Neural
+//! Networks"): a 2 x 2 block of outputs from a 3 x 3 input window takes 9 products
+//! per channel pair instead of 16, as 9 GEMMs `U_xi^T V_xi` (channels x channels times
+//! channels x tiles). The transforms are sums and differences only (`B^T`, `G`, `A^T`
+//! below): no fractions, so no rounding beyond that of the reordered sums; test
+//! `equals_the_column_form` bounds the difference against [`super::conv`]'s column form
+//! and the parity tests against the article's framework.
 //!
-//! Measured against the column form (AMD EPYC, 2 threads, 256 images, min of 9,
-//! interleaved): 0.85-0.89 of the time at 14 -> 28, 0.79-0.90 at 7 -> 14. The backward
-//! pass stays on the column form: the same phase decomposition (the input gradient as
-//! 16 tap products over the output gradient's phases, the weight gradient as
-//! `x dy_phase^T`) took 0.99-1.05 of the time of the column form's, whose input and
-//! weight gradients share one im2col of `dy`.
+//! Measured (Intel Xeon with AVX-512, 2 threads, dcgan's step, `ganlab bench
+//! experiments/dcgan.yaml --breakdown`, the two forms alternated in one session): the
+//! 14 -> 28 layer's forward over 256 images 82-86 ms against 98-104 ms for the previous
+//! tap-by-tap GEMMs (16 per phase set, on shifted views of a padded plane); 7 -> 14 24-26
+//! against 28-31 ms. The backward pass stays on the column form ([`super::conv`]),
+//! whose input and weight gradients share one im2col of `dy`.
 
 use super::conv::{Epilogue, Geom, Pad};
-
-/// The two taps of output phase `a` along one axis: `(kernel index, input offset)`.
-const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];
 
 /// Whether `g` (the convolution on the transposed convolution's *output*, as
 /// [`super::conv`] states it) is a 4 x 4 stride-2 'same' one over an even image.
@@ -41,69 +38,12 @@ pub(crate) fn fits(g: &Geom) -> bool {
         && g.w.is_multiple_of(2)
 }
 
-/// The padded planes of an `h x w` input.
-#[derive(Clone, Copy, Debug)]
-struct Grid {
-    h: usize,
-    w: usize,
-}
-
-impl Grid {
-    /// Row pitch: the row and one zero column.
-    fn pitch(self) -> usize {
-        self.w + 1
-    }
-    /// Where pixel (0, 0) lies in a padded plane: after a zero row and one zero.
-    fn base(self) -> usize {
-        self.w + 2
-    }
-    /// One padded plane: reads at offsets -1..=1 of every grid position stay inside.
-    fn plane(self) -> usize {
-        self.base() + (self.h + 1) * self.pitch() + 1
-    }
-    /// The positions a GEMM computes: `h` rows of `pitch` (the last column discarded).
-    fn cells(self) -> usize {
-        self.h * self.pitch()
-    }
-    /// Start of tap offset `(d, e)`'s view in a plane.
-    fn at(self, d: isize, e: isize) -> usize {
-        (self.base() as isize + d * self.pitch() as isize + e) as usize
-    }
-}
-
-/// `src` `[c, h, w]` -> `out` `[c, plane]`, padded with zeros.
-fn pad_planes(src: &[f32], c: usize, gr: Grid, out: &mut [f32]) {
-    out.fill(0.0);
-    for (s, o) in src
-        .chunks_exact(gr.h * gr.w)
-        .zip(out.chunks_exact_mut(gr.plane()))
-        .take(c)
-    {
-        for (row, srow) in o[gr.base()..].chunks_mut(gr.pitch()).zip(s.chunks_exact(gr.w)) {
-            row[..gr.w].copy_from_slice(srow);
-        }
-    }
-}
-
-/// `w [c_in, c_out, 4, 4]` -> 16 matrices `W_tap^T [c_out, c_in]`, tap `ki * 4 + kj`
-/// at `tap * c_in * c_out`.
-fn pack_taps(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
-    let mut out = vec![0f32; w.len()];
-    for ci in 0..c_in {
-        for co in 0..c_out {
-            for t in 0..16 {
-                out[t * c_in * c_out + co * c_in + ci] = w[(ci * c_out + co) * 16 + t];
-            }
-        }
-    }
-    out
-}
-
 /// A strided operand: values from `off`, `(row stride, column stride)`.
 type View<'a> = (&'a [f32], usize, (usize, usize));
 
-/// `dst [m, n] (+)= lhs [m, k] @ rhs [k, n]`, one thread, operands as strided views.
-fn gemm(dst: &mut [f32], acc: bool, lhs: View, rhs: View, (m, n, k): (usize, usize, usize)) {
+/// `dst [m, n] = lhs [m, k] @ rhs [k, n]` with `dst` column-major (`dst[j * m + i]`),
+/// one thread.
+fn gemm_cm(dst: &mut [f32], lhs: View, rhs: View, (m, n, k): (usize, usize, usize)) {
     let last = |(v, off, (rs, cs)): View, r: usize, c: usize| {
         assert!(
             off + (r - 1) * rs + (c - 1) * cs < v.len(),
@@ -121,9 +61,9 @@ fn gemm(dst: &mut [f32], acc: bool, lhs: View, rhs: View, (m, n, k): (usize, usi
             n,
             k,
             dst.as_mut_ptr(),
+            m as isize,
             1,
-            n as isize,
-            acc,
+            false,
             lhs.0.as_ptr().add(lhs.1),
             lhs.2 .1 as isize,
             lhs.2 .0 as isize,
@@ -140,49 +80,226 @@ fn gemm(dst: &mut [f32], acc: bool, lhs: View, rhs: View, (m, n, k): (usize, usi
     }
 }
 
-/// The forward pass: `x [n, c_in, h, w]`, `w [c_in, c_out, 4, 4]` -> `[n, c_out, 2h, 2w]`
-/// (no bias). `g` is the convolution on the output ([`fits`]).
-pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
-    let (c_out, gr) = (g.c, Grid { h: g.h / 2, w: g.w / 2 });
-    let wt = pack_taps(w, c_in, c_out);
-    let (mm, cells) = (c_in * c_out, gr.cells());
-    let mut y = crate::runtime::zeros(n * c_out * g.h * g.w);
-    let in_len = c_in * gr.h * gr.w;
-    crate::runtime::for_each_chunk_init(
-        &mut y,
-        c_out * g.h * g.w,
-        || (vec![0f32; c_in * gr.plane()], vec![0f32; c_out * cells]),
-        |(xp, ph), i, yn| {
-            let xn = &x[i * in_len..][..in_len];
-            pad_planes(xn, c_in, gr, xp);
-            for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                for (i, &(ki, d)) in TAPS[a].iter().enumerate() {
-                    for (j, &(kj, e)) in TAPS[b].iter().enumerate() {
-                        let t = ki * 4 + kj;
-                        let lhs = (&wt[t * mm..(t + 1) * mm], 0, (c_in, 1));
-                        let rhs = (&xp[..], gr.at(d, e), (gr.plane(), 1));
-                        gemm(ph, i + j > 0, lhs, rhs, (c_out, cells, c_in));
+/// Images whose tiles share one GEMM (its `n`).
+const GROUP: usize = 4;
+
+/// F(2, 2) along one axis, correlation form: the input window `(d0, d1, d2)` to
+/// `(d0 - d1, d1, d2 - d1)`.
+#[inline(always)]
+fn bt(d: [f32; 3]) -> [f32; 3] {
+    [d[0] - d[1], d[1], d[2] - d[1]]
+}
+
+/// The taps `(g0, g1)` to `(g0, g0 + g1, g1)`.
+#[inline(always)]
+fn gt(g: [f32; 2]) -> [f32; 3] {
+    [g[0], g[0] + g[1], g[1]]
+}
+
+/// The products `(m0, m1, m2)` to the two outputs `(m0 + m1, m1 + m2)`.
+#[inline(always)]
+fn at(m: [f32; 3]) -> [f32; 2] {
+    [m[0] + m[1], m[1] + m[2]]
+}
+
+/// The phase's kernel index along one axis for its window's taps 0 and 1: phase 0 reads
+/// rows `p - 1, p` with taps 3, 1; phase 1 rows `p, p + 1` with taps 2, 0.
+fn tap(a: usize, i: usize) -> usize {
+    3 - a - 2 * i
+}
+
+/// `U[phase][xi][c_out][c_in]`: each phase's 2 x 2 taps, transformed (`G g G^T`).
+fn transform_weights(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
+    let mut u = vec![0f32; 4 * 9 * c_out * c_in];
+    for (ph, (a, b)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+        for ci in 0..c_in {
+            for co in 0..c_out {
+                let k = &w[(ci * c_out + co) * 16..][..16];
+                let g = |i: usize, j: usize| k[tap(a, i) * 4 + tap(b, j)];
+                let rows = [gt([g(0, 0), g(0, 1)]), gt([g(1, 0), g(1, 1)])];
+                for xj in 0..3 {
+                    let col = gt([rows[0][xj], rows[1][xj]]);
+                    for xi in 0..3 {
+                        u[((ph * 9 + xi * 3 + xj) * c_out + co) * c_in + ci] = col[xi];
                     }
                 }
-                // y[co, 2p + a, 2q + b] = ph[co, p * pitch + q]
-                for co in 0..c_out {
-                    for p in 0..gr.h {
-                        let src = &ph[co * cells + p * gr.pitch()..][..gr.w];
-                        let dst = &mut yn[(co * g.h + 2 * p + a) * g.w..][..g.w];
-                        for (q, &v) in src.iter().enumerate() {
-                            dst[2 * q + b] = v;
+            }
+        }
+    }
+    u
+}
+
+/// `o[xi * 3 + xj] = (B^T d B)[xi][xj]` of nine channel vectors `d[r * 3 + s]` (the 3 x 3
+/// window), channel by channel.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+fn input_transform(d: [&[f32]; 9], o: [&mut [f32]; 9]) {
+    let c = o[0].len();
+    let [o0, o1, o2, o3, o4, o5, o6, o7, o8] = o;
+    let (o0, o1, o2, o3, o4, o5, o6, o7, o8) = (
+        &mut o0[..c],
+        &mut o1[..c],
+        &mut o2[..c],
+        &mut o3[..c],
+        &mut o4[..c],
+        &mut o5[..c],
+        &mut o6[..c],
+        &mut o7[..c],
+        &mut o8[..c],
+    );
+    let d: [&[f32]; 9] = d.map(|v| &v[..c]);
+    for k in 0..c {
+        let r0 = bt([d[0][k], d[1][k], d[2][k]]);
+        let r1 = bt([d[3][k], d[4][k], d[5][k]]);
+        let r2 = bt([d[6][k], d[7][k], d[8][k]]);
+        let e0 = bt([r0[0], r1[0], r2[0]]);
+        let e1 = bt([r0[1], r1[1], r2[1]]);
+        let e2 = bt([r0[2], r1[2], r2[2]]);
+        (o0[k], o3[k], o6[k]) = (e0[0], e0[1], e0[2]);
+        (o1[k], o4[k], o7[k]) = (e1[0], e1[1], e1[2]);
+        (o2[k], o5[k], o8[k]) = (e2[0], e2[1], e2[2]);
+    }
+}
+
+/// `y[oi * 2 + oj] = (A^T M A)[oi][oj]` over tiles, `m[xi * 3 + xj]` the products.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+fn output_transform(m: [&[f32]; 9], y: [&mut [f32]; 4]) {
+    let n = y[0].len();
+    let [y0, y1, y2, y3] = y;
+    let (y0, y1, y2, y3) = (&mut y0[..n], &mut y1[..n], &mut y2[..n], &mut y3[..n]);
+    let m: [&[f32]; 9] = m.map(|v| &v[..n]);
+    for j in 0..n {
+        let r0 = at([m[0][j], m[1][j], m[2][j]]);
+        let r1 = at([m[3][j], m[4][j], m[5][j]]);
+        let r2 = at([m[6][j], m[7][j], m[8][j]]);
+        let c0 = at([r0[0], r1[0], r2[0]]);
+        let c1 = at([r0[1], r1[1], r2[1]]);
+        (y0[j], y1[j], y2[j], y3[j]) = (c0[0], c1[0], c0[1], c1[1]);
+    }
+}
+
+/// The forward pass: `x [n, c_in, h, w]`, `w [c_in, c_out, 4, 4]` -> `[n, c_out, 2h, 2w]`,
+/// then `epi`'s bias and activation, if any. `g` is the convolution on the output
+/// ([`fits`]). Images go `GROUP` at a time through each thread: pad (channels last),
+/// then per phase the input transform, 9 GEMMs, the output transform and its scatter.
+pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
+    let c_out = g.c;
+    let (h, wd) = (g.h / 2, g.w / 2);
+    let (th, tw) = (h.div_ceil(2), wd.div_ceil(2));
+    let t = th * tw;
+    // The padded image, channels last: input pixel (r, q) at (r + 1, q + 1), zeros around.
+    let (hp, wp) = (2 * th + 2, 2 * tw + 2);
+    let u = transform_weights(w, c_in, c_out);
+    let out_img = c_out * g.h * g.w;
+    let in_len = c_in * h * wd;
+    let mut y = crate::runtime::zeros(n * out_img);
+    crate::runtime::for_each_chunk_init(
+        &mut y,
+        GROUP * out_img,
+        || {
+            (
+                vec![0f32; GROUP * hp * wp * c_in],
+                vec![0f32; 9 * GROUP * t * c_in],
+                vec![0f32; 9 * c_out * GROUP * t],
+                vec![0f32; 4 * GROUP * t],
+            )
+        },
+        |(xp, v, m, ys), gi, yg| {
+            let imgs = yg.len() / out_img;
+            let nt = imgs * t;
+            let c = c_in;
+            for i in 0..imgs {
+                let xn = &x[(gi * GROUP + i) * in_len..][..in_len];
+                let xi = &mut xp[i * hp * wp * c..][..hp * wp * c];
+                xi.fill(0.0);
+                for r in 0..h {
+                    for q in 0..wd {
+                        let px = &mut xi[((r + 1) * wp + q + 1) * c..][..c];
+                        for (k, o) in px.iter_mut().enumerate() {
+                            *o = xn[(k * h + r) * wd + q];
                         }
                     }
                 }
             }
-            if let Some(e) = epi {
-                e.apply(yn);
+            for (ph, (a, b)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+                // V[xi][img * t + tile][c] = B^T d B of the tile's 3 x 3 window, channels last.
+                for i in 0..imgs {
+                    let xi = &xp[i * hp * wp * c..][..hp * wp * c];
+                    for ty in 0..th {
+                        for tx in 0..tw {
+                            let px = |r: usize, s: usize| &xi[((2 * ty + a + r) * wp + 2 * tx + b + s) * c..][..c];
+                            let d = [
+                                px(0, 0),
+                                px(0, 1),
+                                px(0, 2),
+                                px(1, 0),
+                                px(1, 1),
+                                px(1, 2),
+                                px(2, 0),
+                                px(2, 1),
+                                px(2, 2),
+                            ];
+                            let col = i * t + ty * tw + tx;
+                            let mut outs = v.chunks_exact_mut(nt * c).map(|p| &mut p[col * c..][..c]);
+                            let o: [&mut [f32]; 9] = std::array::from_fn(|_| outs.next().expect("9 planes"));
+                            input_transform(d, o);
+                        }
+                    }
+                }
+                // M[xi]^T [tiles, c_out] = V[xi] [tiles, c] @ U[xi]^T: the tiles along the
+                // microkernel's vectors, so that M's tiles are contiguous per channel.
+                for xi in 0..9 {
+                    let lhs = (&v[xi * nt * c..][..nt * c], 0, (c, 1));
+                    let rhs = (&u[(ph * 9 + xi) * c_out * c..][..c_out * c], 0, (1, c));
+                    gemm_cm(&mut m[xi * c_out * nt..][..c_out * nt], lhs, rhs, (nt, c_out, c));
+                }
+                // y[co, 2p + a, 2q + b] from A^T M A of its tile.
+                for co in 0..c_out {
+                    let mk: [&[f32]; 9] = std::array::from_fn(|k| &m[(k * c_out + co) * nt..][..nt]);
+                    let (y0, rest) = ys.split_at_mut(GROUP * t);
+                    let (y1, rest) = rest.split_at_mut(GROUP * t);
+                    let (y2, y3) = rest.split_at_mut(GROUP * t);
+                    let (y0, y1, y2, y3) = (&mut y0[..nt], &mut y1[..nt], &mut y2[..nt], &mut y3[..nt]);
+                    output_transform(mk, [&mut *y0, &mut *y1, &mut *y2, &mut *y3]);
+                    if let Some(e) = epi {
+                        for yk in [&mut *y0, &mut *y1, &mut *y2, &mut *y3] {
+                            yk.iter_mut().for_each(|v| *v += e.bias[co]);
+                            e.act.apply(yk);
+                        }
+                    }
+                    for i in 0..imgs {
+                        let yn = &mut yg[i * out_img + co * g.h * g.w..][..g.h * g.w];
+                        for ty in 0..th {
+                            for oi in 0..2 {
+                                let p = 2 * ty + oi;
+                                if p >= h {
+                                    continue;
+                                }
+                                // Output row 2p + a: tile tx's two values at columns
+                                // 4 tx + b and 4 tx + 2 + b.
+                                let dst = &mut yn[(2 * p + a) * g.w..][..g.w];
+                                let j = i * t + ty * tw;
+                                let (s0, s1) = if oi == 0 {
+                                    (&y0[j..][..tw], &y1[j..][..tw])
+                                } else {
+                                    (&y2[j..][..tw], &y3[j..][..tw])
+                                };
+                                for ((quad, &v0), &v1) in dst.chunks_exact_mut(4).zip(s0).zip(s1) {
+                                    quad[b] = v0;
+                                    quad[2 + b] = v1;
+                                }
+                                // An odd width: the last tile's first column only.
+                                if wd % 2 == 1 {
+                                    dst[4 * (tw - 1) + b] = s0[tw - 1];
+                                }
+                            }
+                        }
+                    }
+                }
             }
         },
     );
     y
 }
-
 #[cfg(test)]
 mod tests {
     use super::super::conv::{conv_adjoint, Act};
@@ -204,7 +321,8 @@ mod tests {
     #[test]
     fn equals_the_column_form() {
         let one = Pad { before: 1, after: 1 };
-        for (n, c_in, c_out, h) in [(3, 5, 7, 7), (2, 6, 3, 14), (1, 1, 1, 1)] {
+        // 6 images: a full group of 4 and a part of one; 7 x 7: an odd width (half tiles).
+        for (n, c_in, c_out, h) in [(3, 5, 7, 7), (2, 6, 3, 14), (1, 1, 1, 1), (6, 4, 5, 6)] {
             let g = Geom {
                 c: c_out,
                 h: 2 * h,
