@@ -1,6 +1,9 @@
 """Summarise the rounds of `benches/side_by_side.sh`: per spec and engine, the median
 of the round medians and their spread (smallest and largest round median), and
-ganlab's ratio to the fastest peer. Refuses lines from more than one CPU model: a
+ganlab's ratio to the fastest peer; beside them, the range of the GEMM peak each engine's
+processes measured at their start (2048^3 f32, 2 threads: how fast the host was at
+each round, which moves the round medians of every engine). Round 0 (settling) is not
+counted. Refuses lines from more than one CPU model: a
 ratio only means something between engines measured side by side on one machine.
 
     python3 benches/rounds.py benches/results/side_by_side-DATE.jsonl
@@ -29,11 +32,19 @@ def main(path):
     model, vendor, avx512, amx, fm, cache = cpus.pop()
     print(f"CPU: {model} ({vendor}; family/model {fm}, cache {cache}; "
           f"AVX-512 {'yes' if avx512 else 'no'}, AMX {'yes' if amx else 'no'})")
-    rounds = {}
+    # Round 0 settles the host (side_by_side.sh) and is not counted.
+    settling = [r for r in rows if r.get("round") == 0]
+    rows = [r for r in rows if r.get("round") != 0]
+    if settling:
+        print(f"({len(settling)} lines of the settling round 0 not counted)")
+    rounds, peaks = {}, {}
     for r in rows:
         rounds.setdefault((r["spec"], engine(r)), []).append(r["median_ms"])
-    print("| spec | engine | rounds | median of round medians (ms) | spread (min-max, ms) | spread / median |")
-    print("| --- | --- | --- | --- | --- | --- |")
+        if r.get("peak_gflops"):
+            peaks.setdefault((r["spec"], engine(r)), []).append(r["peak_gflops"])
+    print("| spec | engine | rounds | median of round medians (ms) | spread (min-max, ms) | spread / median "
+          "| GEMM peak at each process's start (GFLOP/s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     ratios = []
     for spec in ORDER:
         med = {}
@@ -43,7 +54,10 @@ def main(path):
                 continue
             m = statistics.median(v)
             med[e] = m
-            print(f"| {spec} | {e} | {len(v)} | {m:,.1f} | {min(v):,.1f}-{max(v):,.1f} | {(max(v) - min(v)) / m:.0%} |")
+            pk = peaks.get((spec, e))
+            pk = f"{min(pk):,.0f}-{max(pk):,.0f}" if pk else "-"
+            print(f"| {spec} | {e} | {len(v)} | {m:,.1f} | {min(v):,.1f}-{max(v):,.1f} | {(max(v) - min(v)) / m:.0%} "
+                  f"| {pk} |")
         peers = {e: m for e, m in med.items() if e != "ganlab"}
         if "ganlab" in med and peers:
             fastest = min(peers, key=peers.get)

@@ -3,7 +3,7 @@
 # engine on each spec group one after the other (starting with a different engine
 # each round), so that a slow minute of a shared host falls on all of them; ROUNDS
 # rounds for the MLPs (default 5), CNN_ROUNDS for the CNNs (default 3; CNN_WARMUP
-# untimed iterations first, default 3). 2 threads
+# untimed iterations first, default 3), after an uncounted round 0. 2 threads
 # everywhere. Every JSON line names the CPU (`cpu_model`, `cpu_vendor`, `cpu_family_model`, `cpu_cache`, `avx512`,
 # `amx`, from /proc/cpuinfo) and its round.
 # Then benches/rounds.py prints, per spec and engine, the median of the round
@@ -64,6 +64,13 @@ rotated() {  # rotated ROUND A B C: A B C, then B C A, then C A B, ...
   local r="$1"; shift; local e=("$@") k
   for k in 0 1 2; do echo "${e[$(( (k + r - 1) % 3 ))]}"; done
 }
+# Round 0 settles the host and is not counted (benches/rounds.py skips it): one MLP turn
+# of every engine. The first process after the machine sat idle measured its GEMM peak
+# at 299 GFLOP/s against 409-413 in the processes of rounds 2-5 (Intel Xeon 6/167,
+# 2026-12-05, benches/results/side_by_side-2026-12-05-intel-winograd.jsonl), and
+# round 1 always starts with ganlab.
+echo "round 0 (settling, not counted): MLPs" >&2
+for f in mlp_ganlab mlp_torch mlp_tf; do engine "$f" 0; done
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS: MLPs" >&2
   for f in $(rotated "$r" mlp_ganlab mlp_torch mlp_tf); do engine "$f" "$r"; done
