@@ -11,8 +11,8 @@
 //! Each phase's 2 x 2 correlation is computed by Winograd's minimal filtering F(2, 2)
 //! along both axes (Lavin and Gray 2015, "Fast Algorithms for Convolutional Neural
 //! Networks"): a 2 x 2 block of outputs from a 3 x 3 input window takes 9 products
-//! per channel pair instead of 16, as 9 GEMMs `U_xi^T V_xi` (channels x channels times
-//! channels x tiles). The transforms are sums and differences only (`B^T`, `G`, `A^T`
+//! per channel pair instead of 16, as 9 GEMMs `V_xi U_xi^T` (tiles x channels times
+//! channels x channels). The transforms are sums and differences only (`B^T`, `G`, `A^T`
 //! below): no fractions, so no rounding beyond that of the reordered sums; test
 //! `equals_the_column_form` bounds the difference against [`super::conv`]'s column form
 //! and the parity tests against the article's framework.
@@ -80,7 +80,7 @@ fn gemm_cm(dst: &mut [f32], lhs: View, rhs: View, (m, n, k): (usize, usize, usiz
     }
 }
 
-/// Images whose tiles share one GEMM (its `n`).
+/// Images whose tiles share one GEMM (its `m`: the tiles of `GROUP` images).
 const GROUP: usize = 4;
 
 /// F(2, 2) along one axis, correlation form: the input window `(d0, d1, d2)` to
