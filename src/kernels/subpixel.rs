@@ -177,28 +177,123 @@ fn output_transform(m: [&[f32]; 9], y: [&mut [f32]; 4]) {
     }
 }
 
+/// The tiling of one layer's input: `h x w` pixels of `c` channels in `th x tw` tiles of
+/// 2 x 2 outputs per phase, read from a padded copy `hp x wp`, channels last (input
+/// pixel `(r, q)` at `(r + 1, q + 1)`, zeros around).
+#[derive(Clone, Copy)]
+struct Tiles {
+    c: usize,
+    h: usize,
+    w: usize,
+    th: usize,
+    tw: usize,
+    hp: usize,
+    wp: usize,
+}
+
+impl Tiles {
+    fn new(c: usize, h: usize, w: usize) -> Tiles {
+        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+        Tiles {
+            c,
+            h,
+            w,
+            th,
+            tw,
+            hp: 2 * th + 2,
+            wp: 2 * tw + 2,
+        }
+    }
+    /// Tiles per image and phase.
+    fn per_image(self) -> usize {
+        self.th * self.tw
+    }
+    /// One image's padded copy.
+    fn padded_len(self) -> usize {
+        self.hp * self.wp * self.c
+    }
+    /// `xn [c, h, w]` -> `out`, padded, channels last.
+    fn pad(self, xn: &[f32], out: &mut [f32]) {
+        let Tiles { c, h, w, wp, .. } = self;
+        out.fill(0.0);
+        for r in 0..h {
+            for q in 0..w {
+                let px = &mut out[((r + 1) * wp + q + 1) * c..][..c];
+                for (k, o) in px.iter_mut().enumerate() {
+                    *o = xn[(k * h + r) * w + q];
+                }
+            }
+        }
+    }
+    /// `V[xi][img * t + tile][c] = B^T d B` of every tile's 3 x 3 window in phase `(a, b)`,
+    /// over the padded images in `xp`; `nt` tiles in all.
+    fn transform_input(self, xp: &[f32], (a, b): (usize, usize), nt: usize, v: &mut [f32]) {
+        let Tiles { c, th, tw, wp, .. } = self;
+        for (i, xi) in xp
+            .chunks_exact(self.padded_len())
+            .take(nt / self.per_image())
+            .enumerate()
+        {
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let px = |r: usize, s: usize| &xi[((2 * ty + a + r) * wp + 2 * tx + b + s) * c..][..c];
+                    let d: [&[f32]; 9] = std::array::from_fn(|k| px(k / 3, k % 3));
+                    let col = i * self.per_image() + ty * tw + tx;
+                    let mut outs = v.chunks_exact_mut(nt * c).map(|p| &mut p[col * c..][..c]);
+                    input_transform(d, std::array::from_fn(|_| outs.next().expect("9 planes")));
+                }
+            }
+        }
+    }
+    /// Channel `co`'s outputs of phase `(a, b)`, `ys[oi * 2 + oj]` over the `nt` tiles, into
+    /// `y[co, 2p + a, 2q + b]` of each image of `yg` (`[imgs, c_out, 2h, 2w]`).
+    fn scatter(self, ys: [&[f32]; 4], (a, b): (usize, usize), co: usize, yg: &mut [f32], out_img: usize) {
+        let Tiles { h, w, th, tw, .. } = self;
+        let ow = 2 * w;
+        for (i, yi) in yg.chunks_exact_mut(out_img).enumerate() {
+            let yn = &mut yi[co * 4 * h * w..][..4 * h * w];
+            for ty in 0..th {
+                for oi in 0..2 {
+                    let p = 2 * ty + oi;
+                    if p >= h {
+                        continue;
+                    }
+                    // Output row 2p + a: tile tx's two values at columns 4 tx + b and 4 tx + 2 + b.
+                    let dst = &mut yn[(2 * p + a) * ow..][..ow];
+                    let j = i * self.per_image() + ty * tw;
+                    let (s0, s1) = (&ys[oi * 2][j..][..tw], &ys[oi * 2 + 1][j..][..tw]);
+                    for ((quad, &v0), &v1) in dst.chunks_exact_mut(4).zip(s0).zip(s1) {
+                        quad[b] = v0;
+                        quad[2 + b] = v1;
+                    }
+                    // An odd width: the last tile's first column only.
+                    if w % 2 == 1 {
+                        dst[4 * (tw - 1) + b] = s0[tw - 1];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The forward pass: `x [n, c_in, h, w]`, `w [c_in, c_out, 4, 4]` -> `[n, c_out, 2h, 2w]`,
 /// then `epi`'s bias and activation, if any. `g` is the convolution on the output
 /// ([`fits`]). Images go `GROUP` at a time through each thread: pad (channels last),
 /// then per phase the input transform, 9 GEMMs, the output transform and its scatter.
 pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi: Option<&Epilogue>) -> Vec<f32> {
-    let c_out = g.c;
-    let (h, wd) = (g.h / 2, g.w / 2);
-    let (th, tw) = (h.div_ceil(2), wd.div_ceil(2));
-    let t = th * tw;
-    // The padded image, channels last: input pixel (r, q) at (r + 1, q + 1), zeros around.
-    let (hp, wp) = (2 * th + 2, 2 * tw + 2);
+    let (c_out, c) = (g.c, c_in);
+    let tl = Tiles::new(c_in, g.h / 2, g.w / 2);
+    let t = tl.per_image();
     let u = transform_weights(w, c_in, c_out);
-    let out_img = c_out * g.h * g.w;
-    let in_len = c_in * h * wd;
+    let (out_img, in_len) = (c_out * g.h * g.w, c_in * tl.h * tl.w);
     let mut y = crate::runtime::zeros(n * out_img);
     crate::runtime::for_each_chunk_init(
         &mut y,
         GROUP * out_img,
         || {
             (
-                vec![0f32; GROUP * hp * wp * c_in],
-                vec![0f32; 9 * GROUP * t * c_in],
+                vec![0f32; GROUP * tl.padded_len()],
+                vec![0f32; 9 * GROUP * t * c],
                 vec![0f32; 9 * c_out * GROUP * t],
                 vec![0f32; 4 * GROUP * t],
             )
@@ -206,45 +301,11 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi
         |(xp, v, m, ys), gi, yg| {
             let imgs = yg.len() / out_img;
             let nt = imgs * t;
-            let c = c_in;
-            for i in 0..imgs {
-                let xn = &x[(gi * GROUP + i) * in_len..][..in_len];
-                let xi = &mut xp[i * hp * wp * c..][..hp * wp * c];
-                xi.fill(0.0);
-                for r in 0..h {
-                    for q in 0..wd {
-                        let px = &mut xi[((r + 1) * wp + q + 1) * c..][..c];
-                        for (k, o) in px.iter_mut().enumerate() {
-                            *o = xn[(k * h + r) * wd + q];
-                        }
-                    }
-                }
+            for (i, xi) in xp.chunks_exact_mut(tl.padded_len()).take(imgs).enumerate() {
+                tl.pad(&x[(gi * GROUP + i) * in_len..][..in_len], xi);
             }
             for (ph, (a, b)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
-                // V[xi][img * t + tile][c] = B^T d B of the tile's 3 x 3 window, channels last.
-                for i in 0..imgs {
-                    let xi = &xp[i * hp * wp * c..][..hp * wp * c];
-                    for ty in 0..th {
-                        for tx in 0..tw {
-                            let px = |r: usize, s: usize| &xi[((2 * ty + a + r) * wp + 2 * tx + b + s) * c..][..c];
-                            let d = [
-                                px(0, 0),
-                                px(0, 1),
-                                px(0, 2),
-                                px(1, 0),
-                                px(1, 1),
-                                px(1, 2),
-                                px(2, 0),
-                                px(2, 1),
-                                px(2, 2),
-                            ];
-                            let col = i * t + ty * tw + tx;
-                            let mut outs = v.chunks_exact_mut(nt * c).map(|p| &mut p[col * c..][..c]);
-                            let o: [&mut [f32]; 9] = std::array::from_fn(|_| outs.next().expect("9 planes"));
-                            input_transform(d, o);
-                        }
-                    }
-                }
+                tl.transform_input(xp, (a, b), nt, v);
                 // M[xi]^T [tiles, c_out] = V[xi] [tiles, c] @ U[xi]^T: the tiles along the
                 // microkernel's vectors, so that M's tiles are contiguous per channel.
                 for xi in 0..9 {
@@ -252,54 +313,26 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi
                     let rhs = (&u[(ph * 9 + xi) * c_out * c..][..c_out * c], 0, (1, c));
                     gemm_cm(&mut m[xi * c_out * nt..][..c_out * nt], lhs, rhs, (nt, c_out, c));
                 }
-                // y[co, 2p + a, 2q + b] from A^T M A of its tile.
+                // y[co, 2p + a, 2q + b] from A^T M A of its tile, with the epilogue.
                 for co in 0..c_out {
                     let mk: [&[f32]; 9] = std::array::from_fn(|k| &m[(k * c_out + co) * nt..][..nt]);
-                    let (y0, rest) = ys.split_at_mut(GROUP * t);
-                    let (y1, rest) = rest.split_at_mut(GROUP * t);
-                    let (y2, y3) = rest.split_at_mut(GROUP * t);
-                    let (y0, y1, y2, y3) = (&mut y0[..nt], &mut y1[..nt], &mut y2[..nt], &mut y3[..nt]);
-                    output_transform(mk, [&mut *y0, &mut *y1, &mut *y2, &mut *y3]);
+                    let mut yk = ys.chunks_exact_mut(GROUP * t).map(|p| &mut p[..nt]);
+                    let mut yk: [&mut [f32]; 4] = std::array::from_fn(|_| yk.next().expect("4 outputs"));
+                    output_transform(mk, yk.each_mut().map(|p| &mut **p));
                     if let Some(e) = epi {
-                        for yk in [&mut *y0, &mut *y1, &mut *y2, &mut *y3] {
-                            yk.iter_mut().for_each(|v| *v += e.bias[co]);
-                            e.act.apply(yk);
+                        for p in yk.iter_mut() {
+                            p.iter_mut().for_each(|v| *v += e.bias[co]);
+                            e.act.apply(p);
                         }
                     }
-                    for i in 0..imgs {
-                        let yn = &mut yg[i * out_img + co * g.h * g.w..][..g.h * g.w];
-                        for ty in 0..th {
-                            for oi in 0..2 {
-                                let p = 2 * ty + oi;
-                                if p >= h {
-                                    continue;
-                                }
-                                // Output row 2p + a: tile tx's two values at columns
-                                // 4 tx + b and 4 tx + 2 + b.
-                                let dst = &mut yn[(2 * p + a) * g.w..][..g.w];
-                                let j = i * t + ty * tw;
-                                let (s0, s1) = if oi == 0 {
-                                    (&y0[j..][..tw], &y1[j..][..tw])
-                                } else {
-                                    (&y2[j..][..tw], &y3[j..][..tw])
-                                };
-                                for ((quad, &v0), &v1) in dst.chunks_exact_mut(4).zip(s0).zip(s1) {
-                                    quad[b] = v0;
-                                    quad[2 + b] = v1;
-                                }
-                                // An odd width: the last tile's first column only.
-                                if wd % 2 == 1 {
-                                    dst[4 * (tw - 1) + b] = s0[tw - 1];
-                                }
-                            }
-                        }
-                    }
+                    tl.scatter(yk.each_ref().map(|p| &**p), (a, b), co, yg, out_img);
                 }
             }
         },
     );
     y
 }
+
 #[cfg(test)]
 mod tests {
     use super::super::conv::{conv_adjoint, Act};
