@@ -136,10 +136,15 @@ impl Epilogue<'_> {
     /// On one image's `[channels, pixels]` output.
     pub(crate) fn apply(&self, yn: &mut [f32]) {
         let plane = yn.len() / self.bias.len();
-        for (chunk, &b) in yn.chunks_mut(plane).zip(self.bias) {
-            chunk.iter_mut().for_each(|y| *y += b);
-            self.act.apply(chunk);
+        for (co, chunk) in yn.chunks_mut(plane).enumerate() {
+            self.apply_channel(co, chunk);
         }
+    }
+    /// On values of output channel `co` only.
+    pub(crate) fn apply_channel(&self, co: usize, values: &mut [f32]) {
+        let b = self.bias[co];
+        values.iter_mut().for_each(|y| *y += b);
+        self.act.apply(values);
     }
 }
 

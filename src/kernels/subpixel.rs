@@ -321,8 +321,7 @@ pub(crate) fn forward(x: &[f32], w: &[f32], n: usize, c_in: usize, g: &Geom, epi
                     output_transform(mk, yk.each_mut().map(|p| &mut **p));
                     if let Some(e) = epi {
                         for p in yk.iter_mut() {
-                            p.iter_mut().for_each(|v| *v += e.bias[co]);
-                            e.act.apply(p);
+                            e.apply_channel(co, p);
                         }
                     }
                     tl.scatter(yk.each_ref().map(|p| &**p), (a, b), co, yg, out_img);
