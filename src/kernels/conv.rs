@@ -343,20 +343,50 @@ fn transpose_into(src: &[f32], r: usize, c: usize, dst: &mut [f32]) {
     }
 }
 
-/// Sum per-chunk partial results in a fixed order (deterministic for a thread count).
+/// Sum per-chunk partial results in a fixed order (deterministic for a thread count):
+/// each element is `((0 + p_0) + p_1) + ...`, the segments of the result in parallel.
 fn reduce_chunks(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    const SEG: usize = 1 << 14;
     let mut acc = vec![0f32; len];
-    for p in parts {
-        for (a, v) in acc.iter_mut().zip(p) {
-            *a += v;
+    crate::runtime::for_each_chunk(&mut acc, SEG, |i, seg| {
+        for p in &parts {
+            for (a, v) in seg.iter_mut().zip(&p[i * SEG..]) {
+                *a += v;
+            }
         }
-    }
+    });
     acc
 }
 
-pub(super) fn chunk_len(n: usize) -> usize {
-    n.div_ceil(candle_core::utils::get_num_threads().max(1)).max(1)
+/// Images per piece of a backward pass's image loop: `n` images whose convolution has
+/// `cols` output pixels each. Each piece sums its images' weight gradients into its own
+/// buffer, reduced in piece order after. One piece per thread fixes each thread's share,
+/// and where other work takes part of a core the step waits for the slowed thread; 4 or
+/// 2 pieces per thread let the loop's threads take pieces in turn (a slowed thread
+/// takes fewer), as long as a piece keeps at least [`PIECE_PIXELS`] output pixels, so
+/// that its buffer and the reduction stay small beside its products.
+pub(super) fn chunk_len(n: usize, cols: usize) -> usize {
+    piece_len(n, cols, candle_core::utils::get_num_threads().max(1))
 }
+
+/// [`chunk_len`] for `threads` threads.
+fn piece_len(n: usize, cols: usize, threads: usize) -> usize {
+    [4, 2, 1]
+        .into_iter()
+        .map(|k| n.div_ceil(k * threads).max(1))
+        .find(|per| per * cols >= PIECE_PIXELS)
+        .unwrap_or_else(|| n.div_ceil(threads).max(1))
+}
+
+/// The fewest output pixels in a piece of a backward pass's image loop ([`chunk_len`]).
+/// Measured (Intel Xeon 6/167, 2 threads, `benches/ab.sh` ABBA over 4 rounds against
+/// one piece a thread): 4 pieces a thread throughout ran tanh_cnn_sgd and dcgan 0.92
+/// and 0.96 of the time beside a busy core (`yes`), but idle ACGAN 1.02-1.04 (its 7 x 7
+/// layers: 637 pixels a piece) and tanh_cnn_sgd up to 1.05 (each piece allocating its
+/// own scratch). With this floor, per-thread scratch and the pieces' sums reduced in
+/// parallel: beside a busy core tanh_cnn_sgd 0.937, dcgan 0.971, ACGAN 0.994; idle
+/// 0.984, 1.015, 1.004 (`benches/results/piecesrule3-ab-*-2026-12-05-intel.jsonl`).
+const PIECE_PIXELS: usize = 2048;
 
 pub(crate) fn dims4(l: &Layout, what: &str) -> Result<[usize; 4]> {
     match l.dims() {
@@ -594,37 +624,37 @@ pub(crate) fn conv_fwd_and_weight_grad(
         let sums = channel_sum(x, n, g.c, plane);
         return (conv_fwd(x, w, n, o, g, None), conv_weight_grad(x, y, n, o, g), sums);
     }
-    let per = chunk_len(n);
+    let per = chunk_len(n, cols);
     let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
     let mut out = crate::runtime::zeros(n * o * cols);
     let mut parts: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); n.div_ceil(per)];
-    crate::runtime::for_each_chunk2(&mut out, per * o * cols, &mut parts, 1, |t, out, part| {
-        part[0] = {
-            let (mut acc, mut buf, mut yt) = (vec![0f32; o * rows], vec![0f32; rows * cols], Vec::new());
-            let (mut xn_buf, mut sums) = (Vec::new(), Vec::new());
+    // Per thread: the column matrix, the transposed product and the image's gradient
+    // through the activation (scratch); per piece: its weight gradient and channel sums.
+    let scratch = || (vec![0f32; rows * cols], Vec::new(), Vec::new());
+    crate::runtime::for_each_chunk2_init(
+        &mut out,
+        per * o * cols,
+        &mut parts,
+        1,
+        scratch,
+        |(buf, yt, xn_buf), t, out, part| {
+            let (mut acc, mut sums) = (vec![0f32; o * rows], Vec::new());
             for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
                 let mut xn = &x[i * in_len..(i + 1) * in_len];
                 if let Some((act, res)) = pre {
                     xn_buf.resize(in_len, 0.0);
-                    act.grad_into(&res[i * in_len..], xn, &mut xn_buf);
-                    xn = &xn_buf;
+                    act.grad_into(&res[i * in_len..], xn, xn_buf);
+                    xn = xn_buf;
                 }
                 sums.extend(xn.chunks_exact(plane).map(|p| p.iter().sum::<f32>()));
-                im2col(xn, g, &mut buf);
-                fwd_gemm(
-                    &buf,
-                    w,
-                    wt.as_deref(),
-                    &mut yt,
-                    &mut out[j * o * cols..(j + 1) * o * cols],
-                    o,
-                    cols,
-                );
-                wgrad_gemm(&buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
+                im2col(xn, g, buf);
+                let yn = &mut out[j * o * cols..(j + 1) * o * cols];
+                fwd_gemm(buf, w, wt.as_deref(), yt, yn, o, cols);
+                wgrad_gemm(buf, &y[i * o * cols..(i + 1) * o * cols], &mut acc, o, cols);
             }
-            (acc, sums)
-        };
-    });
+            part[0] = (acc, sums);
+        },
+    );
     let db = sum_image_sums(parts.iter().map(|(_, sums)| &sums[..]), g.c);
     (
         out,
@@ -674,46 +704,54 @@ pub(super) fn wgrad_image(xn: &[f32], yn: &[f32], o: usize, g: &Geom, buf: &mut 
 /// `dW[o, rows] = sum_n y_n[o, cols] @ cols(x_n)^T` (summed as its transpose where
 /// [`tall_wgrad`]).
 pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geom) -> Vec<f32> {
-    let (rows, cols) = (g.rows(), g.cols());
-    let in_len = g.c * g.h * g.w;
-    let per = chunk_len(n);
-    let parts: Vec<Vec<f32>> = crate::runtime::map_index(n.div_ceil(per), |t| {
-        let mut acc = vec![0f32; o * rows];
-        if direct(o, g) {
-            let (taps, mut s) = (g.kh * g.kw, Vec::new());
-            for i in t * per..((t + 1) * per).min(n) {
-                let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
-                direct_weight_grad(xn, yn, o, g, &mut acc, &mut s);
-            }
-            // [c, o*taps] -> [o, c, taps]
-            let mut w = vec![0f32; acc.len()];
-            for oc in 0..o {
-                for t in 0..taps {
-                    for ci in 0..g.c {
-                        w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
-                    }
-                }
-            }
-            return w;
-        }
-        let mut buf = Vec::new();
-        for i in t * per..((t + 1) * per).min(n) {
-            wgrad_image(
-                &x[i * in_len..(i + 1) * in_len],
-                &y[i * o * cols..(i + 1) * o * cols],
-                o,
-                g,
-                &mut buf,
-                &mut acc,
-            );
-        }
-        acc
+    let per = chunk_len(n, g.cols());
+    let mut parts: Vec<Vec<f32>> = vec![Vec::new(); n.div_ceil(per)];
+    // Per thread: the column matrix (or kn2row's tap planes), scratch; per piece its sum.
+    crate::runtime::for_each_chunk_init(&mut parts, 1, Vec::new, |buf, t, part| {
+        part[0] = wgrad_piece(x, y, t * per..((t + 1) * per).min(n), o, g, buf);
     });
     if direct(o, g) {
-        reduce_chunks(parts, o * rows)
+        reduce_chunks(parts, o * g.rows())
     } else {
-        finish_wgrad(parts, o, rows)
+        finish_wgrad(parts, o, g.rows())
     }
+}
+
+/// One piece of [`conv_weight_grad`]: the weight gradient summed over `images`
+/// (`buf` is scratch).
+fn wgrad_piece(
+    x: &[f32],
+    y: &[f32],
+    images: std::ops::Range<usize>,
+    o: usize,
+    g: &Geom,
+    buf: &mut Vec<f32>,
+) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    let in_len = g.c * g.h * g.w;
+    let mut acc = vec![0f32; o * rows];
+    if direct(o, g) {
+        let taps = g.kh * g.kw;
+        for i in images {
+            let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
+            direct_weight_grad(xn, yn, o, g, &mut acc, buf);
+        }
+        // [c, o*taps] -> [o, c, taps]
+        let mut w = vec![0f32; acc.len()];
+        for oc in 0..o {
+            for t in 0..taps {
+                for ci in 0..g.c {
+                    w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
+                }
+            }
+        }
+        return w;
+    }
+    for i in images {
+        let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
+        wgrad_image(xn, yn, o, g, buf, &mut acc);
+    }
+    acc
 }
 
 /// The bias gradient from per-image channel sums (`[images, c]` per chunk, chunks in
@@ -930,6 +968,48 @@ pub fn conv_transpose2d_act(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pieces per thread: 4, 2 or 1, whichever is the most that keeps `PIECE_PIXELS`
+    /// output pixels in a piece; never fewer pieces than threads.
+    #[test]
+    fn backward_pieces_follow_the_rule() {
+        // dcgan's 14 -> 28 and 7 -> 14 backward, ACGAN's 14 x 14 and 7 x 7 convolutions.
+        assert_eq!(piece_len(256, 196, 2), 32);
+        assert_eq!(piece_len(256, 49, 2), 64);
+        assert_eq!(piece_len(100, 196, 2), 13);
+        assert_eq!(piece_len(100, 49, 2), 50);
+        assert_eq!(piece_len(1, 1, 2), 1);
+        assert_eq!(piece_len(7, 1, 4), 2);
+    }
+
+    /// The parallel reduction adds the parts in their order, element by element, as a
+    /// serial loop does: the same bits where the order matters.
+    #[test]
+    fn reduce_chunks_keeps_the_parts_order() {
+        crate::runtime::set_threads(Some(2));
+        let len = 3 * (1 << 14) + 5;
+        let parts: Vec<Vec<f32>> = (0..5)
+            .map(|p| {
+                (0..len)
+                    .map(|i| {
+                        if (i + p) % 3 == 0 {
+                            1e8
+                        } else {
+                            1.0 + (i % 7) as f32 * 0.1
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut want = vec![0f32; len];
+        for p in &parts {
+            for (a, v) in want.iter_mut().zip(p) {
+                *a += v;
+            }
+        }
+        let got = reduce_chunks(parts, len);
+        assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 
     /// The stride-2 column matrix is the generic one, value for value: odd and even
     /// sizes, 'same' pads before and after, 'valid', 3x3, 4x4 and 5x5 kernels.

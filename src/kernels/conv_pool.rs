@@ -143,7 +143,7 @@ impl Conv2dPool2 {
         } else {
             HostSlice::Owned(Vec::new())
         };
-        let per = chunk_len(n);
+        let per = chunk_len(n, oh * ow);
         let mut gx = vec![0f32; if want_x { n * in_len } else { 0 }];
         let mut slots: Vec<Option<&mut [f32]>> = if want_x {
             gx.chunks_mut(per * in_len).map(Some).collect()
@@ -151,25 +151,20 @@ impl Conv2dPool2 {
             (0..n.div_ceil(per)).map(|_| None).collect()
         };
         let mut parts: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); slots.len()];
-        crate::runtime::for_each_chunk2(&mut slots, 1, &mut parts, 1, |t, slot, part| {
+        // Per thread: one image's gradient at the convolution and the column matrix (scratch).
+        let scratch = || (vec![0f32; out_len], Vec::new());
+        crate::runtime::for_each_chunk2_init(&mut slots, 1, &mut parts, 1, scratch, |(gn, buf), t, slot, part| {
             let gx_chunk = &mut slot[0];
             part[0] = {
                 let (mut acc, mut sums) = (vec![0f32; if want_w { o * rows } else { 0 }], Vec::new());
-                let (mut gn, mut buf) = (vec![0f32; out_len], Vec::new());
                 for (j, i) in (t * per..((t + 1) * per).min(n)).enumerate() {
-                    unpool_image(
-                        &gp[i * pooled..][..pooled],
-                        &arg[i * pooled..][..pooled],
-                        oh,
-                        ow,
-                        &mut gn,
-                    );
+                    unpool_image(&gp[i * pooled..][..pooled], &arg[i * pooled..][..pooled], oh, ow, gn);
                     sums.extend(gn.chunks_exact(oh * ow).map(|p| p.iter().sum::<f32>()));
                     if want_w {
-                        wgrad_image(&xs[i * in_len..][..in_len], &gn, o, &g, &mut buf, &mut acc);
+                        wgrad_image(&xs[i * in_len..][..in_len], gn, o, &g, buf, &mut acc);
                     }
                     if let Some(gxc) = gx_chunk.as_deref_mut() {
-                        adjoint_image(&gn, &wt, o, &g, &mut buf, &mut gxc[j * in_len..][..in_len]);
+                        adjoint_image(gn, &wt, o, &g, buf, &mut gxc[j * in_len..][..in_len]);
                     }
                 }
                 (acc, sums)
