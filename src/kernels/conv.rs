@@ -625,7 +625,7 @@ pub(crate) fn conv_fwd_and_weight_grad(
         return (conv_fwd(x, w, n, o, g, None), conv_weight_grad(x, y, n, o, g), sums);
     }
     let per = chunk_len(n, cols);
-    let wt = tall_fwd(rows, o).then(|| super::dense::transpose(w, o, rows));
+    let wt = fwd_weights(w, o, g);
     let mut out = crate::runtime::zeros(n * o * cols);
     let mut parts: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); n.div_ceil(per)];
     // Per thread: the column matrix, the transposed product and the image's gradient
@@ -711,14 +711,25 @@ pub(crate) fn conv_weight_grad(x: &[f32], y: &[f32], n: usize, o: usize, g: &Geo
         part[0] = wgrad_piece(x, y, t * per..((t + 1) * per).min(n), o, g, buf);
     });
     if direct(o, g) {
-        reduce_chunks(parts, o * g.rows())
+        // [c, o*taps] -> [o, c, taps], once, after the pieces' sum (a permutation: the
+        // same values as permuting each piece first).
+        let (acc, taps) = (reduce_chunks(parts, o * g.rows()), g.kh * g.kw);
+        let mut w = vec![0f32; acc.len()];
+        for oc in 0..o {
+            for t in 0..taps {
+                for ci in 0..g.c {
+                    w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
+                }
+            }
+        }
+        w
     } else {
         finish_wgrad(parts, o, g.rows())
     }
 }
 
-/// One piece of [`conv_weight_grad`]: the weight gradient summed over `images`
-/// (`buf` is scratch).
+/// One piece of [`conv_weight_grad`]: the weight gradient summed over `images` (`buf`
+/// is scratch), in the layout of its path (kn2row's `[c, o*taps]`, or `wgrad_gemm`'s).
 fn wgrad_piece(
     x: &[f32],
     y: &[f32],
@@ -730,26 +741,13 @@ fn wgrad_piece(
     let (rows, cols) = (g.rows(), g.cols());
     let in_len = g.c * g.h * g.w;
     let mut acc = vec![0f32; o * rows];
-    if direct(o, g) {
-        let taps = g.kh * g.kw;
-        for i in images {
-            let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
-            direct_weight_grad(xn, yn, o, g, &mut acc, buf);
-        }
-        // [c, o*taps] -> [o, c, taps]
-        let mut w = vec![0f32; acc.len()];
-        for oc in 0..o {
-            for t in 0..taps {
-                for ci in 0..g.c {
-                    w[(oc * g.c + ci) * taps + t] = acc[ci * o * taps + oc * taps + t];
-                }
-            }
-        }
-        return w;
-    }
     for i in images {
         let (xn, yn) = (&x[i * in_len..(i + 1) * in_len], &y[i * o * cols..(i + 1) * o * cols]);
-        wgrad_image(xn, yn, o, g, buf, &mut acc);
+        if direct(o, g) {
+            direct_weight_grad(xn, yn, o, g, &mut acc, buf);
+        } else {
+            wgrad_image(xn, yn, o, g, buf, &mut acc);
+        }
     }
     acc
 }
