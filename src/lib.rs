@@ -1,6 +1,7 @@
 //! ganlab: reproduce classic GAN articles on MNIST side by side, in candle, and
 //! measure them. See README.md for use and ARCHITECTURE.md for the layout.
 
+pub mod affinity;
 pub mod atomic;
 pub mod bench;
 pub mod checkpoint;

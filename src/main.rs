@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     // iteration: keep those pages instead of faulting them back in each time.
     // SAFETY: setting a mimalloc option is a plain store, valid at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // One CPU per step thread where they are as many as the CPUs (ganlab::affinity).
+    ganlab::affinity::enable();
     match ganlab::cli::main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -36,8 +36,12 @@ pub fn set_threads(n: Option<usize>) -> usize {
 
 /// Run `f` on a thread of the global rayon pool, so that the training thread is one
 /// of the compute threads instead of a third thread competing for two cores.
+/// There, the step's threads keep one CPU each where [`crate::affinity`] says so.
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
+    rayon::scope(|_| {
+        let _pin = crate::affinity::StepPin::new();
+        f()
+    })
 }
 
 thread_local! {
@@ -288,6 +292,35 @@ mod tests {
             },
         );
         assert!(outer.iter().enumerate().all(|(j, &x)| x == j as u64));
+    }
+
+    /// Where the step threads are as many as the CPUs (2 and 2 on CI's machines), a
+    /// job on the pool runs on one CPU and gets its mask back afterwards; elsewhere
+    /// nothing changes.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pool_job_is_pinned_and_unpinned() {
+        set_threads(Some(2));
+        crate::affinity::enable();
+        let before = crate::affinity::allowed_cpus();
+        let inside = on_pool(crate::affinity::allowed_cpus);
+        let pinned = crate::affinity::plan(loop_threads(), &before, std::env::var("GANLAB_PIN").ok().as_deref());
+        match pinned {
+            Some(cpus) => assert_eq!(
+                inside,
+                vec![*cpus.last().unwrap()],
+                "the calling thread takes the last CPU"
+            ),
+            None => assert_eq!(inside, before),
+        }
+        // Every rayon worker (the job ran on one of them) has its whole mask back.
+        for (i, mask) in rayon::broadcast(|_| crate::affinity::allowed_cpus())
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(mask, before, "rayon worker {i} kept the job's pin");
+        }
+        assert_eq!(crate::affinity::allowed_cpus(), before, "this thread was never pinned");
     }
 
     #[test]

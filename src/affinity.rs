@@ -1,0 +1,162 @@
+//! One CPU per step thread, where the step's threads are as many as the CPUs this
+//! process may run on (Linux; `GANLAB_PIN=0` turns it off).
+//!
+//! Why: beside another busy process on a 2-CPU host, the unpinned step ran the
+//! convolution articles 9-12 % slower, every round (`benches/ab.sh` with and without
+//! `GANLAB_PIN=0`, `yes > /dev/null` on one core, Intel Xeon 6/167, 2026-12-05: dcgan
+//! 990 against 903 ms, acgan 2,954 against 2,614, tanh_cnn_sgd 657 against 592; the
+//! MLPs and the idle machine unchanged). The likely cause: a step pool worker sleeps
+//! between operations (after a short spin) and is placed again each time it wakes,
+//! at times on the CPU of the training thread while the busy process keeps the other.
+//! Pinned, each thread keeps its CPU, and the loops' shared counters give the thread
+//! that shares its CPU fewer pieces. With fewer step threads than CPUs (a sweep's runs
+//! side by side, `--threads 1`) nothing is pinned: the scheduler places them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+/// The CPUs this process may run on, in order (its affinity mask), or none where
+/// that cannot be read.
+#[cfg(target_os = "linux")]
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most
+    // its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn allowed_cpus() -> Vec<usize> {
+    Vec::new()
+}
+
+/// Pin the calling thread to `cpu`; false where the system refuses.
+#[cfg(target_os = "linux")]
+fn pin_current(cpu: usize) -> bool {
+    // SAFETY: as above; pid 0 is the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_current(_cpu: usize) -> bool {
+    false
+}
+
+/// The CPU of each step thread, `threads` of them (the pool's workers first, the
+/// calling thread last), or `None` where they are not pinned: fewer or more threads
+/// than allowed CPUs, one thread, or `GANLAB_PIN=0`.
+pub fn plan(threads: usize, allowed: &[usize], pin_env: Option<&str>) -> Option<Vec<usize>> {
+    let off = matches!(pin_env.map(str::trim), Some("0" | "false" | "no" | "off"));
+    (!off && threads >= 2 && allowed.len() == threads).then(|| allowed.to_vec())
+}
+
+static WORKERS: Once = Once::new();
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Let [`StepPin`] pin (the `ganlab` command does, at its start; a library user or a
+/// notebook may): off by default, so that tests training side by side in one process
+/// are never squeezed onto one CPU.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// The calling thread's affinity mask while it runs a training or scoring job on the
+/// step pool: pinned by [`plan`] (the pool's workers once per process, for good), and
+/// given back its previous mask when dropped.
+pub struct StepPin {
+    #[cfg(target_os = "linux")]
+    old: Option<libc::cpu_set_t>,
+}
+
+impl StepPin {
+    pub fn new() -> StepPin {
+        #[cfg(target_os = "linux")]
+        {
+            StepPin {
+                old: pin_step_threads(),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            StepPin {}
+        }
+    }
+}
+
+impl Default for StepPin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for StepPin {
+    fn drop(&mut self) {
+        if let Some(old) = self.old.take() {
+            // SAFETY: restores a mask read by sched_getaffinity for this thread.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &old) };
+        }
+    }
+}
+
+/// Pin by [`plan`]; the calling thread's previous mask where it was pinned.
+#[cfg(target_os = "linux")]
+fn pin_step_threads() -> Option<libc::cpu_set_t> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let pool = candle_core::utils::barrier_pool();
+    let workers = pool.n_workers();
+    let pin_env = std::env::var("GANLAB_PIN").ok();
+    let allowed = allowed_cpus();
+    let cpus = plan(workers + 1, &allowed, pin_env.as_deref())?;
+    WORKERS.call_once(|| {
+        // Worker `tid` takes CPU `tid`; the caller's share of this call does nothing.
+        pool.execute(|tid| {
+            if tid < workers {
+                pin_current(cpus[tid]);
+            }
+        })
+    });
+    // SAFETY: as in allowed_cpus.
+    let old = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)?
+    };
+    pin_current(cpus[workers]).then_some(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_only_with_one_thread_per_allowed_cpu() {
+        assert_eq!(plan(2, &[0, 1], None), Some(vec![0, 1]));
+        assert_eq!(plan(2, &[4, 7], Some("1")), Some(vec![4, 7]));
+        assert_eq!(plan(2, &[0, 1], Some("0")), None);
+        assert_eq!(plan(2, &[0, 1], Some(" off ")), None);
+        assert_eq!(plan(1, &[0], None), None, "one thread: nothing to keep apart");
+        assert_eq!(plan(2, &[0, 1, 2, 3], None), None, "fewer threads than CPUs");
+        assert_eq!(plan(4, &[0, 1], None), None, "more threads than CPUs");
+        assert_eq!(plan(2, &[], None), None, "affinity unknown");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_an_affinity_mask() {
+        let cpus = allowed_cpus();
+        assert!(!cpus.is_empty() && cpus.windows(2).all(|w| w[0] < w[1]), "{cpus:?}");
+    }
+}
