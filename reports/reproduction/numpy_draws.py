@@ -3,8 +3,7 @@ real batches move the final FID?
 
 Three groups of 000 runs at the record's budget (100 "epochs", final FID on 10,000
 samples, the last `final` row of each run's eval.parquet):
-- ganlab: its own draws (ChaCha8 streams): the record's ganlab runs, and more seeds
-  under numpy_draws/vanilla_mlp_keras/chacha/;
+- ganlab: its own draws (ChaCha8 streams): the record's ganlab runs;
 - ganlab on numpy's draws: numpy_draws/vanilla_mlp_keras/numpy/, binary of the branch
   `experiments/numpy-draws` with GANLAB_NUMPY_DRAWS=1: the noise and real indices of
   numpy's legacy global RandomState seeded with the run's seed, in the article's order,
@@ -77,7 +76,7 @@ def welch(a, b):
 
 
 def main():
-    chacha = group(HERE / "runs" / SPEC, False) | group(HERE / "numpy_draws" / SPEC / "chacha", False)
+    chacha = group(HERE / "runs" / SPEC, False)
     numpy = group(HERE / "numpy_draws" / SPEC / "numpy", False)
     article = group(HERE / "runs" / SPEC, True)
     groups = [("ganlab, its own draws", chacha), ("ganlab, numpy's draws", numpy), ("article's code", article)]
