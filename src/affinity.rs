@@ -10,7 +10,8 @@
 //! at times on the CPU of the training thread while the busy process keeps the other.
 //! Pinned, each thread keeps its CPU, and the loops' shared counters give the thread
 //! that shares its CPU fewer pieces. With fewer step threads than CPUs (a sweep's runs
-//! side by side, `--threads 1`) nothing is pinned: the scheduler places them.
+//! side by side, `--threads 1`) nothing is pinned: the scheduler places them; nor is a
+//! second ganlab process that trains beside a pinned one ([`holds_pin_lock`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
@@ -121,6 +122,9 @@ fn pin_step_threads() -> Option<libc::cpu_set_t> {
     let pin_env = std::env::var("GANLAB_PIN").ok();
     let allowed = allowed_cpus();
     let cpus = plan(workers + 1, &allowed, pin_env.as_deref())?;
+    if !holds_pin_lock(&cpus) {
+        return None;
+    }
     WORKERS.call_once(|| {
         // Worker `tid` takes CPU `tid`; the caller's share of this call does nothing.
         pool.execute(|tid| {
@@ -137,6 +141,46 @@ fn pin_step_threads() -> Option<libc::cpu_set_t> {
     pin_current(cpus[workers]).then_some(old)
 }
 
+/// One pinned ganlab process per set of CPUs at a time: a lock file named after the set
+/// in the temporary directory, held for the process's life (`flock`; the system lets go
+/// when the process ends). A second ganlab training beside the first (two commands on
+/// one machine, the tests' runs side by side) leaves its threads to the scheduler:
+/// pinned like the first, both training threads would share one CPU while the pools'
+/// workers share the other.
+#[cfg(target_os = "linux")]
+fn holds_pin_lock(cpus: &[usize]) -> bool {
+    PIN_LOCK
+        .get_or_init(|| {
+            let set: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+            try_lock(&std::env::temp_dir().join(format!("ganlab-pin-{}.lock", set.join("-"))))
+        })
+        .is_some()
+}
+
+#[cfg(target_os = "linux")]
+static PIN_LOCK: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+
+/// Whether this process pins its step threads (it took the pin lock).
+pub fn pinning() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        matches!(PIN_LOCK.get(), Some(Some(_)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// The file at `path`, locked exclusively, or `None` where another open file holds it.
+#[cfg(target_os = "linux")]
+fn try_lock(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(path).ok()?;
+    // SAFETY: flock on a descriptor this function owns.
+    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +195,17 @@ mod tests {
         assert_eq!(plan(2, &[0, 1, 2, 3], None), None, "fewer threads than CPUs");
         assert_eq!(plan(4, &[0, 1], None), None, "more threads than CPUs");
         assert_eq!(plan(2, &[], None), None, "affinity unknown");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_pin_lock_is_held_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ganlab-pin-0-1.lock");
+        let first = try_lock(&path).expect("a free lock");
+        assert!(try_lock(&path).is_none(), "a second holder while the first holds it");
+        drop(first);
+        assert!(try_lock(&path).is_some(), "free again once the first lets go");
     }
 
     #[cfg(target_os = "linux")]

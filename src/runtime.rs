@@ -304,7 +304,9 @@ mod tests {
         crate::affinity::enable();
         let before = crate::affinity::allowed_cpus();
         let inside = on_pool(crate::affinity::allowed_cpus);
-        let pinned = crate::affinity::plan(loop_threads(), &before, std::env::var("GANLAB_PIN").ok().as_deref());
+        let pinned = crate::affinity::plan(loop_threads(), &before, std::env::var("GANLAB_PIN").ok().as_deref())
+            // (another ganlab process on this machine may hold the pin: then none here)
+            .filter(|_| crate::affinity::pinning());
         match pinned {
             Some(cpus) => assert_eq!(
                 inside,
