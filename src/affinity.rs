@@ -16,21 +16,31 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
+/// The calling thread's affinity mask, or `None` where it cannot be read.
+#[cfg(target_os = "linux")]
+fn current_mask() -> Option<libc::cpu_set_t> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most
+    // its size; pid 0 is the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)
+    }
+}
+
+/// The CPUs in `set`, in order.
+#[cfg(target_os = "linux")]
+fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
+    // SAFETY: CPU_ISSET reads the set within CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
+        .collect()
+}
+
 /// The CPUs this process may run on, in order (its affinity mask), or none where
 /// that cannot be read.
 #[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most
-    // its size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    }
+    current_mask().map(|set| cpus_of(&set)).unwrap_or_default()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -41,7 +51,7 @@ pub fn allowed_cpus() -> Vec<usize> {
 /// Pin the calling thread to `cpu`; false where the system refuses.
 #[cfg(target_os = "linux")]
 fn pin_current(cpu: usize) -> bool {
-    // SAFETY: as above; pid 0 is the calling thread.
+    // SAFETY: as in current_mask.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
@@ -105,7 +115,7 @@ impl Default for StepPin {
 impl Drop for StepPin {
     fn drop(&mut self) {
         if let Some(old) = self.old.take() {
-            // SAFETY: restores a mask read by sched_getaffinity for this thread.
+            // SAFETY: restores a mask current_mask read for this thread.
             unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &old) };
         }
     }
@@ -120,8 +130,9 @@ fn pin_step_threads() -> Option<libc::cpu_set_t> {
     let pool = candle_core::utils::barrier_pool();
     let workers = pool.n_workers();
     let pin_env = std::env::var("GANLAB_PIN").ok();
-    let allowed = allowed_cpus();
-    let cpus = plan(workers + 1, &allowed, pin_env.as_deref())?;
+    // One read of the mask: the CPUs to plan with, and what to give back on drop.
+    let old = current_mask()?;
+    let cpus = plan(workers + 1, &cpus_of(&old), pin_env.as_deref())?;
     if !holds_pin_lock(&cpus) {
         return None;
     }
@@ -133,11 +144,6 @@ fn pin_step_threads() -> Option<libc::cpu_set_t> {
             }
         })
     });
-    // SAFETY: as in allowed_cpus.
-    let old = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)?
-    };
     pin_current(cpus[workers]).then_some(old)
 }
 

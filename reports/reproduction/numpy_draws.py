@@ -18,18 +18,17 @@ means with a Welch 95 % interval, and, seed by seed, ganlab on numpy's draws min
 article's code (the pairs share their noise and real batches).
 """
 
-import json
 import math
+import sys
 from pathlib import Path
 
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from paired import T95, runs  # noqa: E402  (the record's run finder and t quantiles)
+
 SPEC = "vanilla_mlp_keras"
-# Two-sided 95 % t quantiles by degrees of freedom (1-30); beyond, the normal's.
-T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-       2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-       2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 
 
 def t95(df):
@@ -42,22 +41,13 @@ def final_fid(run):
     return float(e["fid"][-1]) if e.height else None
 
 
-def group(folder, reference):
-    """{seed: final FID} of the completed runs in `folder` of one engine."""
-    out = {}
+def group(folder, engine):
+    """{seed: final FID} of the completed runs in `folder` of one engine ("ganlab" or
+    "reference")."""
     if not folder.is_dir():
-        return out
-    for d in sorted(folder.iterdir()):
-        m = d / "manifest.json"
-        if not m.is_file():
-            continue
-        man = json.loads(m.read_text())
-        if man.get("status") != "completed" or bool(man.get("engine")) != reference:
-            continue
-        fid = final_fid(d)
-        if fid is not None:
-            out[int(man["seed"])] = fid
-    return out
+        return {}
+    fids = {int(s): final_fid(d) for (s, e), d in runs(folder).items() if e == engine}
+    return {s: f for s, f in fids.items() if f is not None}
 
 
 def stats(v):
@@ -76,9 +66,9 @@ def welch(a, b):
 
 
 def main():
-    chacha = group(HERE / "runs" / SPEC, False)
-    numpy = group(HERE / "numpy_draws" / SPEC / "numpy", False)
-    article = group(HERE / "runs" / SPEC, True)
+    chacha = group(HERE / "runs" / SPEC, "ganlab")
+    numpy = group(HERE / "numpy_draws" / SPEC / "numpy", "ganlab")
+    article = group(HERE / "runs" / SPEC, "reference")
     groups = [("ganlab, its own draws", chacha), ("ganlab, numpy's draws", numpy), ("article's code", article)]
     seeds = sorted(set().union(*(g.keys() for _, g in groups)))
     print("| seed | " + " | ".join(name for name, _ in groups) + " |")
